@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS review_book_id_idx;

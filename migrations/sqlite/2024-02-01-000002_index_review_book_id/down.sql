@@ -1,0 +1,1 @@
+DROP INDEX review_book_id_idx;

@@ -1,0 +1,1 @@
+CREATE INDEX review_book_id_idx ON review (book_id);

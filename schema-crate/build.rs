@@ -1,0 +1,74 @@
+//! Embeds every migration under `migrations/<backend>/` into the crate.
+//!
+//! diesel's `embed_migrations!` keeps the SQL private and does not notice new folders;
+//! the runner needs the SQL (for checksums and `plan`), so this script writes a table
+//! of `include_str!`s and tells cargo to rerun whenever the folder changes.
+
+use std::{env, fmt::Write as _, fs, path::Path};
+
+fn main() {
+    let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("migrations");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut out = String::new();
+    for (backend, konst) in [("postgres", "POSTGRES"), ("sqlite", "SQLITE")] {
+        let dir = root.join(backend);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let mut folders: Vec<_> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .map(|entry| entry.expect("readable directory entry").path())
+            .filter(|path| path.is_dir())
+            .collect();
+        folders.sort();
+        writeln!(out, "/// The {backend} migrations, oldest first.").unwrap();
+        writeln!(out, "pub static {konst}: &[Migration] = &[").unwrap();
+        for folder in folders {
+            let file_name = folder.file_name().unwrap().to_string_lossy().into_owned();
+            let (stamp, name) = file_name
+                .split_once('_')
+                .unwrap_or_else(|| panic!("migration folder `{file_name}` must be `<version>_<name>`"));
+            let version: String = stamp.chars().filter(|c| *c != '-').collect();
+            assert!(
+                !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()),
+                "migration folder `{file_name}`: the version before `_` must be digits and dashes"
+            );
+            let up = folder.join("up.sql");
+            assert!(up.is_file(), "migration `{file_name}` has no up.sql");
+            let down = folder.join("down.sql");
+            let down = if down.is_file() {
+                format!("Some(include_str!({:?}))", down.display().to_string())
+            } else {
+                "None".to_owned()
+            };
+            let run_in_transaction = read_run_in_transaction(&folder.join("metadata.toml"));
+            writeln!(
+                out,
+                "    Migration {{ version: {version:?}, name: {name:?}, up: include_str!({up:?}), down: {down}, run_in_transaction: {run_in_transaction} }},",
+                up = up.display().to_string(),
+            )
+            .unwrap();
+        }
+        writeln!(out, "];").unwrap();
+    }
+    let dest = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
+    fs::write(dest, out).expect("write embedded_migrations.rs");
+}
+
+/// diesel's `metadata.toml` convention; `run_in_transaction` is the only key we accept.
+fn read_run_in_transaction(path: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(path) else {
+        return true;
+    };
+    let mut value = true;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+            Some(("run_in_transaction", "false")) => value = false,
+            Some(("run_in_transaction", "true")) => value = true,
+            _ => panic!("{}: unsupported line `{line}` (only `run_in_transaction = true|false`)", path.display()),
+        }
+    }
+    value
+}

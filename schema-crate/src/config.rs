@@ -1,0 +1,315 @@
+//! Where the database is and how to reach it, read from the environment.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `DATABASE_URL` | `postgres://…` / `postgresql://…` URL, or `sqlite://path` (`sqlite::memory:` for tests); wins over the parts below | — |
+//! | `DB_HOST` | PostgreSQL host (an RDS Proxy or cluster endpoint on AWS) | — (required without `DATABASE_URL`) |
+//! | `DB_PORT` | port | `5432` |
+//! | `DB_NAME` | database name | `postgres` |
+//! | `DB_USER` | user | `postgres` |
+//! | `DB_PASSWORD` | password (never logged) | none |
+//! | `DB_SSLMODE` | libpq `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) | `prefer` |
+//! | `DB_SSLROOTCERT` | CA bundle for `verify-ca` / `verify-full` | none |
+//! | `DB_CONNECT_TIMEOUT_SECS` | libpq connect timeout | `5` |
+//!
+//! Pool settings are read by [`crate::pool::PoolConfig::from_env`].
+
+use std::{env, fmt, path::PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Default PostgreSQL port.
+pub const DEFAULT_PORT: u16 = 5432;
+/// Default database name when `DB_NAME` is unset.
+pub const DEFAULT_DB_NAME: &str = "postgres";
+/// Default user when `DB_USER` is unset.
+pub const DEFAULT_DB_USER: &str = "postgres";
+/// Default libpq `sslmode`.
+pub const DEFAULT_SSLMODE: &str = "prefer";
+/// Default libpq connect timeout, in seconds (libpq's minimum is 2).
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 5;
+
+const SSLMODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+/// A configuration problem, naming the variable at fault (never its secret value).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("{name} is not set: {hint}")]
+    Missing {
+        /// The variable's name.
+        name: &'static str,
+        /// What to set instead.
+        hint: &'static str,
+    },
+    /// A variable is set but unusable.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// Why it was rejected (never the secret itself).
+        reason: String,
+    },
+}
+
+/// A PostgreSQL password or URL: `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The secret itself, for the one place that hands it to libpq.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+/// Connection parameters for PostgreSQL given as parts.
+#[derive(Clone, Debug)]
+pub struct PgParts {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Database name.
+    pub dbname: String,
+    /// User name.
+    pub user: String,
+    /// Password, if any (IAM tokens replace it per connection).
+    pub password: Option<Secret>,
+    /// libpq `sslmode`.
+    pub sslmode: String,
+    /// libpq `sslrootcert`.
+    pub sslrootcert: Option<PathBuf>,
+    /// libpq `connect_timeout`, in seconds.
+    pub connect_timeout_secs: u32,
+}
+
+/// Which database to talk to.
+#[derive(Clone)]
+pub enum DbTarget {
+    /// A full PostgreSQL URL or libpq conninfo string (may hold a password).
+    PostgresUrl(Secret),
+    /// PostgreSQL from parts.
+    Postgres(PgParts),
+    /// A SQLite file path, or `:memory:`.
+    Sqlite(String),
+}
+
+impl fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PostgresUrl(url) => f.debug_tuple("PostgresUrl").field(&redact_url(url.expose())).finish(),
+            Self::Postgres(parts) => f.debug_tuple("Postgres").field(parts).finish(),
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+        }
+    }
+}
+
+impl fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PostgresUrl(url) => f.write_str(&redact_url(url.expose())),
+            Self::Postgres(p) => write!(f, "postgres://{}@{}:{}/{}", p.user, p.host, p.port, p.dbname),
+            Self::Sqlite(path) => write!(f, "sqlite://{path}"),
+        }
+    }
+}
+
+impl DbTarget {
+    /// Parses a `DATABASE_URL` value.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(invalid("DATABASE_URL", "sqlite:// needs a file path"));
+            }
+            let path = if path == ":memory:" { ":memory:" } else { path };
+            return Ok(Self::Sqlite(path.to_owned()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::PostgresUrl(Secret::new(url)));
+        }
+        Err(invalid(
+            "DATABASE_URL",
+            format!("expected postgres://… or sqlite://path, got `{}`", redact_url(url)),
+        ))
+    }
+
+    /// Reads `DATABASE_URL`, or else the `DB_*` parts.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// [`DbTarget::from_env`] over any lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        if let Some(url) = get("DATABASE_URL").filter(|v| !v.is_empty()) {
+            return Self::from_url(&url);
+        }
+        let host = get("DB_HOST").filter(|v| !v.is_empty()).ok_or(ConfigError::Missing {
+            name: "DB_HOST",
+            hint: "set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and a password source",
+        })?;
+        let port = match get("DB_PORT") {
+            Some(v) => v.parse().map_err(|_| invalid("DB_PORT", format!("`{v}` is not a port number")))?,
+            None => DEFAULT_PORT,
+        };
+        let sslmode = get("DB_SSLMODE").unwrap_or_else(|| DEFAULT_SSLMODE.to_owned());
+        if !SSLMODES.contains(&sslmode.as_str()) {
+            return Err(invalid("DB_SSLMODE", format!("`{sslmode}` is not one of {}", SSLMODES.join(", "))));
+        }
+        let connect_timeout_secs = match get("DB_CONNECT_TIMEOUT_SECS") {
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("DB_CONNECT_TIMEOUT_SECS", format!("`{v}` is not a whole number of seconds")))?,
+            None => DEFAULT_CONNECT_TIMEOUT_SECS,
+        };
+        Ok(Self::Postgres(PgParts {
+            host,
+            port,
+            dbname: get("DB_NAME").unwrap_or_else(|| DEFAULT_DB_NAME.to_owned()),
+            user: get("DB_USER").unwrap_or_else(|| DEFAULT_DB_USER.to_owned()),
+            password: get("DB_PASSWORD").map(Secret::new),
+            sslmode,
+            sslrootcert: get("DB_SSLROOTCERT").map(PathBuf::from),
+            connect_timeout_secs,
+        }))
+    }
+
+    /// The backend this target speaks.
+    pub fn backend(&self) -> crate::Backend {
+        match self {
+            Self::PostgresUrl(_) | Self::Postgres(_) => crate::Backend::Postgres,
+            Self::Sqlite(_) => crate::Backend::Sqlite,
+        }
+    }
+}
+
+impl PgParts {
+    /// The libpq conninfo string, with `password` when given. Values are quoted, so a
+    /// password with spaces or quotes survives; the result is a secret.
+    pub fn conninfo(&self, password: Option<&str>) -> Secret {
+        let mut out = String::new();
+        let mut push = |key: &str, value: &str| {
+            let escaped = value.replace('\\', "\\\\").replace('\'', "\\'");
+            out.push_str(&format!("{key}='{escaped}' "));
+        };
+        push("host", &self.host);
+        push("port", &self.port.to_string());
+        push("dbname", &self.dbname);
+        push("user", &self.user);
+        if let Some(password) = password {
+            push("password", password);
+        }
+        push("sslmode", &self.sslmode);
+        if let Some(cert) = &self.sslrootcert {
+            push("sslrootcert", &cert.to_string_lossy());
+        }
+        push("connect_timeout", &self.connect_timeout_secs.to_string());
+        push("application_name", "bookstore");
+        Secret::new(out.trim_end())
+    }
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name, reason: reason.into() }
+}
+
+/// Replaces the password in a PostgreSQL URL (userinfo or `password=` parameter) with `***`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..].find(['/', '?']).map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    // `password=` as a query parameter or conninfo keyword.
+    let lower = out.to_ascii_lowercase();
+    if let Some(pos) = lower.find("password=") {
+        let start = pos + "password=".len();
+        let end = out[start..].find(['&', ' ']).map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn redact_url_hides_userinfo_and_query_passwords() {
+        assert_eq!(redact_url("postgres://app:s3cr3t@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(redact_url("postgres://db/x?user=a&password=s3cr3t&sslmode=require"), "postgres://db/x?user=a&password=***&sslmode=require");
+        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+    }
+
+    #[test]
+    fn debug_and_display_never_show_the_password() {
+        let parts = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_PASSWORD", "hunter2-very-secret")])).unwrap();
+        let url = DbTarget::from_url("postgres://u:hunter2-very-secret@h/db").unwrap();
+        for target in [parts, url] {
+            let shown = format!("{target:?} {target} {target:#?}");
+            assert!(!shown.contains("hunter2"), "leaked: {shown}");
+        }
+    }
+
+    #[test]
+    fn parts_default_and_missing_host_names_the_variable() {
+        let err = DbTarget::from_lookup(lookup(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("DB_HOST is not set"), "{err}");
+        let err = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_PORT", "x")])).unwrap_err();
+        assert!(err.to_string().starts_with("DB_PORT is invalid"), "{err}");
+        let err = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_SSLMODE", "sometimes")])).unwrap_err();
+        assert!(err.to_string().contains("DB_SSLMODE"), "{err}");
+        let DbTarget::Postgres(p) = DbTarget::from_lookup(lookup(&[("DB_HOST", "h")])).unwrap() else {
+            panic!("expected parts")
+        };
+        assert_eq!((p.port, p.dbname.as_str(), p.user.as_str(), p.sslmode.as_str()), (5432, "postgres", "postgres", "prefer"));
+    }
+
+    #[test]
+    fn conninfo_quotes_awkward_passwords() {
+        let DbTarget::Postgres(p) = DbTarget::from_lookup(lookup(&[("DB_HOST", "h")])).unwrap() else {
+            panic!("expected parts")
+        };
+        let info = p.conninfo(Some("it's a \\ pass"));
+        assert!(info.expose().contains(r"password='it\'s a \\ pass'"), "{}", info.expose());
+        assert_eq!(format!("{info}"), "[REDACTED]");
+    }
+
+    #[test]
+    fn sqlite_urls_are_recognised() {
+        assert!(matches!(DbTarget::from_url("sqlite://bookstore.db").unwrap(), DbTarget::Sqlite(p) if p == "bookstore.db"));
+        assert!(matches!(DbTarget::from_url("sqlite::memory:").unwrap(), DbTarget::Sqlite(p) if p == ":memory:"));
+        let err = DbTarget::from_url("mysql://root@h/db").unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"));
+    }
+}

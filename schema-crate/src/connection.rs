@@ -1,0 +1,149 @@
+//! One connection type for both backends.
+//!
+//! diesel's `MultiConnection` only speaks the SQL types every backend shares, and
+//! `timestamptz` is not among them. So a [`DbConnection`] is a plain enum, and
+//! [`with_conn!`](crate::with_conn) runs the same query text against the schema
+//! module of whichever backend it holds: the compiler checks the query once per backend.
+
+use diesel::{
+    Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection,
+    connection::{CacheSize, SimpleConnection},
+};
+
+use crate::config::{DbTarget, Secret};
+
+/// The database products this crate supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// PostgreSQL (Aurora PostgreSQL in production).
+    Postgres,
+    /// SQLite, bundled: the embedded default for local runs.
+    Sqlite,
+}
+
+impl Backend {
+    /// The folder under `migrations/` holding this backend's migrations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A live connection to either backend.
+pub enum DbConnection {
+    /// A PostgreSQL connection.
+    Postgres(PgConnection),
+    /// A SQLite connection.
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbConnection({:?})", self.backend())
+    }
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection and `$schema` to that
+/// backend's generated schema module (`schema` or `schema_sqlite`).
+///
+/// ```
+/// use bookstore_schema::{DbConnection, with_conn};
+/// use diesel::prelude::*;
+/// # fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+/// with_conn!(conn, c, s => s::book::table.count().get_result(c))
+/// # }
+/// ```
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, $c:ident, $schema:ident => $body:expr) => {
+        match $conn {
+            $crate::DbConnection::Postgres($c) => {
+                #[allow(unused_imports)]
+                use $crate::schema as $schema;
+                $body
+            }
+            $crate::DbConnection::Sqlite($c) => {
+                #[allow(unused_imports)]
+                use $crate::schema_sqlite as $schema;
+                $body
+            }
+        }
+    };
+}
+
+/// How a new connection is prepared before first use.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionSettings {
+    /// Keep diesel's named prepared-statement cache. Turn off behind RDS Proxy or
+    /// pgbouncer in transaction mode: named statements pin or break there.
+    pub prepared_statements: bool,
+    /// SQLite `busy_timeout`, in milliseconds.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { prepared_statements: true, sqlite_busy_timeout_ms: 5_000 }
+    }
+}
+
+impl DbConnection {
+    /// Opens a connection to `target`. `password` overrides the target's own
+    /// (an IAM token or a secret fetched at run time).
+    pub fn establish(
+        target: &DbTarget,
+        password: Option<&Secret>,
+        settings: SessionSettings,
+    ) -> Result<Self, ConnectionError> {
+        let mut conn = match target {
+            DbTarget::PostgresUrl(url) => Self::Postgres(PgConnection::establish(url.expose())?),
+            DbTarget::Postgres(parts) => {
+                let password = password.or(parts.password.as_ref()).map(Secret::expose);
+                Self::Postgres(PgConnection::establish(parts.conninfo(password).expose())?)
+            }
+            DbTarget::Sqlite(path) => Self::Sqlite(SqliteConnection::establish(path)?),
+        };
+        conn.prepare_session(settings).map_err(ConnectionError::CouldntSetupConfiguration)?;
+        Ok(conn)
+    }
+
+    fn prepare_session(&mut self, settings: SessionSettings) -> diesel::QueryResult<()> {
+        match self {
+            Self::Postgres(c) => {
+                if !settings.prepared_statements {
+                    c.set_prepared_statement_cache_size(CacheSize::Disabled);
+                }
+                Ok(())
+            }
+            // Foreign keys are off by default in SQLite; WAL lets readers run beside a writer.
+            Self::Sqlite(c) => c.batch_execute(&format!(
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                settings.sqlite_busy_timeout_ms
+            )),
+        }
+    }
+
+    /// Which backend this connection speaks.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs SQL text with no parameters (several statements allowed).
+    pub fn batch_execute(&mut self, sql: &str) -> diesel::QueryResult<()> {
+        match self {
+            Self::Postgres(c) => c.batch_execute(sql),
+            Self::Sqlite(c) => c.batch_execute(sql),
+        }
+    }
+
+    /// A cheap round trip, used to validate pooled connections after a Lambda thaw.
+    pub fn ping(&mut self) -> diesel::QueryResult<()> {
+        with_conn!(self, c, _s => diesel::sql_query("SELECT 1").execute(c).map(|_| ()))
+    }
+}

@@ -1,0 +1,214 @@
+//! The bookstore's rows and the queries on them.
+//!
+//! Every function takes the connection first and returns [`QueryResult`]; none of
+//! them opens a transaction of its own (wrap calls in [`crate::transactional`]).
+
+use chrono::NaiveDateTime;
+use diesel::{dsl::count_star, prelude::*};
+use serde::Serialize;
+
+use crate::{DbConnection, with_conn};
+
+/// Largest page size the list functions accept.
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+/// A book.
+#[derive(Queryable, Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Book {
+    /// Primary key.
+    pub id: i32,
+    /// Title, at most 200 characters.
+    pub title: String,
+    /// Author, at most 100 characters.
+    pub author: String,
+    /// Publisher, at most 100 characters.
+    pub publisher: String,
+    /// Year of publication.
+    pub year: i32,
+    /// When the row was created (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A book to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBook<'a> {
+    /// Title.
+    pub title: &'a str,
+    /// Author.
+    pub author: &'a str,
+    /// Publisher.
+    pub publisher: &'a str,
+    /// Year of publication.
+    pub year: i32,
+}
+
+/// A review of a book.
+#[derive(Queryable, Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// Primary key.
+    pub id: i32,
+    /// Who wrote it, at most 100 characters.
+    pub reviewer: String,
+    /// 1 to 5.
+    pub rate: i16,
+    /// The text, at most 500 characters.
+    pub review: Option<String>,
+    /// The book reviewed.
+    pub book_id: i32,
+    /// When the row was created (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A review to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReview<'a> {
+    /// The book reviewed; it must exist.
+    pub book_id: i32,
+    /// Who wrote it.
+    pub reviewer: &'a str,
+    /// 1 to 5.
+    pub rate: i16,
+    /// Optional text.
+    pub review: Option<&'a str>,
+}
+
+/// How a book's reviews add up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ReviewStats {
+    /// How many reviews the book has.
+    pub count: i64,
+    /// Their mean rate, `None` without reviews.
+    pub average_rate: Option<f64>,
+}
+
+/// One page of a keyset-paginated list, ordered by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    /// The rows on this page.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next_after: Option<i32>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
+    fn from_rows(mut rows: Vec<T>, limit: i64, id: impl Fn(&T) -> i32) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next_after = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(&id)
+        } else {
+            None
+        };
+        Self { items: rows, next_after }
+    }
+}
+
+fn clamp_limit(limit: i64) -> i64 {
+    limit.clamp(1, MAX_PAGE_SIZE)
+}
+
+impl Book {
+    /// Books with `id > after`, in id order, at most `limit` (clamped to 1..=200).
+    pub fn page(conn: &mut DbConnection, after: Option<i32>, limit: i64) -> QueryResult<Page<Book>> {
+        let limit = clamp_limit(limit);
+        let after = after.unwrap_or(i32::MIN);
+        let rows = with_conn!(conn, c, s => s::book::table
+            .filter(s::book::id.gt(after))
+            .order(s::book::id)
+            .limit(limit + 1)
+            .load::<Book>(c))?;
+        Ok(Page::from_rows(rows, limit, |b| b.id))
+    }
+
+    /// The book with this id, if any.
+    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Book>> {
+        with_conn!(conn, c, s => s::book::table.find(id).first::<Book>(c).optional())
+    }
+
+    /// Whether a book with this id exists.
+    pub fn exists(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
+        with_conn!(conn, c, s => diesel::select(diesel::dsl::exists(s::book::table.find(id))).get_result(c))
+    }
+
+    /// Inserts a book and returns it as stored.
+    pub fn create(conn: &mut DbConnection, new: &NewBook<'_>) -> QueryResult<Book> {
+        with_conn!(conn, c, s => diesel::insert_into(s::book::table)
+            .values((
+                s::book::title.eq(new.title),
+                s::book::author.eq(new.author),
+                s::book::publisher.eq(new.publisher),
+                s::book::year.eq(new.year),
+            ))
+            .get_result::<Book>(c))
+    }
+
+    /// How many reviews the book has and their mean rate.
+    pub fn review_stats(conn: &mut DbConnection, id: i32) -> QueryResult<ReviewStats> {
+        let (count, sum): (i64, Option<i64>) = with_conn!(conn, c, s => s::review::table
+            .filter(s::review::book_id.eq(id))
+            .select((count_star(), diesel::dsl::sum(s::review::rate)))
+            .get_result(c))?;
+        #[expect(clippy::cast_precision_loss, reason = "review counts and rate sums are far below 2^52")]
+        let average_rate = sum.filter(|_| count > 0).map(|sum| sum as f64 / count as f64);
+        Ok(ReviewStats { count, average_rate })
+    }
+}
+
+impl Review {
+    /// Reviews with `id > after` (of one book when `book_id` is given), in id order.
+    pub fn page(
+        conn: &mut DbConnection,
+        book_id: Option<i32>,
+        after: Option<i32>,
+        limit: i64,
+    ) -> QueryResult<Page<Review>> {
+        let limit = clamp_limit(limit);
+        let after = after.unwrap_or(i32::MIN);
+        let rows = with_conn!(conn, c, s => {
+            let mut query = s::review::table
+                .filter(s::review::id.gt(after))
+                .order(s::review::id)
+                .limit(limit + 1)
+                .into_boxed();
+            if let Some(book_id) = book_id {
+                query = query.filter(s::review::book_id.eq(book_id));
+            }
+            query.load::<Review>(c)
+        })?;
+        Ok(Page::from_rows(rows, limit, |r| r.id))
+    }
+
+    /// Inserts a review and returns it as stored. A missing book fails with the
+    /// foreign-key violation `review_book_id_fkey`.
+    pub fn create(conn: &mut DbConnection, new: &NewReview<'_>) -> QueryResult<Review> {
+        with_conn!(conn, c, s => diesel::insert_into(s::review::table)
+            .values((
+                s::review::book_id.eq(new.book_id),
+                s::review::reviewer.eq(new.reviewer),
+                s::review::rate.eq(new.rate),
+                s::review::review_text.eq(new.review),
+            ))
+            .get_result::<Review>(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_reports_a_cursor_only_when_more_rows_exist() {
+        let page = Page::from_rows(vec![1, 2, 3], 2, |n| *n);
+        assert_eq!(page, Page { items: vec![1, 2], next_after: Some(2) });
+        let page = Page::from_rows(vec![1, 2], 2, |n| *n);
+        assert_eq!(page, Page { items: vec![1, 2], next_after: None });
+    }
+
+    #[test]
+    fn limits_are_clamped_to_the_allowed_range() {
+        assert_eq!(clamp_limit(0), 1);
+        assert_eq!(clamp_limit(10_000), MAX_PAGE_SIZE);
+        assert_eq!(clamp_limit(50), 50);
+    }
+}

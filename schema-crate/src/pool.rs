@@ -1,0 +1,231 @@
+//! A connection pool tuned for Lambda: one request at a time per container.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `DB_POOL_SIZE` | maximum connections | `AWS_LAMBDA_MAX_CONCURRENCY`, else `1` |
+//! | `DB_CHECKOUT_TIMEOUT_MS` | how long a request waits for a connection | `3000` |
+//! | `DB_MAX_LIFETIME_SECS` | recycle connections older than this (under RDS Proxy's idle timeout) | `600` |
+//! | `DB_IDLE_TIMEOUT_SECS` | close connections idle this long | `300` |
+//! | `DB_PREPARED_STATEMENTS` | `false` turns off diesel's named prepared statements (RDS Proxy, pgbouncer) | `true` |
+//!
+//! r2d2's server defaults (10 connections, all opened at build, 30 s checkout) cost a
+//! Lambda cold start and hold connections no request will use.
+
+use std::{env, sync::Arc, time::Duration};
+
+use crate::{
+    DbConnection,
+    config::{ConfigError, DbTarget, Secret},
+    connection::SessionSettings,
+};
+
+/// Pool size when neither `DB_POOL_SIZE` nor `AWS_LAMBDA_MAX_CONCURRENCY` is set.
+pub const DEFAULT_POOL_SIZE: u32 = 1;
+/// Default checkout timeout.
+pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_millis(3_000);
+/// Default maximum connection lifetime; RDS Proxy's default idle client timeout is 30 min.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(600);
+/// Default idle timeout.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The pool of [`DbConnection`]s.
+pub type DbPool = r2d2::Pool<DbManager>;
+/// A connection checked out of a [`DbPool`].
+pub type PooledConnection = r2d2::PooledConnection<DbManager>;
+
+/// Supplies the password for each new connection: a fixed one, a secret read once,
+/// or a fresh RDS IAM token (tokens expire after 15 minutes, connections outlive them).
+pub trait PasswordSource: Send + Sync + std::fmt::Debug + 'static {
+    /// The password to use for the next connection, or `None` for the target's own.
+    fn password(&self) -> Result<Option<Secret>, String>;
+}
+
+/// Pool settings.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    /// Maximum number of connections.
+    pub max_size: u32,
+    /// How long a checkout waits before failing.
+    pub checkout_timeout: Duration,
+    /// Connections older than this are closed when returned.
+    pub max_lifetime: Duration,
+    /// Connections idle this long are closed.
+    pub idle_timeout: Duration,
+    /// Per-session settings for new connections.
+    pub session: SessionSettings,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_size: DEFAULT_POOL_SIZE,
+            checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            session: SessionSettings::default(),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Reads the variables in the module docs.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// [`PoolConfig::from_env`] over any lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        fn num(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<u64>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!("`{v}` is not a positive whole number"),
+                    })
+                })
+                .transpose()
+        }
+        let defaults = Self::default();
+        let max_size = match num(&get, "DB_POOL_SIZE")? {
+            Some(n) => n,
+            None => num(&get, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(u64::from(DEFAULT_POOL_SIZE)),
+        };
+        let prepared_statements = match get("DB_PREPARED_STATEMENTS").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "DB_PREPARED_STATEMENTS",
+                    reason: format!("`{other}` is not true or false"),
+                });
+            }
+        };
+        Ok(Self {
+            max_size: u32::try_from(max_size).map_err(|_| ConfigError::Invalid {
+                name: "DB_POOL_SIZE",
+                reason: "too large".into(),
+            })?,
+            checkout_timeout: num(&get, "DB_CHECKOUT_TIMEOUT_MS")?
+                .map_or(defaults.checkout_timeout, Duration::from_millis),
+            max_lifetime: num(&get, "DB_MAX_LIFETIME_SECS")?.map_or(defaults.max_lifetime, Duration::from_secs),
+            idle_timeout: num(&get, "DB_IDLE_TIMEOUT_SECS")?.map_or(defaults.idle_timeout, Duration::from_secs),
+            session: SessionSettings { prepared_statements, ..defaults.session },
+        })
+    }
+}
+
+/// Opens, validates and recycles [`DbConnection`]s for r2d2.
+#[derive(Debug)]
+pub struct DbManager {
+    target: DbTarget,
+    passwords: Option<Arc<dyn PasswordSource>>,
+    session: SessionSettings,
+}
+
+impl DbManager {
+    /// A manager for `target`; `passwords` supplies a password per new connection.
+    pub fn new(target: DbTarget, passwords: Option<Arc<dyn PasswordSource>>, session: SessionSettings) -> Self {
+        Self { target, passwords, session }
+    }
+
+    /// Opens one connection outside any pool (the migration runner's direct connection).
+    pub fn connect(&self) -> Result<DbConnection, ManagerError> {
+        let password = match &self.passwords {
+            Some(source) => source.password().map_err(ManagerError::Credentials)?,
+            None => None,
+        };
+        Ok(DbConnection::establish(&self.target, password.as_ref(), self.session)?)
+    }
+
+    /// The target this manager connects to.
+    pub fn target(&self) -> &DbTarget {
+        &self.target
+    }
+}
+
+/// Why a pooled connection could not be opened or validated.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The server refused or could not be reached.
+    #[error("could not connect: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    /// The validation query failed.
+    #[error("connection check failed: {0}")]
+    Check(#[from] diesel::result::Error),
+    /// The password source failed (the message names the source, never the secret).
+    #[error("could not get database credentials: {0}")]
+    Credentials(String),
+}
+
+impl r2d2::ManageConnection for DbManager {
+    type Connection = DbConnection;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<DbConnection, ManagerError> {
+        DbManager::connect(self)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        Ok(conn.ping()?)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection returned mid-transaction (a panic, a failed rollback) is discarded:
+        // the server rolls it back when the socket closes.
+        crate::uow::in_transaction(conn) || crate::uow::is_broken(conn)
+    }
+}
+
+/// Logs pool errors through `tracing` (r2d2's default logger uses the `log` crate).
+#[derive(Debug)]
+struct TracingErrorHandler;
+
+impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
+    fn handle_error(&self, error: ManagerError) {
+        tracing::warn!(error = %error, "database connection error");
+    }
+}
+
+/// Builds the pool without opening any connection: the first request opens one.
+pub fn build_pool(manager: DbManager, config: &PoolConfig) -> DbPool {
+    r2d2::Pool::builder()
+        .max_size(config.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(config.checkout_timeout)
+        .max_lifetime(Some(config.max_lifetime))
+        .idle_timeout(Some(config.idle_timeout))
+        // A thawed container may hold a socket the proxy closed long ago.
+        .test_on_check_out(true)
+        .error_handler(Box::new(TracingErrorHandler))
+        .build_unchecked(manager)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_concurrency_sets_the_pool_size_unless_overridden() {
+        let c = PoolConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(c.max_size, 1);
+        let c = PoolConfig::from_lookup(|k| (k == "AWS_LAMBDA_MAX_CONCURRENCY").then(|| "4".into())).unwrap();
+        assert_eq!(c.max_size, 4);
+        let c = PoolConfig::from_lookup(|k| match k {
+            "AWS_LAMBDA_MAX_CONCURRENCY" => Some("4".into()),
+            "DB_POOL_SIZE" => Some("2".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.max_size, 2);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = PoolConfig::from_lookup(|k| (k == "DB_POOL_SIZE").then(|| "0".into())).unwrap_err();
+        assert!(err.to_string().starts_with("DB_POOL_SIZE is invalid"), "{err}");
+        let err = PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "maybe".into())).unwrap_err();
+        assert!(err.to_string().contains("DB_PREPARED_STATEMENTS"), "{err}");
+        let c = PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "false".into())).unwrap();
+        assert!(!c.session.prepared_statements);
+    }
+}

@@ -1,0 +1,75 @@
+//! The unit of work: one transaction around a piece of work.
+//!
+//! [`transactional`] has the semantics app developers know from Spring's and
+//! FastAPI users' `@transactional`: the outermost call opens the transaction and
+//! commits it on `Ok`; `Err` or a panic rolls it back; a nested call *joins* the outer
+//! transaction (no savepoint), so the work commits or rolls back as one.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use diesel::{
+    QueryResult,
+    connection::{AnsiTransactionManager, TransactionManager},
+};
+
+use crate::{DbConnection, with_conn};
+
+/// Runs `work` in a transaction on `conn`, or inside the one already open.
+///
+/// Commits when `work` returns `Ok` (and this call opened the transaction); rolls back
+/// when it returns `Err` or panics (the panic then continues). On SQLite the
+/// transaction starts with `BEGIN IMMEDIATE`, so concurrent writers queue on the busy
+/// timeout instead of failing on a lock upgrade.
+///
+/// A nested call that fails should let its error propagate: the outer call rolls back.
+/// An outer closure that swallows an inner error commits what the inner call wrote.
+pub fn transactional<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    if in_transaction(conn) {
+        return work(conn);
+    }
+    begin(conn)?;
+    match catch_unwind(AssertUnwindSafe(|| work(&mut *conn))) {
+        Ok(Ok(value)) => {
+            with_conn!(&mut *conn, c, _s => AnsiTransactionManager::commit_transaction(c))?;
+            Ok(value)
+        }
+        Ok(Err(error)) => {
+            rollback(conn);
+            Err(error)
+        }
+        Err(panic) => {
+            rollback(conn);
+            resume_unwind(panic)
+        }
+    }
+}
+
+fn begin(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+    }
+}
+
+/// Rolls back; if even that fails, diesel marks the connection broken and the pool
+/// discards it instead of handing a half-open transaction to the next request.
+fn rollback(conn: &mut DbConnection) {
+    if let Err(error) = with_conn!(conn, c, _s => AnsiTransactionManager::rollback_transaction(c)) {
+        tracing::warn!(error = %error, "rollback failed; the connection will be discarded");
+    }
+}
+
+/// Whether `conn` has a transaction open.
+pub fn in_transaction(conn: &mut DbConnection) -> bool {
+    with_conn!(conn, c, _s => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth())
+        .map_or(true, |depth| depth.is_some())
+}
+
+/// Whether diesel gave up on this connection's transaction state.
+pub fn is_broken(conn: &mut DbConnection) -> bool {
+    with_conn!(conn, c, _s => AnsiTransactionManager::is_broken_transaction_manager(c))
+}
