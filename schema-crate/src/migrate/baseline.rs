@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use diesel::{QueryableByName, RunQueryDsl, sql_types::{BigInt, Bool, Text}};
 
-use super::{Context, MigrationError, MigrationRef, RunOptions, RunReport, Step, applied, compare, embedded, locked, record};
+use super::{Context, Migration, MigrationError, MigrationRef, RunOptions, RunReport, Step, applied, compare, locked, record};
 use crate::{Backend, DbConnection, transactional};
 
 const PROBE_SCHEMA: &str = "bookstore_baseline_probe";
@@ -155,11 +155,8 @@ fn differences(expected: &Shape, live: &Shape) -> Vec<String> {
     out
 }
 
-/// Records migration 1 as applied on a database whose tables match it exactly.
-///
-/// Refuses on SQLite, on a database with any migration recorded, and with the list
-/// of differences when the live tables differ from migration 1.
-pub fn baseline(conn: &mut DbConnection, options: &RunOptions) -> Result<RunReport, MigrationError> {
+/// See [`super::Runner::baseline`].
+pub(super) fn baseline(conn: &mut DbConnection, set: &[Migration], options: &RunOptions) -> Result<RunReport, MigrationError> {
     if conn.backend() != Backend::Postgres {
         return Err(MigrationError::Refused("baseline adopts PostgreSQL databases only".into()));
     }
@@ -172,7 +169,7 @@ pub fn baseline(conn: &mut DbConnection, options: &RunOptions) -> Result<RunRepo
                 newest.version
             )));
         }
-        let first = &embedded(Backend::Postgres)[0];
+        let first = set.first().ok_or_else(|| MigrationError::Refused("no migrations to baseline".into()))?;
         let expected = expected_shape(conn, first.up)?;
         let live = read_shape(conn, "public").context("reading the live tables")?;
         let diff = differences(&expected, &live);
@@ -181,7 +178,7 @@ pub fn baseline(conn: &mut DbConnection, options: &RunOptions) -> Result<RunRepo
         }
         record(conn, first, 0).context("recording the baseline")?;
         tracing::info!(migration.version = first.version, "baseline recorded");
-        let cmp = compare(Backend::Postgres, &applied(conn).context("reading the applied migrations")?);
+        let cmp = compare(set, &applied(conn).context("reading the applied migrations")?);
         Ok(RunReport {
             version_before: None,
             version_after: Some(first.version.to_owned()),

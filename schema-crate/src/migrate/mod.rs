@@ -26,7 +26,7 @@ use diesel::{QueryResult, RunQueryDsl, QueryableByName, sql_types::{BigInt, Bool
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use self::{baseline::baseline, role::{DEFAULT_APP_ROLE, ensure_app_role}};
+pub use self::role::{DEFAULT_APP_ROLE, ensure_app_role};
 use crate::{Backend, DbConnection, transactional, with_conn};
 
 /// The table where the runner records applied migrations.
@@ -390,15 +390,14 @@ pub fn applied(conn: &mut DbConnection) -> QueryResult<Vec<AppliedMigration>> {
 }
 
 /// Compares the record with the embedded set.
-struct Comparison {
-    pending: Vec<&'static Migration>,
+struct Comparison<'m> {
+    pending: Vec<&'m Migration>,
     drift: Vec<Drift>,
     mismatches: Vec<MigrationError>,
     current_version: Option<String>,
 }
 
-fn compare(backend: Backend, applied: &[AppliedMigration]) -> Comparison {
-    let embedded = embedded(backend);
+fn compare<'m>(embedded: &'m [Migration], applied: &[AppliedMigration]) -> Comparison<'m> {
     let mut drift = Vec::new();
     let mut mismatches = Vec::new();
     for row in applied {
@@ -428,41 +427,6 @@ fn compare(backend: Backend, applied: &[AppliedMigration]) -> Comparison {
         }
     }
     Comparison { pending, drift, mismatches, current_version }
-}
-
-/// Applied, pending and drift, without taking the lock or changing anything.
-pub fn status(conn: &mut DbConnection) -> Result<Status, MigrationError> {
-    let backend = conn.backend();
-    let applied = applied(conn).context("reading the applied migrations")?;
-    let cmp = compare(backend, &applied);
-    Ok(Status {
-        backend,
-        current_version: cmp.current_version,
-        head_version: head_version(backend).to_owned(),
-        pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
-        drift: cmp.drift,
-        applied,
-    })
-}
-
-/// What [`migrate`] would apply, with the SQL, without changing anything.
-pub fn plan(conn: &mut DbConnection) -> Result<Plan, MigrationError> {
-    let applied = applied(conn).context("reading the applied migrations")?;
-    let cmp = compare(conn.backend(), &applied);
-    Ok(Plan {
-        current_version: cmp.current_version,
-        pending: cmp
-            .pending
-            .iter()
-            .map(|m| PlannedMigration {
-                version: m.version.to_owned(),
-                name: m.name.to_owned(),
-                run_in_transaction: m.run_in_transaction,
-                sql: m.up.to_owned(),
-            })
-            .collect(),
-        drift: cmp.drift,
-    })
 }
 
 /// Whether the database has every migration this crate embeds.
@@ -552,6 +516,10 @@ fn unrecord(conn: &mut DbConnection, version: &str) -> QueryResult<()> {
     with_conn!(conn, c, _s => diesel::sql_query(sql).bind::<Text, _>(version).execute(c)).map(|_| ())
 }
 
+fn applied_after(conn: &mut DbConnection) -> Result<Option<String>, MigrationError> {
+    Ok(applied(conn).context("reading the applied migrations")?.last().map(|r| r.version.clone()))
+}
+
 /// Splits a non-transactional migration into statements: PostgreSQL runs a
 /// multi-statement string as one implicit transaction, which `CONCURRENTLY` refuses.
 /// Statements end with `;` at the end of a line; no `$$` bodies in such migrations.
@@ -610,85 +578,148 @@ fn run_step(
     Ok(step)
 }
 
-/// Applies every pending migration, in order, under the lock.
-pub fn migrate(conn: &mut DbConnection, options: &RunOptions) -> Result<RunReport, MigrationError> {
-    locked(conn, options, |conn| {
+/// Runs the operations over a set of migrations: by default the ones embedded for the
+/// connection's backend.
+#[derive(Debug, Clone, Default)]
+pub struct Runner<'m> {
+    migrations: Option<&'m [Migration]>,
+    options: RunOptions,
+}
+
+impl<'m> Runner<'m> {
+    /// A runner over the embedded migrations.
+    pub fn new(options: RunOptions) -> Self {
+        Self { migrations: None, options }
+    }
+
+    /// A runner over another set (tests, or tooling that reads migrations elsewhere).
+    pub fn with_migrations(migrations: &'m [Migration], options: RunOptions) -> Self {
+        Self { migrations: Some(migrations), options }
+    }
+
+    fn set(&self, backend: Backend) -> &'m [Migration] {
+        self.migrations.unwrap_or_else(|| embedded(backend))
+    }
+
+    /// Applied, pending and drift, without taking the lock or changing anything.
+    pub fn status(&self, conn: &mut DbConnection) -> Result<Status, MigrationError> {
         let backend = conn.backend();
-        // Read again under the lock: another runner may have just finished.
         let applied = applied(conn).context("reading the applied migrations")?;
-        let mut cmp = compare(backend, &applied);
-        if !cmp.mismatches.is_empty() {
-            return Err(cmp.mismatches.remove(0));
-        }
-        if !options.allow_out_of_order {
-            if let (Some(newest), Some(m)) = (
-                &cmp.current_version,
-                cmp.pending.iter().find(|m| matches!(cmp.current_version.as_deref(), Some(v) if cmp_versions(m.version, v) == Ordering::Less)),
-            ) {
-                return Err(MigrationError::OutOfOrder {
-                    version: m.version.to_owned(),
-                    name: m.name.to_owned(),
-                    newest_applied: newest.clone(),
-                });
-            }
-        }
-        let mut steps = Vec::new();
-        for m in &cmp.pending {
-            steps.push(run_step(conn, m, m.up, |c, ms| record(c, m, ms))?);
-        }
-        let after = applied_after(conn)?;
-        let drift = cmp.drift.into_iter().filter(|d| !matches!(d, Drift::OutOfOrder { .. })).collect();
-        Ok(RunReport { version_before: cmp.current_version, version_after: after, steps, pending: Vec::new(), drift })
-    })
-}
-
-fn applied_after(conn: &mut DbConnection) -> Result<Option<String>, MigrationError> {
-    Ok(applied(conn).context("reading the applied migrations")?.last().map(|r| r.version.clone()))
-}
-
-/// Reverts the newest `count` applied migrations with their `down.sql`, newest first.
-pub fn revert(conn: &mut DbConnection, count: usize, options: &RunOptions) -> Result<RunReport, MigrationError> {
-    locked(conn, options, |conn| {
-        let backend = conn.backend();
-        let recorded = applied(conn).context("reading the applied migrations")?;
-        if count > recorded.len() {
-            return Err(MigrationError::Refused(format!(
-                "cannot revert {count} migrations: only {} are applied",
-                recorded.len()
-            )));
-        }
-        let before = recorded.last().map(|r| r.version.clone());
-        let mut steps = Vec::new();
-        for row in recorded.iter().rev().take(count) {
-            let m = embedded(backend).iter().find(|m| m.version == row.version).ok_or_else(|| {
-                MigrationError::Refused(format!(
-                    "cannot revert {} ({}): this crate version does not embed it; revert with the crate version that applied it",
-                    row.version, row.name
-                ))
-            })?;
-            if m.checksum() != row.checksum.trim() {
-                return Err(MigrationError::ChecksumMismatch {
-                    version: row.version.clone(),
-                    name: m.name.to_owned(),
-                    recorded: row.checksum.trim().to_owned(),
-                    embedded: m.checksum(),
-                });
-            }
-            let down = m.down.ok_or_else(|| {
-                MigrationError::Refused(format!("cannot revert {} ({}): it has no down.sql", m.version, m.name))
-            })?;
-            steps.push(run_step(conn, m, down, |c, _| unrecord(c, m.version))?);
-        }
-        let after = applied_after(conn)?;
-        let cmp = compare(backend, &applied(conn).context("reading the applied migrations")?);
-        Ok(RunReport {
-            version_before: before,
-            version_after: after,
-            steps,
+        let cmp = compare(self.set(backend), &applied);
+        Ok(Status {
+            backend,
+            current_version: cmp.current_version,
+            head_version: self.set(backend).last().map_or_else(String::new, |m| m.version.to_owned()),
             pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
             drift: cmp.drift,
+            applied,
         })
-    })
+    }
+
+    /// What [`migrate`] would apply, with the SQL, without changing anything.
+    pub fn plan(&self, conn: &mut DbConnection) -> Result<Plan, MigrationError> {
+        let applied = applied(conn).context("reading the applied migrations")?;
+        let cmp = compare(self.set(conn.backend()), &applied);
+        Ok(Plan {
+            current_version: cmp.current_version,
+            pending: cmp
+                .pending
+                .iter()
+                .map(|m| PlannedMigration {
+                    version: m.version.to_owned(),
+                    name: m.name.to_owned(),
+                    run_in_transaction: m.run_in_transaction,
+                    sql: m.up.to_owned(),
+                })
+                .collect(),
+            drift: cmp.drift,
+        })
+    }
+
+    /// Applies every pending migration, in order, under the lock.
+    pub fn migrate(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
+        locked(conn, &self.options, |conn| {
+            let backend = conn.backend();
+            // Read again under the lock: another runner may have just finished.
+            let applied = applied(conn).context("reading the applied migrations")?;
+            let mut cmp = compare(self.set(backend), &applied);
+            if !cmp.mismatches.is_empty() {
+                return Err(cmp.mismatches.remove(0));
+            }
+            if !self.options.allow_out_of_order {
+                if let (Some(newest), Some(m)) = (
+                    &cmp.current_version,
+                    cmp.pending.iter().find(|m| matches!(cmp.current_version.as_deref(), Some(v) if cmp_versions(m.version, v) == Ordering::Less)),
+                ) {
+                    return Err(MigrationError::OutOfOrder {
+                        version: m.version.to_owned(),
+                        name: m.name.to_owned(),
+                        newest_applied: newest.clone(),
+                    });
+                }
+            }
+            let mut steps = Vec::new();
+            for m in &cmp.pending {
+                steps.push(run_step(conn, m, m.up, |c, ms| record(c, m, ms))?);
+            }
+            let after = applied_after(conn)?;
+            let drift = cmp.drift.into_iter().filter(|d| !matches!(d, Drift::OutOfOrder { .. })).collect();
+            Ok(RunReport { version_before: cmp.current_version, version_after: after, steps, pending: Vec::new(), drift })
+        })
+    }
+
+
+    /// Reverts the newest `count` applied migrations with their `down.sql`, newest first.
+    pub fn revert(&self, conn: &mut DbConnection, count: usize) -> Result<RunReport, MigrationError> {
+        locked(conn, &self.options, |conn| {
+            let backend = conn.backend();
+            let recorded = applied(conn).context("reading the applied migrations")?;
+            if count > recorded.len() {
+                return Err(MigrationError::Refused(format!(
+                    "cannot revert {count} migrations: only {} are applied",
+                    recorded.len()
+                )));
+            }
+            let before = recorded.last().map(|r| r.version.clone());
+            let mut steps = Vec::new();
+            for row in recorded.iter().rev().take(count) {
+                let m = self.set(backend).iter().find(|m| m.version == row.version).ok_or_else(|| {
+                    MigrationError::Refused(format!(
+                        "cannot revert {} ({}): this crate version does not embed it; revert with the crate version that applied it",
+                        row.version, row.name
+                    ))
+                })?;
+                if m.checksum() != row.checksum.trim() {
+                    return Err(MigrationError::ChecksumMismatch {
+                        version: row.version.clone(),
+                        name: m.name.to_owned(),
+                        recorded: row.checksum.trim().to_owned(),
+                        embedded: m.checksum(),
+                    });
+                }
+                let down = m.down.ok_or_else(|| {
+                    MigrationError::Refused(format!("cannot revert {} ({}): it has no down.sql", m.version, m.name))
+                })?;
+                steps.push(run_step(conn, m, down, |c, _| unrecord(c, m.version))?);
+            }
+            let after = applied_after(conn)?;
+            let cmp = compare(self.set(backend), &applied(conn).context("reading the applied migrations")?);
+            Ok(RunReport {
+                version_before: before,
+                version_after: after,
+                steps,
+                pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
+                drift: cmp.drift,
+            })
+        })
+    }
+
+    /// Records migration 1 as applied on a database whose tables match it exactly (a
+    /// database the Python bookstore created). Refuses on SQLite, on a database with any
+    /// migration recorded, and, listing each difference, when the tables differ.
+    pub fn baseline(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
+        baseline::baseline(conn, self.set(Backend::Postgres), &self.options)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,59 @@
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use bookstore_schema::{Book, NewBook, testing::TestDb, transactional};
+
+use crate::count;
+
+const BOOK: NewBook<'static> = NewBook { title: "T", author: "A", publisher: "P", year: 2000 };
+
+#[derive(Debug)]
+struct Failed;
+impl From<diesel::result::Error> for Failed {
+    fn from(_: diesel::result::Error) -> Self {
+        Failed
+    }
+}
+
+#[test]
+fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
+    for db in [TestDb::migrated("uow"), TestDb::sqlite_migrated("uow")] {
+        let mut conn = db.connect();
+        transactional(&mut conn, |c| Book::create(c, &BOOK).map(|_| ())).unwrap();
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+
+        let result: Result<(), Failed> = transactional(&mut conn, |c| {
+            Book::create(c, &BOOK)?;
+            Err(Failed)
+        });
+        assert!(result.is_err());
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1, "{:?}: Err rolled back", db.backend());
+
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            let _: Result<(), Failed> = transactional(&mut conn, |c| {
+                Book::create(c, &BOOK)?;
+                panic!("handler bug");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1, "{:?}: panic rolled back", db.backend());
+        assert!(!bookstore_schema::uow::in_transaction(&mut conn), "no transaction left open after a panic");
+
+        // The inner call joins: when the outer fails, the inner write goes too.
+        let nested: Result<(), Failed> = transactional(&mut conn, |c| {
+            transactional(c, |c| Book::create(c, &BOOK).map(|_| ()))?;
+            assert!(bookstore_schema::uow::in_transaction(c));
+            Err(Failed)
+        });
+        assert!(nested.is_err());
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1, "{:?}: nested write rolled back", db.backend());
+
+        // And when the outer succeeds, both commit together.
+        let joined: Result<(), Failed> = transactional(&mut conn, |c| {
+            transactional(c, |c| Book::create(c, &BOOK).map(|_| ()))?;
+            Book::create(c, &BOOK)?;
+            Ok(())
+        });
+        joined.unwrap();
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 3);
+    }
+}
