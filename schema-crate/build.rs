@@ -20,13 +20,19 @@ fn main() {
             .filter(|path| path.is_dir())
             .collect();
         folders.sort();
-        writeln!(out, "/// The {backend} migrations, oldest first.").unwrap();
-        writeln!(out, "pub static {konst}: &[Migration] = &[").unwrap();
+        writeln!(out, "/// The {backend} migrations, oldest first.")
+            .expect("writing to a String cannot fail");
+        writeln!(out, "pub static {konst}: &[Migration] = &[")
+            .expect("writing to a String cannot fail");
         for folder in folders {
-            let file_name = folder.file_name().unwrap().to_string_lossy().into_owned();
-            let (stamp, name) = file_name
-                .split_once('_')
-                .unwrap_or_else(|| panic!("migration folder `{file_name}` must be `<version>_<name>`"));
+            let file_name = folder
+                .file_name()
+                .expect("a folder has a name")
+                .to_string_lossy()
+                .into_owned();
+            let (stamp, name) = file_name.split_once('_').unwrap_or_else(|| {
+                panic!("migration folder `{file_name}` must be `<version>_<name>`")
+            });
             let version: String = stamp.chars().filter(|c| *c != '-').collect();
             assert!(
                 !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()),
@@ -46,11 +52,12 @@ fn main() {
                 "    Migration {{ version: {version:?}, name: {name:?}, up: include_str!({up:?}), down: {down}, run_in_transaction: {run_in_transaction} }},",
                 up = up.display().to_string(),
             )
-            .unwrap();
+            .expect("writing to a String cannot fail");
         }
-        writeln!(out, "];").unwrap();
+        writeln!(out, "];").expect("writing to a String cannot fail");
     }
-    let dest = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
+    let dest =
+        Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
     fs::write(dest, out).expect("write embedded_migrations.rs");
 }
 
@@ -67,7 +74,10 @@ fn read_run_in_transaction(path: &Path) -> bool {
         match line.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
             Some(("run_in_transaction", "false")) => value = false,
             Some(("run_in_transaction", "true")) => value = true,
-            _ => panic!("{}: unsupported line `{line}` (only `run_in_transaction = true|false`)", path.display()),
+            _ => panic!(
+                "{}: unsupported line `{line}` (only `run_in_transaction = true|false`)",
+                path.display()
+            ),
         }
     }
     value

@@ -29,7 +29,14 @@ pub const DEFAULT_SSLMODE: &str = "prefer";
 /// Default libpq connect timeout, in seconds (libpq's minimum is 2).
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 5;
 
-const SSLMODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const SSLMODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
 
 /// A configuration problem, naming the variable at fault (never its secret value).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -115,7 +122,10 @@ pub enum DbTarget {
 impl fmt::Debug for DbTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::PostgresUrl(url) => f.debug_tuple("PostgresUrl").field(&redact_url(url.expose())).finish(),
+            Self::PostgresUrl(url) => f
+                .debug_tuple("PostgresUrl")
+                .field(&redact_url(url.expose()))
+                .finish(),
             Self::Postgres(parts) => f.debug_tuple("Postgres").field(parts).finish(),
             Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
         }
@@ -126,7 +136,11 @@ impl fmt::Display for DbTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PostgresUrl(url) => f.write_str(&redact_url(url.expose())),
-            Self::Postgres(p) => write!(f, "postgres://{}@{}:{}/{}", p.user, p.host, p.port, p.dbname),
+            Self::Postgres(p) => write!(
+                f,
+                "postgres://{}@{}:{}/{}",
+                p.user, p.host, p.port, p.dbname
+            ),
             Self::Sqlite(path) => write!(f, "sqlite://{path}"),
         }
     }
@@ -135,7 +149,10 @@ impl fmt::Display for DbTarget {
 impl DbTarget {
     /// Parses a `DATABASE_URL` value.
     pub fn from_url(url: &str) -> Result<Self, ConfigError> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err(invalid("DATABASE_URL", "sqlite:// needs a file path"));
             }
@@ -147,7 +164,10 @@ impl DbTarget {
         }
         Err(invalid(
             "DATABASE_URL",
-            format!("expected postgres://… or sqlite://path, got `{}`", redact_url(url)),
+            format!(
+                "expected postgres://… or sqlite://path, got `{}`",
+                redact_url(url)
+            ),
         ))
     }
 
@@ -161,22 +181,32 @@ impl DbTarget {
         if let Some(url) = get("DATABASE_URL").filter(|v| !v.is_empty()) {
             return Self::from_url(&url);
         }
-        let host = get("DB_HOST").filter(|v| !v.is_empty()).ok_or(ConfigError::Missing {
-            name: "DB_HOST",
-            hint: "set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and a password source",
-        })?;
+        let host = get("DB_HOST")
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError::Missing {
+                name: "DB_HOST",
+                hint: "set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and a password source",
+            })?;
         let port = match get("DB_PORT") {
-            Some(v) => v.parse().map_err(|_| invalid("DB_PORT", format!("`{v}` is not a port number")))?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("DB_PORT", format!("`{v}` is not a port number")))?,
             None => DEFAULT_PORT,
         };
         let sslmode = get("DB_SSLMODE").unwrap_or_else(|| DEFAULT_SSLMODE.to_owned());
         if !SSLMODES.contains(&sslmode.as_str()) {
-            return Err(invalid("DB_SSLMODE", format!("`{sslmode}` is not one of {}", SSLMODES.join(", "))));
+            return Err(invalid(
+                "DB_SSLMODE",
+                format!("`{sslmode}` is not one of {}", SSLMODES.join(", ")),
+            ));
         }
         let connect_timeout_secs = match get("DB_CONNECT_TIMEOUT_SECS") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| invalid("DB_CONNECT_TIMEOUT_SECS", format!("`{v}` is not a whole number of seconds")))?,
+            Some(v) => v.parse().map_err(|_| {
+                invalid(
+                    "DB_CONNECT_TIMEOUT_SECS",
+                    format!("`{v}` is not a whole number of seconds"),
+                )
+            })?,
             None => DEFAULT_CONNECT_TIMEOUT_SECS,
         };
         Ok(Self::Postgres(PgParts {
@@ -227,7 +257,10 @@ impl PgParts {
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { name, reason: reason.into() }
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
 }
 
 /// Replaces the password in a PostgreSQL URL (userinfo or `password=` parameter) with `***`.
@@ -235,7 +268,9 @@ pub fn redact_url(url: &str) -> String {
     let mut out = url.to_owned();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..].find(['/', '?']).map_or(out.len(), |i| rest_start + i);
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
         if let Some(at) = out[rest_start..authority_end].rfind('@') {
             let userinfo = &out[rest_start..rest_start + at];
             if let Some(colon) = userinfo.find(':') {
@@ -247,7 +282,9 @@ pub fn redact_url(url: &str) -> String {
     let lower = out.to_ascii_lowercase();
     if let Some(pos) = lower.find("password=") {
         let start = pos + "password=".len();
-        let end = out[start..].find(['&', ' ']).map_or(out.len(), |i| start + i);
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |i| start + i);
         out.replace_range(start..end, "***");
     }
     out
@@ -260,20 +297,33 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn redact_url_hides_userinfo_and_query_passwords() {
-        assert_eq!(redact_url("postgres://app:s3cr3t@db:5432/x"), "postgres://app:***@db:5432/x");
-        assert_eq!(redact_url("postgres://db/x?user=a&password=s3cr3t&sslmode=require"), "postgres://db/x?user=a&password=***&sslmode=require");
+        assert_eq!(
+            redact_url("postgres://app:s3cr3t@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("postgres://db/x?user=a&password=s3cr3t&sslmode=require"),
+            "postgres://db/x?user=a&password=***&sslmode=require"
+        );
         assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
     }
 
     #[test]
     fn debug_and_display_never_show_the_password() {
-        let parts = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_PASSWORD", "hunter2-very-secret")])).unwrap();
+        let parts = DbTarget::from_lookup(lookup(&[
+            ("DB_HOST", "h"),
+            ("DB_PASSWORD", "hunter2-very-secret"),
+        ]))
+        .unwrap();
         let url = DbTarget::from_url("postgres://u:hunter2-very-secret@h/db").unwrap();
         for target in [parts, url] {
             let shown = format!("{target:?} {target} {target:#?}");
@@ -287,28 +337,47 @@ mod tests {
         assert!(err.to_string().starts_with("DB_HOST is not set"), "{err}");
         let err = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_PORT", "x")])).unwrap_err();
         assert!(err.to_string().starts_with("DB_PORT is invalid"), "{err}");
-        let err = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_SSLMODE", "sometimes")])).unwrap_err();
+        let err = DbTarget::from_lookup(lookup(&[("DB_HOST", "h"), ("DB_SSLMODE", "sometimes")]))
+            .unwrap_err();
         assert!(err.to_string().contains("DB_SSLMODE"), "{err}");
-        let DbTarget::Postgres(p) = DbTarget::from_lookup(lookup(&[("DB_HOST", "h")])).unwrap() else {
+        let DbTarget::Postgres(p) = DbTarget::from_lookup(lookup(&[("DB_HOST", "h")])).unwrap()
+        else {
             panic!("expected parts")
         };
-        assert_eq!((p.port, p.dbname.as_str(), p.user.as_str(), p.sslmode.as_str()), (5432, "postgres", "postgres", "prefer"));
+        assert_eq!(
+            (
+                p.port,
+                p.dbname.as_str(),
+                p.user.as_str(),
+                p.sslmode.as_str()
+            ),
+            (5432, "postgres", "postgres", "prefer")
+        );
     }
 
     #[test]
     fn conninfo_quotes_awkward_passwords() {
-        let DbTarget::Postgres(p) = DbTarget::from_lookup(lookup(&[("DB_HOST", "h")])).unwrap() else {
+        let DbTarget::Postgres(p) = DbTarget::from_lookup(lookup(&[("DB_HOST", "h")])).unwrap()
+        else {
             panic!("expected parts")
         };
         let info = p.conninfo(Some("it's a \\ pass"));
-        assert!(info.expose().contains(r"password='it\'s a \\ pass'"), "{}", info.expose());
+        assert!(
+            info.expose().contains(r"password='it\'s a \\ pass'"),
+            "{}",
+            info.expose()
+        );
         assert_eq!(format!("{info}"), "[REDACTED]");
     }
 
     #[test]
     fn sqlite_urls_are_recognised() {
-        assert!(matches!(DbTarget::from_url("sqlite://bookstore.db").unwrap(), DbTarget::Sqlite(p) if p == "bookstore.db"));
-        assert!(matches!(DbTarget::from_url("sqlite::memory:").unwrap(), DbTarget::Sqlite(p) if p == ":memory:"));
+        assert!(
+            matches!(DbTarget::from_url("sqlite://bookstore.db").unwrap(), DbTarget::Sqlite(p) if p == "bookstore.db")
+        );
+        assert!(
+            matches!(DbTarget::from_url("sqlite::memory:").unwrap(), DbTarget::Sqlite(p) if p == ":memory:")
+        );
         let err = DbTarget::from_url("mysql://root@h/db").unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"));
     }

@@ -86,7 +86,10 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { prepared_statements: true, sqlite_busy_timeout_ms: 5_000 }
+        Self {
+            prepared_statements: true,
+            sqlite_busy_timeout_ms: 5_000,
+        }
     }
 }
 
@@ -106,7 +109,8 @@ impl DbConnection {
             }
             DbTarget::Sqlite(path) => Self::Sqlite(SqliteConnection::establish(path)?),
         };
-        conn.prepare_session(settings).map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.prepare_session(settings)
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
         Ok(conn)
     }
 

@@ -100,7 +100,10 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self { items: rows, next_after }
+        Self {
+            items: rows,
+            next_after,
+        }
     }
 }
 
@@ -110,7 +113,11 @@ fn clamp_limit(limit: i64) -> i64 {
 
 impl Book {
     /// Books with `id > after`, in id order, at most `limit` (clamped to 1..=200).
-    pub fn page(conn: &mut DbConnection, after: Option<i32>, limit: i64) -> QueryResult<Page<Book>> {
+    pub fn page(
+        conn: &mut DbConnection,
+        after: Option<i32>,
+        limit: i64,
+    ) -> QueryResult<Page<Book>> {
         let limit = clamp_limit(limit);
         let after = after.unwrap_or(i32::MIN);
         let rows = with_conn!(conn, c, s => s::book::table
@@ -149,9 +156,17 @@ impl Book {
             .filter(s::review::book_id.eq(id))
             .select((count_star(), diesel::dsl::sum(s::review::rate)))
             .get_result(c))?;
-        #[expect(clippy::cast_precision_loss, reason = "review counts and rate sums are far below 2^52")]
-        let average_rate = sum.filter(|_| count > 0).map(|sum| sum as f64 / count as f64);
-        Ok(ReviewStats { count, average_rate })
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "review counts and rate sums are far below 2^52"
+        )]
+        let average_rate = sum
+            .filter(|_| count > 0)
+            .map(|sum| sum as f64 / count as f64);
+        Ok(ReviewStats {
+            count,
+            average_rate,
+        })
     }
 }
 
@@ -200,9 +215,21 @@ mod tests {
     #[test]
     fn a_page_reports_a_cursor_only_when_more_rows_exist() {
         let page = Page::from_rows(vec![1, 2, 3], 2, |n| *n);
-        assert_eq!(page, Page { items: vec![1, 2], next_after: Some(2) });
+        assert_eq!(
+            page,
+            Page {
+                items: vec![1, 2],
+                next_after: Some(2)
+            }
+        );
         let page = Page::from_rows(vec![1, 2], 2, |n| *n);
-        assert_eq!(page, Page { items: vec![1, 2], next_after: None });
+        assert_eq!(
+            page,
+            Page {
+                items: vec![1, 2],
+                next_after: None
+            }
+        );
     }
 
     #[test]

@@ -75,20 +75,28 @@ impl PoolConfig {
 
     /// [`PoolConfig::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn num(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<u64>, ConfigError> {
+        fn num(
+            get: &impl Fn(&str) -> Option<String>,
+            name: &'static str,
+        ) -> Result<Option<u64>, ConfigError> {
             get(name)
                 .map(|v| {
-                    v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Invalid {
-                        name,
-                        reason: format!("`{v}` is not a positive whole number"),
-                    })
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name,
+                            reason: format!("`{v}` is not a positive whole number"),
+                        })
                 })
                 .transpose()
         }
         let defaults = Self::default();
         let max_size = match num(&get, "DB_POOL_SIZE")? {
             Some(n) => n,
-            None => num(&get, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(u64::from(DEFAULT_POOL_SIZE)),
+            None => {
+                num(&get, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(u64::from(DEFAULT_POOL_SIZE))
+            }
         };
         let prepared_statements = match get("DB_PREPARED_STATEMENTS").as_deref() {
             None | Some("true") | Some("1") => true,
@@ -107,9 +115,14 @@ impl PoolConfig {
             })?,
             checkout_timeout: num(&get, "DB_CHECKOUT_TIMEOUT_MS")?
                 .map_or(defaults.checkout_timeout, Duration::from_millis),
-            max_lifetime: num(&get, "DB_MAX_LIFETIME_SECS")?.map_or(defaults.max_lifetime, Duration::from_secs),
-            idle_timeout: num(&get, "DB_IDLE_TIMEOUT_SECS")?.map_or(defaults.idle_timeout, Duration::from_secs),
-            session: SessionSettings { prepared_statements, ..defaults.session },
+            max_lifetime: num(&get, "DB_MAX_LIFETIME_SECS")?
+                .map_or(defaults.max_lifetime, Duration::from_secs),
+            idle_timeout: num(&get, "DB_IDLE_TIMEOUT_SECS")?
+                .map_or(defaults.idle_timeout, Duration::from_secs),
+            session: SessionSettings {
+                prepared_statements,
+                ..defaults.session
+            },
         })
     }
 }
@@ -124,8 +137,16 @@ pub struct DbManager {
 
 impl DbManager {
     /// A manager for `target`; `passwords` supplies a password per new connection.
-    pub fn new(target: DbTarget, passwords: Option<Arc<dyn PasswordSource>>, session: SessionSettings) -> Self {
-        Self { target, passwords, session }
+    pub fn new(
+        target: DbTarget,
+        passwords: Option<Arc<dyn PasswordSource>>,
+        session: SessionSettings,
+    ) -> Self {
+        Self {
+            target,
+            passwords,
+            session,
+        }
     }
 
     /// Opens one connection outside any pool (the migration runner's direct connection).
@@ -134,7 +155,11 @@ impl DbManager {
             Some(source) => source.password().map_err(ManagerError::Credentials)?,
             None => None,
         };
-        Ok(DbConnection::establish(&self.target, password.as_ref(), self.session)?)
+        Ok(DbConnection::establish(
+            &self.target,
+            password.as_ref(),
+            self.session,
+        )?)
     }
 
     /// The target this manager connects to.
@@ -208,7 +233,9 @@ mod tests {
     fn lambda_concurrency_sets_the_pool_size_unless_overridden() {
         let c = PoolConfig::from_lookup(|_| None).unwrap();
         assert_eq!(c.max_size, 1);
-        let c = PoolConfig::from_lookup(|k| (k == "AWS_LAMBDA_MAX_CONCURRENCY").then(|| "4".into())).unwrap();
+        let c =
+            PoolConfig::from_lookup(|k| (k == "AWS_LAMBDA_MAX_CONCURRENCY").then(|| "4".into()))
+                .unwrap();
         assert_eq!(c.max_size, 4);
         let c = PoolConfig::from_lookup(|k| match k {
             "AWS_LAMBDA_MAX_CONCURRENCY" => Some("4".into()),
@@ -221,11 +248,19 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        let err = PoolConfig::from_lookup(|k| (k == "DB_POOL_SIZE").then(|| "0".into())).unwrap_err();
-        assert!(err.to_string().starts_with("DB_POOL_SIZE is invalid"), "{err}");
-        let err = PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "maybe".into())).unwrap_err();
+        let err =
+            PoolConfig::from_lookup(|k| (k == "DB_POOL_SIZE").then(|| "0".into())).unwrap_err();
+        assert!(
+            err.to_string().starts_with("DB_POOL_SIZE is invalid"),
+            "{err}"
+        );
+        let err =
+            PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "maybe".into()))
+                .unwrap_err();
         assert!(err.to_string().contains("DB_PREPARED_STATEMENTS"), "{err}");
-        let c = PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "false".into())).unwrap();
+        let c =
+            PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "false".into()))
+                .unwrap();
         assert!(!c.session.prepared_statements);
     }
 }

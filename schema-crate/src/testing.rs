@@ -42,16 +42,31 @@ fn admin() -> PgConnection {
 
 fn url_for(db: &str) -> String {
     let admin = admin_url();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
     format!("{base}/{db}")
 }
 
 fn sanitise(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
-    cleaned.chars().rev().take(40).collect::<String>().chars().rev().collect()
+    cleaned
+        .chars()
+        .rev()
+        .take(40)
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect()
 }
 
 /// A database that exists for one test.
@@ -95,7 +110,9 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         admin()
-            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
             .unwrap_or_else(|e| panic!("cannot clone {template} into {name}: {e}"));
         Self::Postgres { name }
     }
@@ -110,7 +127,9 @@ impl TestDb {
         ));
         let db = Self::Sqlite { path };
         let mut conn = db.connect();
-        Runner::new(RunOptions::default()).migrate(&mut conn).expect("migrate the SQLite test database");
+        Runner::new(RunOptions::default())
+            .migrate(&mut conn)
+            .expect("migrate the SQLite test database");
         db
     }
 
@@ -146,7 +165,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         match self {
             Self::Postgres { name } => {
-                let _ = admin().batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                let _ = admin()
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
             Self::Sqlite { path } => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -165,25 +185,38 @@ fn ensure_template() -> String {
     for m in migrate::embedded(Backend::Postgres) {
         hash.update(m.checksum());
     }
-    let digest: String = hash.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let digest: String = hash
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let template = format!("bookstore_template_{digest}");
     let mut admin = admin();
-    admin.batch_execute("SELECT pg_advisory_lock(7262)").expect("template lock");
+    admin
+        .batch_execute("SELECT pg_advisory_lock(7262)")
+        .expect("template lock");
     #[derive(diesel::QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let found = diesel::sql_query(format!("SELECT count(*) AS n FROM pg_database WHERE datname = '{template}'"))
-        .get_result::<Found>(&mut admin)
-        .expect("look up the template");
+    let found = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_database WHERE datname = '{template}'"
+    ))
+    .get_result::<Found>(&mut admin)
+    .expect("look up the template");
     if found.n == 0 {
         let building = format!("{template}_building");
         // One statement each: PostgreSQL refuses (DROP|CREATE) DATABASE in a multi-statement string.
         admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+            ))
             .expect("drop a half-built template");
-        admin.batch_execute(&format!("CREATE DATABASE \"{building}\"")).expect("create the template database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{building}\""))
+            .expect("create the template database");
         {
             let mut conn = DbConnection::establish(
                 &DbTarget::from_url(&url_for(&building)).expect("valid url"),
@@ -191,13 +224,20 @@ fn ensure_template() -> String {
                 SessionSettings::default(),
             )
             .expect("connect to the template");
-            Runner::new(RunOptions::default()).migrate(&mut conn).expect("migrate the template");
-            migrate::ensure_app_role(&mut conn, migrate::DEFAULT_APP_ROLE).expect("app role on the template");
+            Runner::new(RunOptions::default())
+                .migrate(&mut conn)
+                .expect("migrate the template");
+            migrate::ensure_app_role(&mut conn, migrate::DEFAULT_APP_ROLE)
+                .expect("app role on the template");
         }
         admin
-            .batch_execute(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{template}\""))
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{building}\" RENAME TO \"{template}\""
+            ))
             .expect("publish the template");
     }
-    admin.batch_execute("SELECT pg_advisory_unlock(7262)").expect("template unlock");
+    admin
+        .batch_execute("SELECT pg_advisory_unlock(7262)")
+        .expect("template unlock");
     template
 }

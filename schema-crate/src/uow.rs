@@ -51,7 +51,9 @@ where
 fn begin(conn: &mut DbConnection) -> QueryResult<()> {
     match conn {
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
     }
 }
 

@@ -1,1 +1,31 @@
-fn main() {}
+//! The schema-provisioning Lambda: applies the embedded migrations on deploy.
+
+use std::sync::Arc;
+
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
+use schema_lambda::{Config, handle};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    // A bad configuration fails the init phase, naming the variable.
+    let config = Arc::new(Config::from_env()?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let config = Arc::clone(&config);
+        async move {
+            // Migrations are blocking work: keep them off the runtime's thread.
+            let outcome = tokio::task::spawn_blocking(move || handle(&config, &event.payload))
+                .await
+                .map_err(|e| Diagnostic {
+                    error_type: "Panic".into(),
+                    error_message: e.to_string(),
+                })?;
+            outcome.map_err(|e| {
+                tracing::error!(error.kind = e.kind(), error = %e, "schema action failed");
+                Diagnostic::from(e)
+            })
+        }
+    }))
+    .await
+}

@@ -7,9 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use diesel::{QueryableByName, RunQueryDsl, sql_types::{BigInt, Bool, Text}};
+use diesel::{
+    QueryableByName, RunQueryDsl,
+    sql_types::{BigInt, Bool, Text},
+};
 
-use super::{Context, Migration, MigrationError, MigrationRef, RunOptions, RunReport, Step, applied, compare, locked, record};
+use super::{
+    Context, Migration, MigrationError, MigrationRef, RunOptions, RunReport, Step, applied,
+    compare, locked, record,
+};
 use crate::{Backend, DbConnection, transactional};
 
 const PROBE_SCHEMA: &str = "bookstore_baseline_probe";
@@ -86,25 +92,38 @@ fn expected_shape(conn: &mut DbConnection, up: &str) -> Result<Shape, MigrationE
         }
     }
     let outcome = transactional(conn, |c| -> Result<(), Probe> {
-        c.batch_execute(&format!("CREATE SCHEMA {PROBE_SCHEMA}; SET LOCAL search_path TO {PROBE_SCHEMA};"))?;
+        c.batch_execute(&format!(
+            "CREATE SCHEMA {PROBE_SCHEMA}; SET LOCAL search_path TO {PROBE_SCHEMA};"
+        ))?;
         c.batch_execute(up)?;
         Err(Probe::Done(read_shape(c, PROBE_SCHEMA)?))
     });
     match outcome {
         Err(Probe::Done(shape)) => Ok(shape),
-        Err(Probe::Failed(source)) => Err(MigrationError::Database { context: "running migration 1 in a probe schema", source }),
+        Err(Probe::Failed(source)) => Err(MigrationError::Database {
+            context: "running migration 1 in a probe schema",
+            source,
+        }),
         Ok(()) => unreachable!("the probe always rolls back"),
     }
 }
 
 fn normalise_default(default: &str) -> &str {
     // A serial's default names its sequence, which lives in another schema in the probe.
-    if default.starts_with("nextval(") { "nextval(<sequence>)" } else { default }
+    if default.starts_with("nextval(") {
+        "nextval(<sequence>)"
+    } else {
+        default
+    }
 }
 
 fn differences(expected: &Shape, live: &Shape) -> Vec<String> {
     let tables: Vec<&str> = {
-        let mut t: Vec<&str> = expected.columns.iter().map(|c| c.table_name.as_str()).collect();
+        let mut t: Vec<&str> = expected
+            .columns
+            .iter()
+            .map(|c| c.table_name.as_str())
+            .collect();
         t.dedup();
         t
     };
@@ -132,16 +151,29 @@ fn differences(expected: &Shape, live: &Shape) -> Vec<String> {
             continue;
         };
         if h.data_type != w.data_type {
-            out.push(format!("{table}.{column}: type {}, expected {}", h.data_type, w.data_type));
+            out.push(format!(
+                "{table}.{column}: type {}, expected {}",
+                h.data_type, w.data_type
+            ));
         }
         if h.max_length != w.max_length {
-            out.push(format!("{table}.{column}: length {}, expected {}", h.max_length, w.max_length));
+            out.push(format!(
+                "{table}.{column}: length {}, expected {}",
+                h.max_length, w.max_length
+            ));
         }
         if h.nullable != w.nullable {
             let word = |n: bool| if n { "nullable" } else { "NOT NULL" };
-            out.push(format!("{table}.{column}: {}, expected {}", word(h.nullable), word(w.nullable)));
+            out.push(format!(
+                "{table}.{column}: {}, expected {}",
+                word(h.nullable),
+                word(w.nullable)
+            ));
         }
-        let (hd, wd) = (normalise_default(&h.column_default), normalise_default(&w.column_default));
+        let (hd, wd) = (
+            normalise_default(&h.column_default),
+            normalise_default(&w.column_default),
+        );
         if hd != wd {
             out.push(format!("{table}.{column}: default `{hd}`, expected `{wd}`"));
         }
@@ -156,9 +188,15 @@ fn differences(expected: &Shape, live: &Shape) -> Vec<String> {
 }
 
 /// See [`super::Runner::baseline`].
-pub(super) fn baseline(conn: &mut DbConnection, set: &[Migration], options: &RunOptions) -> Result<RunReport, MigrationError> {
+pub(super) fn baseline(
+    conn: &mut DbConnection,
+    set: &[Migration],
+    options: &RunOptions,
+) -> Result<RunReport, MigrationError> {
     if conn.backend() != Backend::Postgres {
-        return Err(MigrationError::Refused("baseline adopts PostgreSQL databases only".into()));
+        return Err(MigrationError::Refused(
+            "baseline adopts PostgreSQL databases only".into(),
+        ));
     }
     locked(conn, options, |conn| {
         let already = applied(conn).context("reading the applied migrations")?;
@@ -169,20 +207,32 @@ pub(super) fn baseline(conn: &mut DbConnection, set: &[Migration], options: &Run
                 newest.version
             )));
         }
-        let first = set.first().ok_or_else(|| MigrationError::Refused("no migrations to baseline".into()))?;
+        let first = set
+            .first()
+            .ok_or_else(|| MigrationError::Refused("no migrations to baseline".into()))?;
         let expected = expected_shape(conn, first.up)?;
         let live = read_shape(conn, "public").context("reading the live tables")?;
         let diff = differences(&expected, &live);
         if !diff.is_empty() {
-            return Err(MigrationError::BaselineMismatch { version: first.version.to_owned(), differences: diff });
+            return Err(MigrationError::BaselineMismatch {
+                version: first.version.to_owned(),
+                differences: diff,
+            });
         }
         record(conn, first, 0).context("recording the baseline")?;
         tracing::info!(migration.version = first.version, "baseline recorded");
-        let cmp = compare(set, &applied(conn).context("reading the applied migrations")?);
+        let cmp = compare(
+            set,
+            &applied(conn).context("reading the applied migrations")?,
+        );
         Ok(RunReport {
             version_before: None,
             version_after: Some(first.version.to_owned()),
-            steps: vec![Step { version: first.version.to_owned(), name: first.name.to_owned(), duration_ms: 0 }],
+            steps: vec![Step {
+                version: first.version.to_owned(),
+                name: first.name.to_owned(),
+                duration_ms: 0,
+            }],
             pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
             drift: cmp.drift,
         })

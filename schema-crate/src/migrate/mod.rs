@@ -22,7 +22,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use diesel::{QueryResult, RunQueryDsl, QueryableByName, sql_types::{BigInt, Bool, Text}};
+use diesel::{
+    QueryResult, QueryableByName, RunQueryDsl,
+    sql_types::{BigInt, Bool, Text},
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -90,7 +93,9 @@ fn cmp_versions(a: &str, b: &str) -> Ordering {
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
     /// Another runner held the lock for longer than the timeout.
-    #[error("another migration run holds the schema lock; gave up after {waited_ms} ms (retry when it has finished)")]
+    #[error(
+        "another migration run holds the schema lock; gave up after {waited_ms} ms (retry when it has finished)"
+    )]
     LockTimeout {
         /// How long this run waited.
         waited_ms: u128,
@@ -191,7 +196,10 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { lock_timeout: DEFAULT_LOCK_TIMEOUT, allow_out_of_order: false }
+        Self {
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            allow_out_of_order: false,
+        }
     }
 }
 
@@ -226,7 +234,10 @@ pub struct MigrationRef {
 
 impl From<&Migration> for MigrationRef {
     fn from(m: &Migration) -> Self {
-        Self { version: m.version.to_owned(), name: m.name.to_owned() }
+        Self {
+            version: m.version.to_owned(),
+            name: m.name.to_owned(),
+        }
     }
 }
 
@@ -368,7 +379,9 @@ struct Exists {
 
 fn bookkeeping_exists(conn: &mut DbConnection) -> QueryResult<bool> {
     let sql = match conn.backend() {
-        Backend::Postgres => format!("SELECT to_regclass('{BOOKKEEPING_TABLE}') IS NOT NULL AS present"),
+        Backend::Postgres => {
+            format!("SELECT to_regclass('{BOOKKEEPING_TABLE}') IS NOT NULL AS present")
+        }
         Backend::Sqlite => format!(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{BOOKKEEPING_TABLE}') AS present"
         ),
@@ -405,7 +418,10 @@ fn compare<'m>(embedded: &'m [Migration], applied: &[AppliedMigration]) -> Compa
             Some(m) => {
                 let checksum = m.checksum();
                 if checksum != row.checksum.trim() {
-                    drift.push(Drift::ChecksumMismatch { version: row.version.clone(), name: m.name.to_owned() });
+                    drift.push(Drift::ChecksumMismatch {
+                        version: row.version.clone(),
+                        name: m.name.to_owned(),
+                    });
                     mismatches.push(MigrationError::ChecksumMismatch {
                         version: row.version.clone(),
                         name: m.name.to_owned(),
@@ -414,19 +430,33 @@ fn compare<'m>(embedded: &'m [Migration], applied: &[AppliedMigration]) -> Compa
                     });
                 }
             }
-            None => drift.push(Drift::UnknownApplied { version: row.version.clone(), name: row.name.clone() }),
+            None => drift.push(Drift::UnknownApplied {
+                version: row.version.clone(),
+                name: row.name.clone(),
+            }),
         }
     }
     let current_version = applied.last().map(|r| r.version.clone());
-    let pending: Vec<_> = embedded.iter().filter(|m| !applied.iter().any(|r| r.version == m.version)).collect();
+    let pending: Vec<_> = embedded
+        .iter()
+        .filter(|m| !applied.iter().any(|r| r.version == m.version))
+        .collect();
     if let Some(newest) = &current_version {
         for m in &pending {
             if cmp_versions(m.version, newest) == Ordering::Less {
-                drift.push(Drift::OutOfOrder { version: m.version.to_owned(), name: m.name.to_owned() });
+                drift.push(Drift::OutOfOrder {
+                    version: m.version.to_owned(),
+                    name: m.name.to_owned(),
+                });
             }
         }
     }
-    Comparison { pending, drift, mismatches, current_version }
+    Comparison {
+        pending,
+        drift,
+        mismatches,
+        current_version,
+    }
 }
 
 /// Whether the database has every migration this crate embeds.
@@ -459,14 +489,18 @@ fn locked<T>(
     if let DbConnection::Postgres(c) = conn {
         let started = Instant::now();
         loop {
-            let got: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!("pg_try_advisory_lock({ADVISORY_LOCK_KEY})")))
-                .get_result(c)
-                .context("taking the schema lock")?;
+            let got: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
+                "pg_try_advisory_lock({ADVISORY_LOCK_KEY})"
+            )))
+            .get_result(c)
+            .context("taking the schema lock")?;
             if got {
                 break;
             }
             if started.elapsed() >= options.lock_timeout {
-                return Err(MigrationError::LockTimeout { waited_ms: started.elapsed().as_millis() });
+                return Err(MigrationError::LockTimeout {
+                    waited_ms: started.elapsed().as_millis(),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -477,8 +511,10 @@ fn locked<T>(
         .and_then(|()| work(conn));
     if let DbConnection::Postgres(c) = conn {
         // Closing the session would release it too; unlock so a pooled caller can go on.
-        if let Err(error) =
-            diesel::select(diesel::dsl::sql::<Bool>(&format!("pg_advisory_unlock({ADVISORY_LOCK_KEY})"))).get_result::<bool>(c)
+        if let Err(error) = diesel::select(diesel::dsl::sql::<Bool>(&format!(
+            "pg_advisory_unlock({ADVISORY_LOCK_KEY})"
+        )))
+        .get_result::<bool>(c)
         {
             tracing::warn!(error = %error, "could not release the schema lock; it goes with the session");
         }
@@ -492,7 +528,9 @@ fn record_sql(backend: Backend) -> String {
             "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)"
         ),
         Backend::Sqlite => {
-            format!("INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms) VALUES (?, ?, ?, ?)")
+            format!(
+                "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms) VALUES (?, ?, ?, ?)"
+            )
         }
     }
 }
@@ -513,11 +551,15 @@ fn unrecord(conn: &mut DbConnection, version: &str) -> QueryResult<()> {
         Backend::Postgres => format!("DELETE FROM {BOOKKEEPING_TABLE} WHERE version = $1"),
         Backend::Sqlite => format!("DELETE FROM {BOOKKEEPING_TABLE} WHERE version = ?"),
     };
-    with_conn!(conn, c, _s => diesel::sql_query(sql).bind::<Text, _>(version).execute(c)).map(|_| ())
+    with_conn!(conn, c, _s => diesel::sql_query(sql).bind::<Text, _>(version).execute(c))
+        .map(|_| ())
 }
 
 fn applied_after(conn: &mut DbConnection) -> Result<Option<String>, MigrationError> {
-    Ok(applied(conn).context("reading the applied migrations")?.last().map(|r| r.version.clone()))
+    Ok(applied(conn)
+        .context("reading the applied migrations")?
+        .last()
+        .map(|r| r.version.clone()))
 }
 
 /// Splits a non-transactional migration into statements: PostgreSQL runs a
@@ -571,9 +613,14 @@ fn run_step(
         for statement in split_statements(sql) {
             conn.batch_execute(&statement).map_err(failed)?;
         }
-        bookkeeping(conn, elapsed_ms(started)).context("recording a non-transactional migration")?;
+        bookkeeping(conn, elapsed_ms(started))
+            .context("recording a non-transactional migration")?;
     }
-    let step = Step { version: m.version.to_owned(), name: m.name.to_owned(), duration_ms: elapsed_ms(started) };
+    let step = Step {
+        version: m.version.to_owned(),
+        name: m.name.to_owned(),
+        duration_ms: elapsed_ms(started),
+    };
     tracing::info!(migration.version = %step.version, migration.name = %step.name, duration_ms = step.duration_ms, "migration step done");
     Ok(step)
 }
@@ -589,12 +636,18 @@ pub struct Runner<'m> {
 impl<'m> Runner<'m> {
     /// A runner over the embedded migrations.
     pub fn new(options: RunOptions) -> Self {
-        Self { migrations: None, options }
+        Self {
+            migrations: None,
+            options,
+        }
     }
 
     /// A runner over another set (tests, or tooling that reads migrations elsewhere).
     pub fn with_migrations(migrations: &'m [Migration], options: RunOptions) -> Self {
-        Self { migrations: Some(migrations), options }
+        Self {
+            migrations: Some(migrations),
+            options,
+        }
     }
 
     fn set(&self, backend: Backend) -> &'m [Migration] {
@@ -609,7 +662,10 @@ impl<'m> Runner<'m> {
         Ok(Status {
             backend,
             current_version: cmp.current_version,
-            head_version: self.set(backend).last().map_or_else(String::new, |m| m.version.to_owned()),
+            head_version: self
+                .set(backend)
+                .last()
+                .map_or_else(String::new, |m| m.version.to_owned()),
             pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
             drift: cmp.drift,
             applied,
@@ -646,31 +702,45 @@ impl<'m> Runner<'m> {
             if !cmp.mismatches.is_empty() {
                 return Err(cmp.mismatches.remove(0));
             }
-            if !self.options.allow_out_of_order {
-                if let (Some(newest), Some(m)) = (
-                    &cmp.current_version,
-                    cmp.pending.iter().find(|m| matches!(cmp.current_version.as_deref(), Some(v) if cmp_versions(m.version, v) == Ordering::Less)),
-                ) {
-                    return Err(MigrationError::OutOfOrder {
-                        version: m.version.to_owned(),
-                        name: m.name.to_owned(),
-                        newest_applied: newest.clone(),
-                    });
-                }
+            let older = cmp.current_version.as_deref().and_then(|newest| {
+                cmp.pending
+                    .iter()
+                    .find(|m| cmp_versions(m.version, newest) == Ordering::Less)
+                    .map(|m| (newest, m))
+            });
+            if let (false, Some((newest, m))) = (self.options.allow_out_of_order, older) {
+                return Err(MigrationError::OutOfOrder {
+                    version: m.version.to_owned(),
+                    name: m.name.to_owned(),
+                    newest_applied: newest.to_owned(),
+                });
             }
             let mut steps = Vec::new();
             for m in &cmp.pending {
                 steps.push(run_step(conn, m, m.up, |c, ms| record(c, m, ms))?);
             }
             let after = applied_after(conn)?;
-            let drift = cmp.drift.into_iter().filter(|d| !matches!(d, Drift::OutOfOrder { .. })).collect();
-            Ok(RunReport { version_before: cmp.current_version, version_after: after, steps, pending: Vec::new(), drift })
+            let drift = cmp
+                .drift
+                .into_iter()
+                .filter(|d| !matches!(d, Drift::OutOfOrder { .. }))
+                .collect();
+            Ok(RunReport {
+                version_before: cmp.current_version,
+                version_after: after,
+                steps,
+                pending: Vec::new(),
+                drift,
+            })
         })
     }
 
-
     /// Reverts the newest `count` applied migrations with their `down.sql`, newest first.
-    pub fn revert(&self, conn: &mut DbConnection, count: usize) -> Result<RunReport, MigrationError> {
+    pub fn revert(
+        &self,
+        conn: &mut DbConnection,
+        count: usize,
+    ) -> Result<RunReport, MigrationError> {
         locked(conn, &self.options, |conn| {
             let backend = conn.backend();
             let recorded = applied(conn).context("reading the applied migrations")?;
@@ -698,12 +768,18 @@ impl<'m> Runner<'m> {
                     });
                 }
                 let down = m.down.ok_or_else(|| {
-                    MigrationError::Refused(format!("cannot revert {} ({}): it has no down.sql", m.version, m.name))
+                    MigrationError::Refused(format!(
+                        "cannot revert {} ({}): it has no down.sql",
+                        m.version, m.name
+                    ))
                 })?;
                 steps.push(run_step(conn, m, down, |c, _| unrecord(c, m.version))?);
             }
             let after = applied_after(conn)?;
-            let cmp = compare(self.set(backend), &applied(conn).context("reading the applied migrations")?);
+            let cmp = compare(
+                self.set(backend),
+                &applied(conn).context("reading the applied migrations")?,
+            );
             Ok(RunReport {
                 version_before: before,
                 version_after: after,
@@ -732,32 +808,58 @@ mod tests {
         assert_eq!(versions(Backend::Postgres), versions(Backend::Sqlite));
         let pg = versions(Backend::Postgres);
         assert!(pg.len() >= 4, "{pg:?}");
-        assert!(pg.windows(2).all(|w| cmp_versions(w[0], w[1]) == Ordering::Less));
+        assert!(
+            pg.windows(2)
+                .all(|w| cmp_versions(w[0], w[1]) == Ordering::Less)
+        );
         assert_eq!(head_version(Backend::Postgres), *pg.last().unwrap());
     }
 
     #[test]
     fn the_concurrent_index_migration_is_marked_non_transactional() {
-        let m = embedded(Backend::Postgres).iter().find(|m| m.up.contains("CONCURRENTLY")).unwrap();
+        let m = embedded(Backend::Postgres)
+            .iter()
+            .find(|m| m.up.contains("CONCURRENTLY"))
+            .unwrap();
         assert!(!m.run_in_transaction);
         assert!(embedded(Backend::Postgres)[0].run_in_transaction);
     }
 
     #[test]
     fn checksums_are_sha256_of_up_sql() {
-        let m = Migration { version: "1", name: "x", up: "abc", down: None, run_in_transaction: true };
-        assert_eq!(m.checksum(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let m = Migration {
+            version: "1",
+            name: "x",
+            up: "abc",
+            down: None,
+            run_in_transaction: true,
+        };
+        assert_eq!(
+            m.checksum(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
     fn statements_split_on_line_ends_skipping_comments() {
-        let parts = split_statements("-- note\nDROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i\n  ON t (c);\n");
-        assert_eq!(parts, vec!["DROP INDEX CONCURRENTLY IF EXISTS i;\n", "CREATE INDEX CONCURRENTLY i\n  ON t (c);\n"]);
+        let parts = split_statements(
+            "-- note\nDROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i\n  ON t (c);\n",
+        );
+        assert_eq!(
+            parts,
+            vec![
+                "DROP INDEX CONCURRENTLY IF EXISTS i;\n",
+                "CREATE INDEX CONCURRENTLY i\n  ON t (c);\n"
+            ]
+        );
     }
 
     #[test]
     fn versions_compare_numerically() {
         assert_eq!(cmp_versions("9", "10"), Ordering::Less);
-        assert_eq!(cmp_versions("20240201000000", "20240101000000"), Ordering::Greater);
+        assert_eq!(
+            cmp_versions("20240201000000", "20240101000000"),
+            Ordering::Greater
+        );
     }
 }

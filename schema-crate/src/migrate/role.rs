@@ -52,7 +52,8 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
          GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};
          GRANT SELECT ON {BOOKKEEPING_TABLE} TO {role};"
     );
-    conn.batch_execute(&sql).context("granting the app role its privileges")?;
+    conn.batch_execute(&sql)
+        .context("granting the app role its privileges")?;
     tracing::info!(role, "app role ensured");
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! Integration tests of bookstore-schema against the real PostgreSQL and SQLite.
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic loudly")]
 
 mod models;
 mod pool;

@@ -4,14 +4,35 @@ fn both(test: &str) -> [TestDb; 2] {
     [TestDb::migrated(test), TestDb::sqlite_migrated(test)]
 }
 
-const DUNE: NewBook<'static> = NewBook { title: "Dune", author: "Frank Herbert", publisher: "Chilton", year: 1965 };
+const DUNE: NewBook<'static> = NewBook {
+    title: "Dune",
+    author: "Frank Herbert",
+    publisher: "Chilton",
+    year: 1965,
+};
 
 #[test]
 fn books_are_created_found_and_paged_by_id_on_both_backends() {
     for db in both("books_paged") {
         let mut conn = db.connect();
-        let created: Vec<Book> = (0..5).map(|i| Book::create(&mut conn, &NewBook { year: 2000 + i, ..DUNE }).unwrap()).collect();
-        assert_eq!(Book::find(&mut conn, created[2].id).unwrap().as_ref(), Some(&created[2]), "{:?}", db.backend());
+        let created: Vec<Book> = (0..5)
+            .map(|i| {
+                Book::create(
+                    &mut conn,
+                    &NewBook {
+                        year: 2000 + i,
+                        ..DUNE
+                    },
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            Book::find(&mut conn, created[2].id).unwrap().as_ref(),
+            Some(&created[2]),
+            "{:?}",
+            db.backend()
+        );
         assert_eq!(Book::find(&mut conn, 999_999).unwrap(), None);
         let first = Book::page(&mut conn, None, 2).unwrap();
         assert_eq!(first.items, created[..2].to_vec());
@@ -19,7 +40,10 @@ fn books_are_created_found_and_paged_by_id_on_both_backends() {
         let rest = Book::page(&mut conn, first.next_after, 10).unwrap();
         assert_eq!(rest.items, created[2..].to_vec());
         assert_eq!(rest.next_after, None);
-        assert!(created[0].created_at.and_utc().timestamp() > 1_700_000_000, "created_at is set by the database");
+        assert!(
+            created[0].created_at.and_utc().timestamp() > 1_700_000_000,
+            "created_at is set by the database"
+        );
     }
 }
 
@@ -30,12 +54,27 @@ fn reviews_page_per_book_and_stats_add_up_on_both_backends() {
         let a = Book::create(&mut conn, &DUNE).unwrap();
         let b = Book::create(&mut conn, &DUNE).unwrap();
         for (book, rate) in [(a.id, 5), (a.id, 2), (b.id, 4)] {
-            Review::create(&mut conn, &NewReview { book_id: book, reviewer: "r", rate, review: Some("ok") }).unwrap();
+            Review::create(
+                &mut conn,
+                &NewReview {
+                    book_id: book,
+                    reviewer: "r",
+                    rate,
+                    review: Some("ok"),
+                },
+            )
+            .unwrap();
         }
         let page = Review::page(&mut conn, Some(a.id), None, 50).unwrap();
-        assert_eq!(page.items.iter().map(|r| r.rate).collect::<Vec<_>>(), vec![5, 2]);
+        assert_eq!(
+            page.items.iter().map(|r| r.rate).collect::<Vec<_>>(),
+            vec![5, 2]
+        );
         assert_eq!(page.items[0].review.as_deref(), Some("ok"));
-        assert_eq!(Review::page(&mut conn, None, None, 50).unwrap().items.len(), 3);
+        assert_eq!(
+            Review::page(&mut conn, None, None, 50).unwrap().items.len(),
+            3
+        );
         let stats = Book::review_stats(&mut conn, a.id).unwrap();
         assert_eq!((stats.count, stats.average_rate), (2, Some(3.5)));
         let none = Book::review_stats(&mut conn, 999_999).unwrap();
@@ -48,11 +87,42 @@ fn the_database_enforces_rates_lengths_and_existing_books_on_both_backends() {
     for db in both("constraints") {
         let mut conn = db.connect();
         let book = Book::create(&mut conn, &DUNE).unwrap();
-        let bad_rate = Review::create(&mut conn, &NewReview { book_id: book.id, reviewer: "r", rate: 6, review: None });
+        let bad_rate = Review::create(
+            &mut conn,
+            &NewReview {
+                book_id: book.id,
+                reviewer: "r",
+                rate: 6,
+                review: None,
+            },
+        );
         assert!(bad_rate.is_err(), "{:?}: rate 6 accepted", db.backend());
-        let no_book = Review::create(&mut conn, &NewReview { book_id: 424_242, reviewer: "r", rate: 3, review: None });
-        assert!(no_book.is_err(), "{:?}: review of a missing book accepted", db.backend());
+        let no_book = Review::create(
+            &mut conn,
+            &NewReview {
+                book_id: 424_242,
+                reviewer: "r",
+                rate: 3,
+                review: None,
+            },
+        );
+        assert!(
+            no_book.is_err(),
+            "{:?}: review of a missing book accepted",
+            db.backend()
+        );
         let long = "x".repeat(201);
-        assert!(Book::create(&mut conn, &NewBook { title: &long, ..DUNE }).is_err(), "{:?}", db.backend());
+        assert!(
+            Book::create(
+                &mut conn,
+                &NewBook {
+                    title: &long,
+                    ..DUNE
+                }
+            )
+            .is_err(),
+            "{:?}",
+            db.backend()
+        );
     }
 }

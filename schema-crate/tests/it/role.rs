@@ -1,8 +1,17 @@
-use bookstore_schema::{DbTarget, DbConnection, SessionSettings, migrate, testing::TestDb};
+use bookstore_schema::{DbConnection, DbTarget, SessionSettings, migrate, testing::TestDb};
 
 fn connect_as_app_role(db: &TestDb) -> DbConnection {
-    let url = db.url().replacen("postgres://postgres@", &format!("postgres://{}@", migrate::DEFAULT_APP_ROLE), 1);
-    DbConnection::establish(&DbTarget::from_url(&url).unwrap(), None, SessionSettings::default()).expect("the app role can log in")
+    let url = db.url().replacen(
+        "postgres://postgres@",
+        &format!("postgres://{}@", migrate::DEFAULT_APP_ROLE),
+        1,
+    );
+    DbConnection::establish(
+        &DbTarget::from_url(&url).unwrap(),
+        None,
+        SessionSettings::default(),
+    )
+    .expect("the app role can log in")
 }
 
 #[test]
@@ -11,7 +20,10 @@ fn the_app_role_can_read_and_write_rows_but_is_denied_ddl() {
     let mut admin = db.connect();
     migrate::ensure_app_role(&mut admin, migrate::DEFAULT_APP_ROLE).unwrap();
     let mut app = connect_as_app_role(&db);
-    app.batch_execute("INSERT INTO book (title, author, publisher, year) VALUES ('t', 'a', 'p', 2001)").unwrap();
+    app.batch_execute(
+        "INSERT INTO book (title, author, publisher, year) VALUES ('t', 'a', 'p', 2001)",
+    )
+    .unwrap();
     app.batch_execute("UPDATE book SET year = 2002; SELECT * FROM review; SELECT * FROM bookstore_schema_migrations").unwrap();
     app.batch_execute("DELETE FROM book").unwrap();
     for ddl in [
@@ -25,7 +37,10 @@ fn the_app_role_can_read_and_write_rows_but_is_denied_ddl() {
     ] {
         let err = app.batch_execute(ddl).expect_err(ddl);
         let message = err.to_string();
-        assert!(message.contains("permission denied") || message.contains("must be owner"), "{ddl}: {message}");
+        assert!(
+            message.contains("permission denied") || message.contains("must be owner"),
+            "{ddl}: {message}"
+        );
     }
 }
 

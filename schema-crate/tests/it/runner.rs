@@ -17,7 +17,12 @@ fn head() -> &'static str {
 }
 
 fn table_exists(conn: &mut bookstore_schema::DbConnection, table: &str) -> bool {
-    count(conn, &format!("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = '{table}'")) == 1
+    count(
+        conn,
+        &format!(
+            "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = '{table}'"
+        ),
+    ) == 1
 }
 
 #[test]
@@ -26,18 +31,35 @@ fn migrate_brings_an_empty_database_to_head_and_status_is_clean() {
     let mut conn = db.connect();
     let before = runner().status(&mut conn).unwrap();
     assert_eq!(before.current_version, None);
-    assert_eq!(before.pending.len(), migrate::embedded(Backend::Postgres).len());
+    assert_eq!(
+        before.pending.len(),
+        migrate::embedded(Backend::Postgres).len()
+    );
 
     let report = runner().migrate(&mut conn).unwrap();
     assert_eq!(report.version_before, None);
     assert_eq!(report.version_after.as_deref(), Some(head()));
-    assert_eq!(report.steps.len(), migrate::embedded(Backend::Postgres).len());
+    assert_eq!(
+        report.steps.len(),
+        migrate::embedded(Backend::Postgres).len()
+    );
 
     let status = runner().status(&mut conn).unwrap();
     assert_eq!(status.current_version.as_deref(), Some(head()));
-    assert!(status.pending.is_empty() && status.drift.is_empty(), "{status:?}");
-    assert!(status.applied.iter().all(|a| a.checksum.len() == 64 && !a.applied_at.is_empty()));
-    assert!(matches!(migrate::check_schema(&mut conn).unwrap(), SchemaCheck::Current { .. }));
+    assert!(
+        status.pending.is_empty() && status.drift.is_empty(),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .applied
+            .iter()
+            .all(|a| a.checksum.len() == 64 && !a.applied_at.is_empty())
+    );
+    assert!(matches!(
+        migrate::check_schema(&mut conn).unwrap(),
+        SchemaCheck::Current { .. }
+    ));
 
     let again = runner().migrate(&mut conn).unwrap();
     assert!(again.steps.is_empty(), "a second run applies nothing");
@@ -52,15 +74,29 @@ fn eight_concurrent_migrate_runs_apply_every_migration_exactly_once() {
             thread::spawn(move || runner().migrate(&mut db.connect()))
         })
         .collect();
-    let reports: Vec<_> = handles.into_iter().map(|h| h.join().expect("no panic").expect("every run succeeds")).collect();
+    let reports: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("no panic").expect("every run succeeds"))
+        .collect();
     let applied_steps: usize = reports.iter().map(|r| r.steps.len()).sum();
-    assert_eq!(applied_steps, migrate::embedded(Backend::Postgres).len(), "each migration applied by exactly one run");
+    assert_eq!(
+        applied_steps,
+        migrate::embedded(Backend::Postgres).len(),
+        "each migration applied by exactly one run"
+    );
     let mut conn = db.connect();
     assert_eq!(
-        count(&mut conn, "SELECT count(*) AS n FROM bookstore_schema_migrations"),
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM bookstore_schema_migrations"
+        ),
         migrate::embedded(Backend::Postgres).len() as i64
     );
-    assert!(reports.iter().all(|r| r.version_after.as_deref() == Some(head())));
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.version_after.as_deref() == Some(head()))
+    );
 }
 
 const BROKEN: Migration = Migration {
@@ -75,15 +111,43 @@ const BROKEN: Migration = Migration {
 fn a_broken_migration_leaves_the_database_unchanged_and_the_error_names_it() {
     let db = TestDb::migrated("broken_migration");
     let mut conn = db.connect();
-    let set: Vec<Migration> = migrate::embedded(Backend::Postgres).iter().copied().chain([BROKEN]).collect();
-    let err = Runner::with_migrations(&set, RunOptions::default()).migrate(&mut conn).unwrap_err();
+    let set: Vec<Migration> = migrate::embedded(Backend::Postgres)
+        .iter()
+        .copied()
+        .chain([BROKEN])
+        .collect();
+    let err = Runner::with_migrations(&set, RunOptions::default())
+        .migrate(&mut conn)
+        .unwrap_err();
     assert_eq!(err.kind(), "MigrationFailed");
     let message = err.to_string();
-    assert!(message.contains("20990101000000") && message.contains("broken_on_purpose"), "{message}");
-    assert!(message.contains("no_such_table"), "the database's message is kept: {message}");
-    assert!(!table_exists(&mut conn, "half_done"), "the failed migration left a table behind");
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'book' AND column_name = 'isbn'"), 0);
-    assert_eq!(runner().status(&mut conn).unwrap().current_version.as_deref(), Some(head()));
+    assert!(
+        message.contains("20990101000000") && message.contains("broken_on_purpose"),
+        "{message}"
+    );
+    assert!(
+        message.contains("no_such_table"),
+        "the database's message is kept: {message}"
+    );
+    assert!(
+        !table_exists(&mut conn, "half_done"),
+        "the failed migration left a table behind"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'book' AND column_name = 'isbn'"
+        ),
+        0
+    );
+    assert_eq!(
+        runner()
+            .status(&mut conn)
+            .unwrap()
+            .current_version
+            .as_deref(),
+        Some(head())
+    );
 }
 
 #[test]
@@ -97,13 +161,34 @@ fn a_non_transactional_failure_says_what_stays_applied_and_records_nothing() {
         down: None,
         run_in_transaction: false,
     };
-    let set: Vec<Migration> = migrate::embedded(Backend::Postgres).iter().copied().chain([step]).collect();
-    let err = Runner::with_migrations(&set, RunOptions::default()).migrate(&mut conn).unwrap_err();
+    let set: Vec<Migration> = migrate::embedded(Backend::Postgres)
+        .iter()
+        .copied()
+        .chain([step])
+        .collect();
+    let err = Runner::with_migrations(&set, RunOptions::default())
+        .migrate(&mut conn)
+        .unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("index_then_fail") && message.contains("outside a transaction"), "{message}");
-    let status = Runner::with_migrations(&set, RunOptions::default()).status(&mut conn).unwrap();
-    assert_eq!(status.pending.len(), 1, "the failed migration is not recorded");
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'book_title_idx'"), 1);
+    assert!(
+        message.contains("index_then_fail") && message.contains("outside a transaction"),
+        "{message}"
+    );
+    let status = Runner::with_migrations(&set, RunOptions::default())
+        .status(&mut conn)
+        .unwrap();
+    assert_eq!(
+        status.pending.len(),
+        1,
+        "the failed migration is not recorded"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'book_title_idx'"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -114,10 +199,19 @@ fn an_applied_migration_whose_sql_was_edited_is_refused_by_migrate_and_reported_
     set[1].up = "ALTER TABLE book ADD COLUMN sneaky text;";
     let edited = Runner::with_migrations(&set, RunOptions::default());
     let err = edited.migrate(&mut conn).unwrap_err();
-    assert!(matches!(&err, MigrationError::ChecksumMismatch { version, .. } if version == set[1].version), "{err}");
+    assert!(
+        matches!(&err, MigrationError::ChecksumMismatch { version, .. } if version == set[1].version),
+        "{err}"
+    );
     assert!(err.to_string().contains(set[1].name), "{err}");
     let status = edited.status(&mut conn).unwrap();
-    assert_eq!(status.drift, vec![Drift::ChecksumMismatch { version: set[1].version.into(), name: set[1].name.into() }]);
+    assert_eq!(
+        status.drift,
+        vec![Drift::ChecksumMismatch {
+            version: set[1].version.into(),
+            name: set[1].name.into()
+        }]
+    );
 }
 
 #[test]
@@ -133,11 +227,21 @@ fn a_pending_migration_older_than_the_newest_applied_is_refused_unless_allowed()
     };
     let mut set: Vec<Migration> = migrate::embedded(Backend::Postgres).to_vec();
     set.insert(1, late);
-    let err = Runner::with_migrations(&set, RunOptions::default()).migrate(&mut conn).unwrap_err();
-    assert!(matches!(&err, MigrationError::OutOfOrder { version, .. } if version == "20240115000000"), "{err}");
+    let err = Runner::with_migrations(&set, RunOptions::default())
+        .migrate(&mut conn)
+        .unwrap_err();
+    assert!(
+        matches!(&err, MigrationError::OutOfOrder { version, .. } if version == "20240115000000"),
+        "{err}"
+    );
     assert!(!table_exists(&mut conn, "late_arrival"));
-    let allowed = RunOptions { allow_out_of_order: true, ..RunOptions::default() };
-    let report = Runner::with_migrations(&set, allowed).migrate(&mut conn).unwrap();
+    let allowed = RunOptions {
+        allow_out_of_order: true,
+        ..RunOptions::default()
+    };
+    let report = Runner::with_migrations(&set, allowed)
+        .migrate(&mut conn)
+        .unwrap();
     assert_eq!(report.steps.len(), 1);
     assert!(table_exists(&mut conn, "late_arrival"));
 }
@@ -148,14 +252,36 @@ fn revert_runs_down_sql_of_the_last_n_and_migrate_brings_them_back() {
     let mut conn = db.connect();
     let all = migrate::embedded(Backend::Postgres);
     let report = runner().revert(&mut conn, 2).unwrap();
-    assert_eq!(report.steps.iter().map(|s| s.version.as_str()).collect::<Vec<_>>(), vec![all[3].version, all[2].version]);
+    assert_eq!(
+        report
+            .steps
+            .iter()
+            .map(|s| s.version.as_str())
+            .collect::<Vec<_>>(),
+        vec![all[3].version, all[2].version]
+    );
     assert_eq!(report.version_after.as_deref(), Some(all[1].version));
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'review_book_id_idx'"), 0);
-    assert!(matches!(migrate::check_schema(&mut conn).unwrap(), SchemaCheck::Behind { missing, .. } if missing.len() == 2));
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'review_book_id_idx'"
+        ),
+        0
+    );
+    assert!(
+        matches!(migrate::check_schema(&mut conn).unwrap(), SchemaCheck::Behind { missing, .. } if missing.len() == 2)
+    );
     let err = runner().revert(&mut conn, 99).unwrap_err();
     assert!(err.to_string().contains("only 2 are applied"), "{err}");
     runner().migrate(&mut conn).unwrap();
-    assert_eq!(runner().status(&mut conn).unwrap().current_version.as_deref(), Some(head()));
+    assert_eq!(
+        runner()
+            .status(&mut conn)
+            .unwrap()
+            .current_version
+            .as_deref(),
+        Some(head())
+    );
     // All the way down and up again: every down.sql works.
     runner().revert(&mut conn, all.len()).unwrap();
     assert!(!table_exists(&mut conn, "book"));
@@ -168,7 +294,13 @@ fn plan_lists_pending_migrations_in_order_with_their_sql_and_changes_nothing() {
     let mut conn = db.connect();
     let plan = runner().plan(&mut conn).unwrap();
     let all = migrate::embedded(Backend::Postgres);
-    assert_eq!(plan.pending.iter().map(|p| p.version.as_str()).collect::<Vec<_>>(), all.iter().map(|m| m.version).collect::<Vec<_>>());
+    assert_eq!(
+        plan.pending
+            .iter()
+            .map(|p| p.version.as_str())
+            .collect::<Vec<_>>(),
+        all.iter().map(|m| m.version).collect::<Vec<_>>()
+    );
     assert!(plan.pending[0].sql.contains("CREATE TABLE book"));
     assert!(!plan.pending[3].run_in_transaction);
     assert!(!table_exists(&mut conn, "book"));
@@ -192,20 +324,43 @@ fn baseline_adopts_a_python_app_database_and_migrate_keeps_its_data() {
     let mut conn = db.connect();
     conn.batch_execute(PYTHON_APP_DDL).unwrap();
     let report = runner().baseline(&mut conn).unwrap();
-    assert_eq!(report.version_after.as_deref(), Some(migrate::embedded(Backend::Postgres)[0].version));
-    assert_eq!(report.pending.len(), migrate::embedded(Backend::Postgres).len() - 1);
+    assert_eq!(
+        report.version_after.as_deref(),
+        Some(migrate::embedded(Backend::Postgres)[0].version)
+    );
+    assert_eq!(
+        report.pending.len(),
+        migrate::embedded(Backend::Postgres).len() - 1
+    );
 
     runner().migrate(&mut conn).unwrap();
-    assert_eq!(runner().status(&mut conn).unwrap().current_version.as_deref(), Some(head()));
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 2);
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM review"), 2, "the two valid reviews stay");
     assert_eq!(
-        count(&mut conn, "SELECT count(*) AS n FROM review_quarantine WHERE (reviewer, reason) IN (('cy', 'rate outside 1..5'), ('di', 'book_id missing'))"),
+        runner()
+            .status(&mut conn)
+            .unwrap()
+            .current_version
+            .as_deref(),
+        Some(head())
+    );
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 2);
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM review"),
+        2,
+        "the two valid reviews stay"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM review_quarantine WHERE (reviewer, reason) IN (('cy', 'rate outside 1..5'), ('di', 'book_id missing'))"
+        ),
         2,
         "rule-breaking legacy rows are moved aside, not lost"
     );
     // New sequence values continue after the adopted rows.
-    conn.batch_execute("INSERT INTO book (title, author, publisher, year) VALUES ('X', 'Y', 'Z', 2000)").unwrap();
+    conn.batch_execute(
+        "INSERT INTO book (title, author, publisher, year) VALUES ('X', 'Y', 'Z', 2000)",
+    )
+    .unwrap();
     assert_eq!(count(&mut conn, "SELECT max(id)::bigint AS n FROM book"), 3);
 
     let err = runner().baseline(&mut conn).unwrap_err();
@@ -224,7 +379,9 @@ fn baseline_refuses_a_database_that_differs_and_names_each_difference() {
     )
     .unwrap();
     let err = runner().baseline(&mut conn).unwrap_err();
-    let MigrationError::BaselineMismatch { differences, .. } = &err else { panic!("{err}") };
+    let MigrationError::BaselineMismatch { differences, .. } = &err else {
+        panic!("{err}")
+    };
     for expected in [
         "book.title: length 250, expected 200",
         "book.publisher: nullable, expected NOT NULL",
@@ -232,9 +389,19 @@ fn baseline_refuses_a_database_that_differs_and_names_each_difference() {
         "review.rate: type integer, expected smallint",
         "foreign key review(book_id) -> book(id): missing",
     ] {
-        assert!(differences.iter().any(|d| d == expected), "missing `{expected}` in {differences:?}");
+        assert!(
+            differences.iter().any(|d| d == expected),
+            "missing `{expected}` in {differences:?}"
+        );
     }
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM bookstore_schema_migrations"), 0, "nothing recorded");
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM bookstore_schema_migrations"
+        ),
+        0,
+        "nothing recorded"
+    );
     let empty = TestDb::empty("baseline_empty");
     let err = runner().baseline(&mut empty.connect()).unwrap_err();
     assert!(err.to_string().contains("table book: missing"), "{err}");
@@ -244,8 +411,16 @@ fn baseline_refuses_a_database_that_differs_and_names_each_difference() {
 fn a_second_runner_times_out_with_lock_timeout_while_the_first_holds_the_lock() {
     let db = TestDb::migrated("lock_timeout");
     let mut holder = db.connect();
-    holder.batch_execute(&format!("SELECT pg_advisory_lock({})", migrate::ADVISORY_LOCK_KEY)).unwrap();
-    let quick = RunOptions { lock_timeout: std::time::Duration::from_millis(200), ..RunOptions::default() };
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock({})",
+            migrate::ADVISORY_LOCK_KEY
+        ))
+        .unwrap();
+    let quick = RunOptions {
+        lock_timeout: std::time::Duration::from_millis(200),
+        ..RunOptions::default()
+    };
     let err = Runner::new(quick).migrate(&mut db.connect()).unwrap_err();
     assert_eq!(err.kind(), "LockTimeout", "{err}");
 }
@@ -255,9 +430,17 @@ fn sqlite_runs_the_same_migrations_up_and_down() {
     let db = TestDb::sqlite_migrated("sqlite_runner");
     let mut conn = db.connect();
     let status = runner().status(&mut conn).unwrap();
-    assert_eq!(status.current_version.as_deref(), Some(migrate::head_version(Backend::Sqlite)));
+    assert_eq!(
+        status.current_version.as_deref(),
+        Some(migrate::head_version(Backend::Sqlite))
+    );
     assert!(status.drift.is_empty());
-    runner().revert(&mut conn, migrate::embedded(Backend::Sqlite).len()).unwrap();
+    runner()
+        .revert(&mut conn, migrate::embedded(Backend::Sqlite).len())
+        .unwrap();
     runner().migrate(&mut conn).unwrap();
-    assert!(matches!(migrate::check_schema(&mut conn).unwrap(), SchemaCheck::Current { .. }));
+    assert!(matches!(
+        migrate::check_schema(&mut conn).unwrap(),
+        SchemaCheck::Current { .. }
+    ));
 }

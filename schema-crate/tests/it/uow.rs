@@ -4,7 +4,12 @@ use bookstore_schema::{Book, NewBook, testing::TestDb, transactional};
 
 use crate::count;
 
-const BOOK: NewBook<'static> = NewBook { title: "T", author: "A", publisher: "P", year: 2000 };
+const BOOK: NewBook<'static> = NewBook {
+    title: "T",
+    author: "A",
+    publisher: "P",
+    year: 2000,
+};
 
 #[derive(Debug)]
 struct Failed;
@@ -26,7 +31,12 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
             Err(Failed)
         });
         assert!(result.is_err());
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1, "{:?}: Err rolled back", db.backend());
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM book"),
+            1,
+            "{:?}: Err rolled back",
+            db.backend()
+        );
 
         let panicked = catch_unwind(AssertUnwindSafe(|| {
             let _: Result<(), Failed> = transactional(&mut conn, |c| {
@@ -35,8 +45,16 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
             });
         }));
         assert!(panicked.is_err());
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1, "{:?}: panic rolled back", db.backend());
-        assert!(!bookstore_schema::uow::in_transaction(&mut conn), "no transaction left open after a panic");
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM book"),
+            1,
+            "{:?}: panic rolled back",
+            db.backend()
+        );
+        assert!(
+            !bookstore_schema::uow::in_transaction(&mut conn),
+            "no transaction left open after a panic"
+        );
 
         // The inner call joins: when the outer fails, the inner write goes too.
         let nested: Result<(), Failed> = transactional(&mut conn, |c| {
@@ -45,7 +63,12 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
             Err(Failed)
         });
         assert!(nested.is_err());
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1, "{:?}: nested write rolled back", db.backend());
+        assert_eq!(
+            count(&mut conn, "SELECT count(*) AS n FROM book"),
+            1,
+            "{:?}: nested write rolled back",
+            db.backend()
+        );
 
         // And when the outer succeeds, both commit together.
         let joined: Result<(), Failed> = transactional(&mut conn, |c| {

@@ -1,0 +1,78 @@
+//! `schema-admin`: the schema Lambda's actions from a shell, on the same environment.
+
+use std::process::ExitCode;
+
+use schema_lambda::{Action, Config, connect, render, run};
+
+const USAGE: &str =
+    "usage: schema-admin <plan|migrate|status|revert [N]|baseline> [--json] [--allow-out-of-order]
+reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
+APP_DB_ROLE (default bookstore_app) and SCHEMA_LOCK_TIMEOUT_SECS";
+
+fn parse(args: &[String]) -> Result<(Action, bool), String> {
+    let json = args.iter().any(|a| a == "--json");
+    let allow_out_of_order = args.iter().any(|a| a == "--allow-out-of-order");
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let Some(flag) = args
+        .iter()
+        .find(|a| a.starts_with("--") && *a != "--json" && *a != "--allow-out-of-order")
+    {
+        return Err(format!("unknown option {flag}"));
+    }
+    let action = match words.as_slice() {
+        ["plan"] => Action::Plan,
+        ["migrate"] => Action::Migrate { allow_out_of_order },
+        ["status"] => Action::Status,
+        ["baseline"] => Action::Baseline,
+        ["revert"] => Action::Revert { count: 1 },
+        ["revert", n] => Action::Revert {
+            count: n
+                .parse()
+                .map_err(|_| format!("revert takes a count, got `{n}`"))?,
+        },
+        _ => return Err("expected one action".into()),
+    };
+    Ok((action, json))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (action, json) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("schema-admin: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = Config::from_env()
+        .map_err(Into::into)
+        .and_then(|config| connect(&config).and_then(|mut conn| run(&config, &mut conn, &action)));
+    match outcome {
+        Ok(report) => {
+            let text = if json {
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            } else {
+                render(&report)
+            };
+            #[expect(clippy::print_stdout, reason = "the report is this command's output")]
+            {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("schema-admin: {} ({})", error, error.kind());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,483 @@
+#![doc = include_str!("../README.md")]
+
+use std::time::Duration;
+
+use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
+use bookstore_schema::{
+    Backend, DbConnection, DbManager, DbTarget, PoolConfig,
+    config::ConfigError,
+    migrate::{
+        self, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport, Runner, Status,
+        Step,
+    },
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Default for `SCHEMA_LOCK_TIMEOUT_SECS`.
+pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
+
+/// What the provisioning function reads from the environment.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `DATABASE_URL` or `DB_*` | the database, as in `bookstore_schema::config` (use the cluster's writer, not the proxy: the advisory lock must not go through a transaction-pooling proxy) | — |
+/// | `APP_DB_ROLE` | the app role `migrate` creates and grants DML only; empty to skip | `bookstore_app` |
+/// | `SCHEMA_LOCK_TIMEOUT_SECS` | how long to wait for another runner | `60` |
+#[derive(Debug)]
+pub struct Config {
+    /// How to open the direct connection.
+    pub manager: DbManager,
+    /// The app role to ensure after `migrate`, if any.
+    pub app_role: Option<String>,
+    /// Lock timeout.
+    pub lock_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the environment; errors name the variable, never a secret.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] over any lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let target = DbTarget::from_lookup(&get)?;
+        let pool = PoolConfig::from_lookup(&get)?;
+        let app_role = match get("APP_DB_ROLE") {
+            None => Some(migrate::DEFAULT_APP_ROLE.to_owned()),
+            Some(role) if role.is_empty() => None,
+            Some(role) => Some(role),
+        };
+        let lock_timeout = match get("SCHEMA_LOCK_TIMEOUT_SECS") {
+            None => Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS),
+            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "SCHEMA_LOCK_TIMEOUT_SECS",
+                reason: format!("`{v}` is not a whole number of seconds"),
+            })?),
+        };
+        Ok(Self {
+            manager: DbManager::new(target, None, pool.session),
+            app_role,
+            lock_timeout,
+        })
+    }
+}
+
+/// What to do, as sent in the event's `action`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Action {
+    /// Apply every pending migration, then ensure the app role.
+    Migrate {
+        /// Apply a pending migration older than the newest applied one.
+        #[serde(default)]
+        allow_out_of_order: bool,
+    },
+    /// Report applied, pending and drift.
+    Status,
+    /// Report what `migrate` would run, with the SQL.
+    Plan,
+    /// Run `down.sql` of the newest `count` migrations.
+    Revert {
+        /// How many (default 1).
+        #[serde(default = "one")]
+        count: usize,
+    },
+    /// Adopt a database the Python bookstore created.
+    Baseline,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// An event as the function receives it, already decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// An explicit or implied action.
+    Run(Action),
+    /// A CloudFormation custom-resource `Delete`: nothing to do to the schema.
+    CustomResourceDelete {
+        /// The physical id to hand back.
+        physical_resource_id: String,
+    },
+}
+
+/// Where a request came from, which decides the response's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A direct invocation, the CDK trigger, or `schema-admin`.
+    Direct,
+    /// A CloudFormation custom resource (through the CDK provider framework).
+    CustomResource,
+}
+
+/// The physical resource id reported to CloudFormation.
+pub const PHYSICAL_RESOURCE_ID: &str = "bookstore-schema";
+
+/// Decides what an event asks for.
+///
+/// - `{}` or `null` (an empty invocation, a CDK `triggers.Trigger`) → migrate;
+/// - `{"action": "migrate" | "status" | "plan" | "revert" | "baseline", …}`;
+/// - a CloudFormation custom-resource event: `Create`/`Update` → migrate, `Delete` → nothing.
+pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError> {
+    let bad = |reason: String| SchemaLambdaError::BadEvent(reason);
+    match event {
+        Value::Null => {
+            return Ok((
+                Request::Run(Action::Migrate {
+                    allow_out_of_order: false,
+                }),
+                Origin::Direct,
+            ));
+        }
+        Value::Object(map) if map.is_empty() => {
+            return Ok((
+                Request::Run(Action::Migrate {
+                    allow_out_of_order: false,
+                }),
+                Origin::Direct,
+            ));
+        }
+        Value::Object(map) if map.contains_key("RequestType") => {
+            let request: CloudFormationCustomResourceRequest =
+                serde_json::from_value(event.clone())
+                    .map_err(|e| bad(format!("not a CloudFormation custom-resource event: {e}")))?;
+            let request = match request {
+                CloudFormationCustomResourceRequest::Delete(delete) => {
+                    Request::CustomResourceDelete {
+                        physical_resource_id: delete.physical_resource_id,
+                    }
+                }
+                _ => Request::Run(Action::Migrate {
+                    allow_out_of_order: false,
+                }),
+            };
+            return Ok((request, Origin::CustomResource));
+        }
+        Value::Object(_) => {}
+        other => return Err(bad(format!("expected a JSON object, got `{other}`"))),
+    }
+    let action: Action = serde_json::from_value(event.clone()).map_err(|e| {
+        bad(format!("{e}; expected {{\"action\": \"migrate\" | \"status\" | \"plan\" | \"revert\" | \"baseline\"}}"))
+    })?;
+    Ok((Request::Run(action), Origin::Direct))
+}
+
+/// The JSON report every action answers with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The action that ran.
+    pub action: &'static str,
+    /// The bookstore-schema version doing the work.
+    pub crate_version: &'static str,
+    /// The backend.
+    pub backend: Backend,
+    /// Newest applied version before.
+    pub schema_version_before: Option<String>,
+    /// Newest applied version after.
+    pub schema_version_after: Option<String>,
+    /// Migrations applied (or reverted, or recorded by baseline), with durations.
+    pub applied: Vec<Step>,
+    /// What is still pending.
+    pub pending: Vec<MigrationRef>,
+    /// Drift between the database's record and the embedded migrations.
+    pub drift: Vec<Drift>,
+    /// `status`: every applied migration with when and how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// `plan`: the pending migrations with their SQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+impl Report {
+    fn from_run(action: &'static str, backend: Backend, run: RunReport) -> Self {
+        Self {
+            action,
+            crate_version: bookstore_schema::VERSION,
+            backend,
+            schema_version_before: run.version_before,
+            schema_version_after: run.version_after,
+            applied: run.steps,
+            pending: run.pending,
+            drift: run.drift,
+            status: None,
+            plan: None,
+        }
+    }
+}
+
+/// A failure the caller can act on; `kind()` is the Lambda error type.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaLambdaError {
+    /// The event could not be understood.
+    #[error("bad event: {0}")]
+    BadEvent(String),
+    /// The function is misconfigured.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The database could not be reached.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// The runner refused or failed.
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+}
+
+impl SchemaLambdaError {
+    /// The error type reported to Lambda (`MigrationFailed`, `LockTimeout`, `ChecksumMismatch`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadEvent(_) => "BadEvent",
+            Self::Config(_) => "ConfigError",
+            Self::Connect(_) => "DatabaseUnavailable",
+            Self::Migration(e) => e.kind(),
+        }
+    }
+}
+
+impl From<SchemaLambdaError> for lambda_runtime::Diagnostic {
+    fn from(error: SchemaLambdaError) -> Self {
+        Self {
+            error_type: error.kind().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Opens the direct connection the runner works on.
+pub fn connect(config: &Config) -> Result<DbConnection, SchemaLambdaError> {
+    config
+        .manager
+        .connect()
+        .map_err(|e| SchemaLambdaError::Connect(e.to_string()))
+}
+
+/// Runs one action on `conn`.
+pub fn run(
+    config: &Config,
+    conn: &mut DbConnection,
+    action: &Action,
+) -> Result<Report, SchemaLambdaError> {
+    let backend = conn.backend();
+    let options = |allow_out_of_order| RunOptions {
+        lock_timeout: config.lock_timeout,
+        allow_out_of_order,
+    };
+    let report = match action {
+        Action::Migrate { allow_out_of_order } => {
+            let report = Report::from_run(
+                "migrate",
+                backend,
+                Runner::new(options(*allow_out_of_order)).migrate(conn)?,
+            );
+            if let Some(role) = &config.app_role {
+                migrate::ensure_app_role(conn, role)?;
+            }
+            report
+        }
+        Action::Revert { count } => Report::from_run(
+            "revert",
+            backend,
+            Runner::new(options(false)).revert(conn, *count)?,
+        ),
+        Action::Baseline => Report::from_run(
+            "baseline",
+            backend,
+            Runner::new(options(false)).baseline(conn)?,
+        ),
+        Action::Status => {
+            let status = Runner::new(options(false)).status(conn)?;
+            Report {
+                action: "status",
+                crate_version: bookstore_schema::VERSION,
+                backend,
+                schema_version_before: status.current_version.clone(),
+                schema_version_after: status.current_version.clone(),
+                applied: Vec::new(),
+                pending: status.pending.clone(),
+                drift: status.drift.clone(),
+                status: Some(status),
+                plan: None,
+            }
+        }
+        Action::Plan => {
+            let plan = Runner::new(options(false)).plan(conn)?;
+            Report {
+                action: "plan",
+                crate_version: bookstore_schema::VERSION,
+                backend,
+                schema_version_before: plan.current_version.clone(),
+                schema_version_after: plan.current_version.clone(),
+                applied: Vec::new(),
+                pending: plan
+                    .pending
+                    .iter()
+                    .map(|p| MigrationRef {
+                        version: p.version.clone(),
+                        name: p.name.clone(),
+                    })
+                    .collect(),
+                drift: plan.drift.clone(),
+                status: None,
+                plan: Some(plan),
+            }
+        }
+    };
+    tracing::info!(action = report.action, before = ?report.schema_version_before, after = ?report.schema_version_after, applied = report.applied.len(), "schema action done");
+    Ok(report)
+}
+
+/// Handles one Lambda event end to end and returns the JSON response.
+pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError> {
+    let (request, origin) = parse_event(event)?;
+    match request {
+        Request::CustomResourceDelete {
+            physical_resource_id,
+        } => {
+            tracing::info!("custom resource delete: the schema is left as it is");
+            Ok(serde_json::json!({ "PhysicalResourceId": physical_resource_id, "Data": {} }))
+        }
+        Request::Run(action) => {
+            let mut conn = connect(config)?;
+            let report = run(config, &mut conn, &action)?;
+            Ok(match origin {
+                Origin::Direct => serde_json::to_value(&report).unwrap_or(Value::Null),
+                Origin::CustomResource => serde_json::json!({
+                    "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
+                    "Data": {
+                        "SchemaVersion": report.schema_version_after.unwrap_or_default(),
+                        "Applied": report.applied.len().to_string(),
+                    },
+                }),
+            })
+        }
+    }
+}
+
+/// Renders a report for people (`schema-admin` without `--json`).
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "none (empty database)".into());
+    out.push_str(&format!(
+        "{} on {} (bookstore-schema {})\n",
+        report.action,
+        report.backend.as_str(),
+        report.crate_version
+    ));
+    if let Some(status) = &report.status {
+        out.push_str(&format!(
+            "schema version: {} (this crate's head: {})\n",
+            version(&status.current_version),
+            status.head_version
+        ));
+        out.push_str("applied:\n");
+        if status.applied.is_empty() {
+            out.push_str("  none\n");
+        }
+        for a in &status.applied {
+            out.push_str(&format!(
+                "  {} {:<40} at {}  took {} ms\n",
+                a.version, a.name, a.applied_at, a.duration_ms
+            ));
+        }
+    } else if let Some(plan) = &report.plan {
+        out.push_str(&format!(
+            "schema version: {}\n",
+            version(&plan.current_version)
+        ));
+        for p in &plan.pending {
+            let tx = if p.run_in_transaction {
+                "in one transaction"
+            } else {
+                "statement by statement, no transaction"
+            };
+            out.push_str(&format!(
+                "\n-- {} {} ({tx})\n{}\n",
+                p.version,
+                p.name,
+                p.sql.trim_end()
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "schema version: {} -> {}\n",
+            version(&report.schema_version_before),
+            version(&report.schema_version_after)
+        ));
+        for s in &report.applied {
+            out.push_str(&format!(
+                "  {} {:<40} {} ms\n",
+                s.version, s.name, s.duration_ms
+            ));
+        }
+    }
+    out.push_str("pending:");
+    if report.pending.is_empty() {
+        out.push_str(" none\n");
+    } else {
+        out.push('\n');
+        for p in &report.pending {
+            out.push_str(&format!("  {} {}\n", p.version, p.name));
+        }
+    }
+    out.push_str("drift:");
+    if report.drift.is_empty() {
+        out.push_str(" none\n");
+    } else {
+        out.push('\n');
+        for d in &report.drift {
+            out.push_str(&format!(
+                "  {}\n",
+                serde_json::to_string(d).unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn empty_and_trigger_events_mean_migrate() {
+        for event in [json!({}), Value::Null] {
+            assert_eq!(
+                parse_event(&event).unwrap(),
+                (
+                    Request::Run(Action::Migrate {
+                        allow_out_of_order: false
+                    }),
+                    Origin::Direct
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn actions_parse_with_their_options_and_unknown_ones_are_named() {
+        assert_eq!(
+            parse_event(&json!({"action": "revert", "count": 2}))
+                .unwrap()
+                .0,
+            Request::Run(Action::Revert { count: 2 })
+        );
+        assert_eq!(
+            parse_event(&json!({"action": "revert"})).unwrap().0,
+            Request::Run(Action::Revert { count: 1 })
+        );
+        assert_eq!(
+            parse_event(&json!({"action": "status"})).unwrap().0,
+            Request::Run(Action::Status)
+        );
+        let err = parse_event(&json!({"action": "destroy"})).unwrap_err();
+        assert_eq!(err.kind(), "BadEvent");
+        assert!(err.to_string().contains("destroy"), "{err}");
+        assert!(parse_event(&json!("migrate")).is_err());
+    }
+}

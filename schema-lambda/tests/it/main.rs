@@ -1,0 +1,168 @@
+//! The schema Lambda's handler driven with JSON events, and `schema-admin` as a person runs it.
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic loudly")]
+
+use std::process::Command;
+
+use bookstore_schema::{Backend, migrate, testing::TestDb};
+use schema_lambda::{Config, handle};
+use serde_json::{Value, json};
+
+fn config_for(db: &TestDb) -> Config {
+    let url = db.url();
+    Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).unwrap()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn head() -> &'static str {
+    migrate::head_version(Backend::Postgres)
+}
+
+#[test]
+fn an_empty_event_migrates_and_reports_versions_durations_pending_and_drift() {
+    let db = TestDb::empty("lambda_empty_event");
+    let config = config_for(&db);
+    let report = handle(&config, &json!({})).unwrap();
+    assert_eq!(report["action"], "migrate");
+    assert_eq!(report["schema_version_before"], Value::Null);
+    assert_eq!(report["schema_version_after"], head());
+    let applied = report["applied"].as_array().unwrap();
+    assert_eq!(applied.len(), migrate::embedded(Backend::Postgres).len());
+    assert!(applied.iter().all(|s| s["duration_ms"].is_i64()));
+    assert_eq!(report["pending"], json!([]));
+    assert_eq!(report["drift"], json!([]));
+}
+
+#[test]
+fn status_plan_and_revert_events_answer_with_their_reports() {
+    let db = TestDb::migrated("lambda_actions");
+    let config = config_for(&db);
+    let status = handle(&config, &json!({"action": "status"})).unwrap();
+    assert_eq!(status["schema_version_after"], head());
+    assert_eq!(
+        status["status"]["applied"].as_array().unwrap().len(),
+        migrate::embedded(Backend::Postgres).len()
+    );
+
+    let reverted = handle(&config, &json!({"action": "revert", "count": 1})).unwrap();
+    assert_eq!(reverted["applied"][0]["version"], head());
+    let plan = handle(&config, &json!({"action": "plan"})).unwrap();
+    assert_eq!(plan["plan"]["pending"][0]["version"], head());
+    assert!(
+        plan["plan"]["pending"][0]["sql"]
+            .as_str()
+            .unwrap()
+            .contains("CONCURRENTLY")
+    );
+
+    let migrated = handle(&config, &json!({"action": "migrate"})).unwrap();
+    assert_eq!(
+        migrated["schema_version_before"],
+        reverted["schema_version_after"]
+    );
+    assert_eq!(migrated["schema_version_after"], head());
+}
+
+#[test]
+fn a_cloudformation_create_migrates_and_a_delete_leaves_the_schema_alone() {
+    let db = TestDb::empty("lambda_cfn");
+    let config = config_for(&db);
+    let deleted = handle(&config, &fixture("cfn-delete.json")).unwrap();
+    assert_eq!(deleted["PhysicalResourceId"], "bookstore-schema");
+    let status = handle(&config, &json!({"action": "status"})).unwrap();
+    assert_eq!(
+        status["schema_version_after"],
+        Value::Null,
+        "Delete must not touch the schema"
+    );
+
+    let created = handle(&config, &fixture("cfn-create.json")).unwrap();
+    assert_eq!(created["PhysicalResourceId"], "bookstore-schema");
+    assert_eq!(created["Data"]["SchemaVersion"], head());
+}
+
+#[test]
+fn failures_are_typed_errors_a_person_can_act_on() {
+    let db = TestDb::migrated("lambda_errors");
+    let config = config_for(&db);
+    let err = handle(&config, &json!({"action": "revert", "count": 99})).unwrap_err();
+    assert_eq!(err.kind(), "Refused");
+    let err = handle(&config, &json!({"action": "baseline"})).unwrap_err();
+    assert!(err.to_string().contains("use migrate"), "{err}");
+    let err = handle(&config, &json!({"action": "explode"})).unwrap_err();
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "BadEvent");
+    assert!(diagnostic.error_message.contains("explode"));
+}
+
+#[test]
+fn the_password_never_shows_in_config_debug_or_in_errors() {
+    let secret = "hunter2-in-the-env";
+    let config = Config::from_lookup(|k| match k {
+        "DB_HOST" => Some("127.0.0.1".into()),
+        "DB_PORT" => Some("1".into()),
+        "DB_PASSWORD" => Some(secret.into()),
+        _ => None,
+    })
+    .unwrap();
+    let err = handle(&config, &json!({"action": "status"})).unwrap_err();
+    assert_eq!(err.kind(), "DatabaseUnavailable");
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    let shown = format!("{config:?} {diagnostic:?}");
+    assert!(!shown.contains(secret), "leaked: {shown}");
+    let config = Config::from_lookup(|k| {
+        (k == "DATABASE_URL").then(|| format!("postgres://u:{secret}@127.0.0.1:1/db"))
+    })
+    .unwrap();
+    let err = handle(&config, &json!({})).unwrap_err();
+    assert!(!format!("{config:?} {err} {err:?}").contains(secret));
+}
+
+fn schema_admin(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_schema-admin"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn schema_admin_applies_inspects_and_reverts_the_schema_as_the_readme_says() {
+    let db = TestDb::empty("schema_admin_cli");
+    let (code, out, _) = schema_admin(&db, &["plan"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("CREATE TABLE book") && out.contains("statement by statement"),
+        "{out}"
+    );
+    let (code, out, err) = schema_admin(&db, &["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("none (empty database) -> {}", head())),
+        "{out}"
+    );
+    let (_, out, _) = schema_admin(&db, &["status"]);
+    assert!(
+        out.contains("pending: none") && out.contains("drift: none") && out.contains("took"),
+        "{out}"
+    );
+    let (code, out, _) = schema_admin(&db, &["revert", "2", "--json"]);
+    assert_eq!(code, 0);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["applied"].as_array().unwrap().len(), 2);
+    let (code, _, err) = schema_admin(&db, &["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("usage: schema-admin"), "{err}");
+    let (code, _, err) = schema_admin(&db, &["revert", "99"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("(Refused)"), "{err}");
+}
