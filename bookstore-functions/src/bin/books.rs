@@ -1,0 +1,10 @@
+//! The `books` Lambda: `GET /book`, `POST /book`, `PUT /book`, `GET /book/{id}`.
+
+use bookstore_functions::{Function, app, startup};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    startup::init_tracing(startup::LogFormat::Json);
+    let state = startup::build_state_from_env().await?;
+    startup::run_lambda(app(state, Function::Books)).await
+}

@@ -1,0 +1,188 @@
+//! `/book`: list, get and create books (the `books` function).
+
+use axum::{
+    Extension, Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use bookstore_schema::{Book, NewBook};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::ApiError,
+    extract::{ApiJson, BookId, BookListQuery, strict_integer},
+    lambda::StagePrefix,
+    state::AppState,
+    validate,
+};
+
+/// Longest title, in characters (`varchar(200)`).
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest author or publisher, in characters (`varchar(100)`).
+pub const MAX_NAME_CHARS: usize = 100;
+/// Earliest publication year accepted (printing with movable type in Europe).
+pub const MIN_YEAR: i64 = 1450;
+/// Latest publication year accepted (announced titles included).
+pub const MAX_YEAR: i64 = 2100;
+
+/// The routes this resource owns.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/book", get(list).post(create).put(create_put))
+        .route("/book/{id}", get(show))
+}
+
+/// A book as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BookBody {
+    /// Its id.
+    pub id: i32,
+    /// Title.
+    pub title: String,
+    /// Author.
+    pub author: String,
+    /// Publisher.
+    pub publisher: String,
+    /// Year of publication.
+    pub year: i32,
+    /// When it was created, RFC 3339 in UTC.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Book> for BookBody {
+    fn from(book: Book) -> Self {
+        Self {
+            id: book.id,
+            title: book.title,
+            author: book.author,
+            publisher: book.publisher,
+            year: book.year,
+            created_at: book.created_at.and_utc(),
+        }
+    }
+}
+
+/// `GET /book/{id}`: the book and how its reviews add up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BookDetail {
+    /// The book's fields.
+    #[serde(flatten)]
+    pub book: BookBody,
+    /// How many reviews it has.
+    pub review_count: i64,
+    /// Their mean rate rounded to two decimals, `null` without reviews.
+    pub average_rate: Option<f64>,
+}
+
+/// `GET /book`: one page of books.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BookList {
+    /// The books on this page, by id.
+    pub books: Vec<BookBody>,
+    /// Pass as `?after=` for the next page; `null` on the last one.
+    pub next_after: Option<i32>,
+}
+
+/// The body of `POST /book` and `PUT /book`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBook {
+    /// 1 to 200 characters.
+    pub title: String,
+    /// 1 to 100 characters.
+    pub author: String,
+    /// 1 to 100 characters.
+    pub publisher: String,
+    /// A JSON integer from 1450 to 2100.
+    #[serde(deserialize_with = "strict_integer")]
+    pub year: i64,
+}
+
+impl CreateBook {
+    /// Checks every field, naming the first one at fault.
+    fn validate(&self) -> Result<i32, ApiError> {
+        validate::required_text("title", &self.title, MAX_TITLE_CHARS)?;
+        validate::required_text("author", &self.author, MAX_NAME_CHARS)?;
+        validate::required_text("publisher", &self.publisher, MAX_NAME_CHARS)?;
+        validate::int_in_range("year", self.year, MIN_YEAR, MAX_YEAR)
+    }
+}
+
+/// `GET /book`
+#[tracing::instrument(skip_all, fields(limit = page.limit, after = ?page.after))]
+async fn list(
+    State(state): State<AppState>,
+    BookListQuery(page): BookListQuery,
+) -> Result<Json<BookList>, ApiError> {
+    let page = state
+        .unit_of_work(move |conn| Ok(Book::page(conn, page.after, page.limit)?))
+        .await?;
+    Ok(Json(BookList {
+        books: page.items.into_iter().map(BookBody::from).collect(),
+        next_after: page.next_after,
+    }))
+}
+
+/// `GET /book/{id}`
+#[tracing::instrument(skip_all, fields(book.id = id))]
+async fn show(
+    State(state): State<AppState>,
+    BookId(id): BookId,
+) -> Result<Json<BookDetail>, ApiError> {
+    state
+        .unit_of_work(move |conn| {
+            let book = Book::find(conn, id)?.ok_or(ApiError::BookNotFound { id })?;
+            let stats = Book::review_stats(conn, id)?;
+            Ok(Json(BookDetail {
+                book: book.into(),
+                review_count: stats.count,
+                average_rate: stats.average_rate.map(|r| (r * 100.0).round() / 100.0),
+            }))
+        })
+        .await
+}
+
+/// `POST /book`: `201` with `Location`.
+async fn create(
+    State(state): State<AppState>,
+    stage: Option<Extension<StagePrefix>>,
+    ApiJson(input): ApiJson<CreateBook>,
+) -> Result<impl IntoResponse, ApiError> {
+    let book = insert(&state, input).await?;
+    let prefix = stage.map(|Extension(StagePrefix(p))| p).unwrap_or_default();
+    let location = format!("{prefix}/book/{}", book.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(book),
+    ))
+}
+
+/// `PUT /book`: what the Python app's clients send; creates like `POST`, answers `200`.
+async fn create_put(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CreateBook>,
+) -> Result<Json<BookBody>, ApiError> {
+    insert(&state, input).await.map(Json)
+}
+
+#[tracing::instrument(skip_all)]
+async fn insert(state: &AppState, input: CreateBook) -> Result<BookBody, ApiError> {
+    let year = input.validate()?;
+    let book = state
+        .unit_of_work(move |conn| {
+            let new = NewBook {
+                title: &input.title,
+                author: &input.author,
+                publisher: &input.publisher,
+                year,
+            };
+            Ok(Book::create(conn, &new)?)
+        })
+        .await?;
+    tracing::info!(book.id = book.id, "created book");
+    Ok(book.into())
+}

@@ -1,0 +1,184 @@
+//! `/review` and `/book/{id}/reviews`: list and create reviews (the `reviews` function).
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use bookstore_schema::{Book, DbConnection, NewReview, Review};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::ApiError,
+    extract::{ApiJson, BookId, BookListQuery, Pagination, ReviewListQuery, strict_integer},
+    state::AppState,
+    validate,
+};
+
+/// Longest reviewer name, in characters (`varchar(100)`).
+pub const MAX_REVIEWER_CHARS: usize = 100;
+/// Longest review text, in characters (`varchar(500)`).
+pub const MAX_REVIEW_CHARS: usize = 500;
+/// Lowest rate.
+pub const MIN_RATE: i64 = 1;
+/// Highest rate.
+pub const MAX_RATE: i64 = 5;
+
+/// The routes this resource owns.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/review", get(list).post(create).put(create_put))
+        .route("/book/{id}/reviews", get(list_for_book))
+}
+
+/// A review as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewBody {
+    /// Its id.
+    pub id: i32,
+    /// The book reviewed.
+    pub book_id: i32,
+    /// Who wrote it.
+    pub reviewer: String,
+    /// 1 to 5.
+    pub rate: i16,
+    /// The text, if any.
+    pub review: Option<String>,
+    /// When it was created, RFC 3339 in UTC.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Review> for ReviewBody {
+    fn from(review: Review) -> Self {
+        Self {
+            id: review.id,
+            book_id: review.book_id,
+            reviewer: review.reviewer,
+            rate: review.rate,
+            review: review.review,
+            created_at: review.created_at.and_utc(),
+        }
+    }
+}
+
+/// `GET /review` and `GET /book/{id}/reviews`: one page of reviews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewList {
+    /// The reviews on this page, by id.
+    pub reviews: Vec<ReviewBody>,
+    /// Pass as `?after=` for the next page; `null` on the last one.
+    pub next_after: Option<i32>,
+}
+
+/// The body of `POST /review` and `PUT /review`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReview {
+    /// An existing book's id.
+    #[serde(deserialize_with = "strict_integer")]
+    pub book_id: i64,
+    /// 1 to 100 characters.
+    pub reviewer: String,
+    /// A JSON integer from 1 to 5.
+    #[serde(deserialize_with = "strict_integer")]
+    pub rate: i64,
+    /// Up to 500 characters; may be omitted or `null`.
+    #[serde(default)]
+    pub review: Option<String>,
+}
+
+impl CreateReview {
+    /// Checks every field, naming the first one at fault; returns `(book_id, rate)`.
+    fn validate(&self) -> Result<(i32, i16), ApiError> {
+        let book_id = validate::int_in_range("book_id", self.book_id, 1, i64::from(i32::MAX))?;
+        validate::required_text("reviewer", &self.reviewer, MAX_REVIEWER_CHARS)?;
+        let rate = validate::int_in_range("rate", self.rate, MIN_RATE, MAX_RATE)?;
+        if let Some(text) = &self.review {
+            validate::optional_text("review", text, MAX_REVIEW_CHARS)?;
+        }
+        Ok((book_id, rate))
+    }
+}
+
+/// `GET /review?book_id=&limit=&after=`
+#[tracing::instrument(skip_all, fields(book.id = ?query.book_id, limit = query.page.limit))]
+async fn list(
+    State(state): State<AppState>,
+    query: ReviewListQuery,
+) -> Result<Json<ReviewList>, ApiError> {
+    state
+        .unit_of_work(move |conn| page(conn, query.book_id, query.page))
+        .await
+        .map(Json)
+}
+
+/// `GET /book/{id}/reviews?limit=&after=`
+#[tracing::instrument(skip_all, fields(book.id = id, limit = query.limit))]
+async fn list_for_book(
+    State(state): State<AppState>,
+    BookId(id): BookId,
+    BookListQuery(query): BookListQuery,
+) -> Result<Json<ReviewList>, ApiError> {
+    state
+        .unit_of_work(move |conn| page(conn, Some(id), query))
+        .await
+        .map(Json)
+}
+
+/// A page of reviews; a filter on a book that does not exist is a 404, not an empty page.
+fn page(
+    conn: &mut DbConnection,
+    book_id: Option<i32>,
+    page: Pagination,
+) -> Result<ReviewList, ApiError> {
+    if let Some(id) = book_id
+        && !Book::exists(conn, id)?
+    {
+        return Err(ApiError::BookNotFound { id });
+    }
+    let page = Review::page(conn, book_id, page.after, page.limit)?;
+    Ok(ReviewList {
+        reviews: page.items.into_iter().map(ReviewBody::from).collect(),
+        next_after: page.next_after,
+    })
+}
+
+/// `POST /review`: `201`.
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CreateReview>,
+) -> Result<(StatusCode, Json<ReviewBody>), ApiError> {
+    insert(&state, input)
+        .await
+        .map(|review| (StatusCode::CREATED, Json(review)))
+}
+
+/// `PUT /review`: what the Python app's clients send; creates like `POST`, answers `200`.
+async fn create_put(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CreateReview>,
+) -> Result<Json<ReviewBody>, ApiError> {
+    insert(&state, input).await.map(Json)
+}
+
+#[tracing::instrument(skip_all, fields(book.id = input.book_id))]
+async fn insert(state: &AppState, input: CreateReview) -> Result<ReviewBody, ApiError> {
+    let (book_id, rate) = input.validate()?;
+    let review = state
+        .unit_of_work(move |conn| {
+            // Checked first to name the book; the foreign key still guards the insert.
+            if !Book::exists(conn, book_id)? {
+                return Err(ApiError::UnknownBook { id: Some(book_id) });
+            }
+            let new = NewReview {
+                book_id,
+                reviewer: &input.reviewer,
+                rate,
+                review: input.review.as_deref(),
+            };
+            Review::create(conn, &new).map_err(|error| match ApiError::from(error) {
+                ApiError::UnknownBook { .. } => ApiError::UnknownBook { id: Some(book_id) },
+                other => other,
+            })
+        })
+        .await?;
+    tracing::info!(review.id = review.id, "created review");
+    Ok(review.into())
+}

@@ -1,0 +1,250 @@
+//! What the binaries do before serving: logs, configuration, the pool, the schema.
+//!
+//! | variable | read by | meaning | default |
+//! |---|---|---|---|
+//! | `DATABASE_URL` | all | `postgres://…` or `sqlite://path`; wins over `DB_*` | local: `sqlite://bookstore.db`; Lambda: required unless `DB_HOST` |
+//! | `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`, `DB_PASSWORD`, `DB_SSLMODE`, `DB_SSLROOTCERT`, `DB_CONNECT_TIMEOUT_SECS` | all | PostgreSQL from parts (see `bookstore_schema::config`) | — |
+//! | `DB_POOL_SIZE` | all | connections per container | `AWS_LAMBDA_MAX_CONCURRENCY`, else 1 (local: 4) |
+//! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
+//! | `PORT` | local | port on 127.0.0.1 | 3000 |
+//! | `RUST_LOG` | all | log filter (`tracing_subscriber::EnvFilter`) | `info` |
+//! | `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` | Lambda | `true`: `lambda_http` leaves the stage out of paths; routing works either way (see [`crate::lambda`]) | unset |
+//!
+//! Deployed functions never migrate: they check the schema at cold start and answer
+//! `503 schema_behind` until the schema Lambda has run. The local server migrates at start.
+
+use std::{env, net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use axum::Router;
+use bookstore_schema::{
+    ConfigError, DbManager, DbPool, DbTarget, PoolConfig, build_pool,
+    migrate::{RunOptions, Runner},
+    pool::PasswordSource,
+};
+use tracing_subscriber::EnvFilter;
+
+use crate::{lambda::lambda_service, state::AppState};
+
+/// Port of the local server when `PORT` is unset.
+pub const DEFAULT_PORT: u16 = 3000;
+/// The local server's database when neither `DATABASE_URL` nor `DB_HOST` is set.
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://bookstore.db";
+/// The local server's pool size when `DB_POOL_SIZE` is unset (browsers open several connections).
+pub const LOCAL_DEFAULT_POOL_SIZE: u32 = 4;
+/// Log filter when `RUST_LOG` is unset.
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (Lambda, CloudWatch).
+    Json,
+    /// Human-readable lines (the local server).
+    Plain,
+}
+
+/// Installs the global `tracing` subscriber, filtered by `RUST_LOG`.
+pub fn init_tracing(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // `try_init` fails only if a subscriber is already set (tests): keep that one.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_ansi(false)
+            .try_init(),
+        LogFormat::Plain => builder.try_init(),
+    };
+}
+
+/// The seam for database credentials: a password per new connection (a Secrets Manager
+/// secret, an RDS IAM token). `None` uses the target's own password. Every binary builds
+/// its pool through [`build_state`], so this is the one place to plug a source in.
+pub fn password_source_from_env() -> anyhow::Result<Option<Arc<dyn PasswordSource>>> {
+    Ok(None)
+}
+
+/// Builds the pool (opening no connection) and the state over it.
+pub fn build_state(target: DbTarget, config: &PoolConfig) -> anyhow::Result<AppState> {
+    Ok(AppState::new(build_db_pool(target, config)?))
+}
+
+fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool> {
+    let passwords = password_source_from_env().context("setting up database credentials")?;
+    tracing::info!(
+        database = %target,
+        pool.max_size = config.max_size,
+        pool.checkout_timeout_ms = config.checkout_timeout.as_millis(),
+        "database pool configured"
+    );
+    Ok(build_pool(
+        DbManager::new(target, passwords, config.session),
+        config,
+    ))
+}
+
+/// A deployed function's state: configuration from the environment (failing fast,
+/// naming the variable), the pool built once, the schema checked at cold start.
+pub async fn build_state_from_env() -> anyhow::Result<AppState> {
+    let target = DbTarget::from_env().context("reading the database configuration")?;
+    let config = PoolConfig::from_env().context("reading the pool configuration")?;
+    let state = build_state(target, &config)?;
+    check_schema_at_start(&state).await;
+    Ok(state)
+}
+
+/// Checks the schema before the first request. A database that is down or behind is
+/// logged, not fatal: requests answer 503 and keep checking until it is fixed.
+pub async fn check_schema_at_start(state: &AppState) {
+    match state.check_schema().await {
+        Ok(()) => {}
+        Err(error) => tracing::warn!(
+            error.code = error.code(),
+            error.cause = %error,
+            "schema check at start failed; requests will retry it"
+        ),
+    }
+}
+
+/// Runs `router` on the Lambda runtime. Outside Lambda this is an error, not the
+/// runtime's panic.
+pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
+    if env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        return Err(
+            "AWS_LAMBDA_FUNCTION_NAME is not set: this binary runs on AWS Lambda only; \
+             run `cargo run -p bookstore-functions --bin bookstore-local` to serve the API locally"
+                .into(),
+        );
+    }
+    // One invocation at a time: `run_concurrent` needs a `Sync` response body, which
+    // axum's is not.
+    lambda_http::run(lambda_service(router)).await
+}
+
+/// The local server's configuration.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Where to listen (127.0.0.1 and `PORT`).
+    pub addr: SocketAddr,
+    /// The database: `DATABASE_URL` or `DB_*`, else `./bookstore.db`.
+    pub target: DbTarget,
+    /// Pool settings (`DB_POOL_SIZE` defaults to 4 here).
+    pub pool: PoolConfig,
+}
+
+impl LocalConfig {
+    /// Reads the environment (see the module docs).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    /// [`LocalConfig::from_env`] over any lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let port = match get("PORT") {
+            Some(v) => v.parse::<u16>().map_err(|_| ConfigError::Invalid {
+                name: "PORT",
+                reason: format!("`{v}` is not a port number"),
+            })?,
+            None => DEFAULT_PORT,
+        };
+        let has = |name: &str| get(name).is_some_and(|v| !v.is_empty());
+        let target = if has("DATABASE_URL") || has("DB_HOST") {
+            DbTarget::from_lookup(&get)?
+        } else {
+            DbTarget::from_url(DEFAULT_SQLITE_URL)?
+        };
+        let mut pool = PoolConfig::from_lookup(&get)?;
+        if get("DB_POOL_SIZE").is_none() {
+            pool.max_size = LOCAL_DEFAULT_POOL_SIZE;
+        }
+        Ok(Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            target,
+            pool,
+        })
+    }
+}
+
+/// The local server's state: the pool, every migration applied, the schema checked.
+pub async fn build_local_state(config: &LocalConfig) -> anyhow::Result<AppState> {
+    let pool = build_db_pool(config.target.clone(), &config.pool)?;
+    let migrating = pool.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let mut conn = migrating.get().context("connecting to the database")?;
+        Runner::new(RunOptions::default())
+            .migrate(&mut conn)
+            .context("migrating the database")
+    })
+    .await
+    .context("the migration task failed")??;
+    tracing::info!(
+        version_before = report.version_before.as_deref().unwrap_or("none"),
+        version_after = report.version_after.as_deref().unwrap_or("none"),
+        applied = report.steps.len(),
+        "database migrated"
+    );
+    let state = AppState::new(pool);
+    check_schema_at_start(&state).await;
+    Ok(state)
+}
+
+/// Serves `router` on `addr` until Ctrl-C.
+pub async fn serve_local(router: Router, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    tracing::info!(%addr, "bookstore API listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn with_no_environment_the_local_server_uses_sqlite_on_port_3000() {
+        let c = LocalConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert!(matches!(&c.target, DbTarget::Sqlite(p) if p == "bookstore.db"));
+        assert_eq!(c.pool.max_size, LOCAL_DEFAULT_POOL_SIZE);
+    }
+
+    #[test]
+    fn database_url_and_port_override_the_local_defaults() {
+        let c = LocalConfig::from_lookup(lookup(&[
+            ("PORT", "8080"),
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("DB_POOL_SIZE", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(c.addr.port(), 8080);
+        assert!(matches!(c.target, DbTarget::PostgresUrl(_)));
+        assert_eq!(c.pool.max_size, 2);
+    }
+
+    #[test]
+    fn a_bad_port_names_the_variable() {
+        let err = LocalConfig::from_lookup(lookup(&[("PORT", "http")])).unwrap_err();
+        assert!(err.to_string().starts_with("PORT is invalid"), "{err}");
+    }
+}

@@ -1,0 +1,130 @@
+//! Per-container state: the pool, the schema gate, and the unit of work that is the
+//! only way a handler reaches the database.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use bookstore_schema::{
+    DbConnection, DbPool,
+    migrate::{self, SchemaCheck},
+    transactional,
+};
+
+use crate::error::ApiError;
+
+/// What every request shares: built once per container, before the first request.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Private: handlers get a connection only through [`AppState::unit_of_work`].
+    pool: DbPool,
+    /// Set once the database has every migration the pinned schema crate embeds. A
+    /// database never loses migrations under a running function, so it is never unset.
+    schema_current: AtomicBool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("pool", &self.inner.pool.state())
+            .field(
+                "schema_current",
+                &self.inner.schema_current.load(Ordering::Relaxed),
+            )
+            .finish()
+    }
+}
+
+impl AppState {
+    /// State over `pool`; the schema is checked on first use (or by [`AppState::check_schema`]).
+    pub fn new(pool: DbPool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                schema_current: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Runs `work` as one unit of work: on a blocking thread, with a pooled connection,
+    /// after the schema gate, inside one transaction that commits when `work` returns
+    /// `Ok` and rolls back on `Err` or a panic.
+    ///
+    /// A connection that cannot be had answers `503 database_unavailable`; a database
+    /// behind the pinned schema answers `503 schema_behind`. Either way the next request
+    /// tries again: nothing is cached but success.
+    pub async fn unit_of_work<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = state.inner.pool.get()?;
+            state.ensure_schema(&mut conn)?;
+            transactional(&mut conn, work)
+        })
+        .await
+        // The work panicked: `transactional` rolled back, and the pool discards a
+        // connection still in a transaction, so the container stays healthy.
+        .map_err(|join| ApiError::internal(&join))?
+    }
+
+    /// Checks the schema now (at cold start), so the first request does not pay for it.
+    /// Failure is not fatal: requests keep checking until the database is current.
+    pub async fn check_schema(&self) -> Result<(), ApiError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = state.inner.pool.get()?;
+            state.ensure_schema(&mut conn)
+        })
+        .await
+        .map_err(|join| ApiError::internal(&join))?
+    }
+
+    /// Whether the database was found to have every migration this function needs.
+    pub fn schema_is_current(&self) -> bool {
+        self.inner.schema_current.load(Ordering::Acquire)
+    }
+
+    fn ensure_schema(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        if self.schema_is_current() {
+            return Ok(());
+        }
+        match migrate::check_schema(conn)? {
+            SchemaCheck::Current { database_version } => {
+                self.inner.schema_current.store(true, Ordering::Release);
+                tracing::info!(
+                    schema.database_version = %database_version,
+                    schema.crate_version = bookstore_schema::VERSION,
+                    "database schema is current"
+                );
+                Ok(())
+            }
+            SchemaCheck::Behind {
+                database_version,
+                required_version,
+                missing,
+            } => {
+                tracing::warn!(
+                    schema.database_version = database_version.as_deref().unwrap_or("none"),
+                    schema.required_version = %required_version,
+                    schema.missing = ?missing,
+                    "database schema is behind this function; answering 503 until it is migrated"
+                );
+                Err(ApiError::SchemaBehind {
+                    database_version,
+                    required_version,
+                    crate_version: bookstore_schema::VERSION,
+                })
+            }
+        }
+    }
+}
