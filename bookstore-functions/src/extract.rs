@@ -69,54 +69,48 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Deserializes `bytes` as one JSON value of type `T`, mapping serde's errors to the
+/// Deserializes `bytes` as one JSON object of type `T`, mapping serde's errors to the
 /// field they concern.
+///
+/// The body is parsed into a `Value` first: a syntax error is then told apart from a
+/// wrong field, and an array is refused (derived `Deserialize` would take `[…]` as the
+/// fields in order).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|error| {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|error| ApiError::MalformedJson {
+            message: error.to_string(),
+        })?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidBody {
+            message: "the body must be a JSON object".to_owned(),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        json_error(path, error.into_inner())
-    })?;
-    de.end()
-        .map_err(|error| json_error(".".to_owned(), error))?;
-    Ok(value)
+        field_error(path, error.into_inner().to_string())
+    })
 }
 
-fn json_error(path: String, error: serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    // serde_json appends " at line L column C"; keep it for syntax errors only.
-    let full = error.to_string();
-    match error.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            ApiError::MalformedJson { message: full }
-        }
-        Category::Data => {
-            let message = full
-                .rsplit_once(" at line ")
-                .map_or(full.as_str(), |(message, _)| message)
-                .to_owned();
-            // A field name serde quotes in backticks: "unknown field `x`, expected …".
-            let quoted = || {
-                message
-                    .split('`')
-                    .nth(1)
-                    .map(|name| qualify(&path, name))
-                    .unwrap_or_else(|| path.clone())
-            };
-            if message.starts_with("unknown field") {
-                ApiError::UnknownField { field: quoted() }
-            } else if message.starts_with("missing field") {
-                ApiError::MissingField { field: quoted() }
-            } else if path == "." || path.is_empty() {
-                ApiError::InvalidBody {
-                    message: format!("the body must be a JSON object ({message})"),
-                }
-            } else {
-                ApiError::InvalidField {
-                    field: path,
-                    message,
-                }
-            }
+/// Maps serde's message for a value at `path` to the field at fault.
+fn field_error(path: String, message: String) -> ApiError {
+    // A field name serde quotes in backticks: "unknown field `x`, expected …".
+    let quoted = || {
+        message
+            .split('`')
+            .nth(1)
+            .map(|name| qualify(&path, name))
+            .unwrap_or_else(|| path.clone())
+    };
+    if message.starts_with("unknown field") {
+        ApiError::UnknownField { field: quoted() }
+    } else if message.starts_with("missing field") {
+        ApiError::MissingField { field: quoted() }
+    } else if path == "." || path.is_empty() {
+        ApiError::InvalidBody { message }
+    } else {
+        ApiError::InvalidField {
+            field: path,
+            message,
         }
     }
 }
@@ -328,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_an_object_is_invalid() {
-        for json in ["[]", "3", "\"x\"", "null"] {
+        for json in ["[]", "[\"a\", 1]", "3", "\"x\"", "null"] {
             assert_eq!(err(json).code(), "invalid_body", "{json}");
         }
     }

@@ -1,0 +1,13 @@
+//! The API suite of bookstore-functions, in-process (`router.oneshot`) on PostgreSQL and
+//! SQLite, plus real API Gateway events through `lambda_http`.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot set up should panic loudly"
+)]
+
+mod books;
+mod errors;
+mod lambda_edge;
+mod lifecycle;
+mod reviews;
+mod support;
