@@ -57,18 +57,22 @@ async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // Lambda's request id; none locally.
     let request_id = request
         .lambda_context_ref()
-        .map(|context| context.request_id.clone())
-        .unwrap_or_default();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+        .map(|context| context.request_id.clone());
+    let span = tracing::info_span!(
+        "request",
+        request_id = request_id.as_deref(),
+        method = %method,
+        path = %path
+    );
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         tracing::info!(
-            request_id = %request_id,
+            request_id = request_id.as_deref(),
             method = %method,
             path = %path,
             status,

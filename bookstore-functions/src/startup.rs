@@ -54,7 +54,8 @@ pub fn init_tracing(format: LogFormat) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // The request span (request id, method, path) on every line inside a request.
+            .with_current_span(true)
             .with_span_list(false)
             .with_ansi(false)
             .try_init(),
@@ -90,7 +91,9 @@ fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool
 
 /// A deployed function's state: configuration from the environment (failing fast,
 /// naming the variable), the pool built once, the schema checked at cold start.
+/// Refuses to run outside Lambda, before touching the database.
 pub async fn build_state_from_env() -> anyhow::Result<AppState> {
+    ensure_on_lambda()?;
     let target = DbTarget::from_env().context("reading the database configuration")?;
     let config = PoolConfig::from_env().context("reading the pool configuration")?;
     let state = build_state(target, &config)?;
@@ -113,17 +116,25 @@ pub async fn check_schema_at_start(state: &AppState) {
 
 /// Runs `router` on the Lambda runtime. Outside Lambda this is an error, not the
 /// runtime's panic.
-pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
-    if env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
-        return Err(
-            "AWS_LAMBDA_FUNCTION_NAME is not set: this binary runs on AWS Lambda only; \
-             run `cargo run -p bookstore-functions --bin bookstore-local` to serve the API locally"
-                .into(),
-        );
-    }
+pub async fn run_lambda(router: Router) -> anyhow::Result<()> {
+    ensure_on_lambda()?;
     // One invocation at a time: `run_concurrent` needs a `Sync` response body, which
     // axum's is not.
-    lambda_http::run(lambda_service(router)).await
+    lambda_http::run(lambda_service(router))
+        .await
+        .map_err(anyhow::Error::from_boxed)
+        .context("the Lambda runtime stopped")
+}
+
+/// Fails unless this process runs on Lambda (the runtime panics without its variables).
+fn ensure_on_lambda() -> anyhow::Result<()> {
+    if env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+        anyhow::bail!(
+            "AWS_LAMBDA_FUNCTION_NAME is not set: this binary runs on AWS Lambda only; \
+             run `cargo run -p bookstore-functions --bin bookstore-local` to serve the API locally"
+        );
+    }
+    Ok(())
 }
 
 /// The local server's configuration.

@@ -3,7 +3,7 @@
 use bookstore_functions::{Function, app, startup};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> anyhow::Result<()> {
     startup::init_tracing(startup::LogFormat::Json);
     let state = startup::build_state_from_env().await?;
     startup::run_lambda(app(state, Function::Books)).await
