@@ -44,23 +44,40 @@ pub enum LogFormat {
     Plain,
 }
 
-/// Installs the global `tracing` subscriber, filtered by `RUST_LOG`.
+/// Installs the global `tracing` subscriber on stdout, filtered by `RUST_LOG`.
 pub fn init_tracing(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // `try_init` fails only if a subscriber is already set (tests): keep that one.
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            // The request span (request id, method, path) on every line inside a request.
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_ansi(false)
-            .try_init(),
-        LogFormat::Plain => builder.try_init(),
-    };
+    // Fails only if a subscriber is already set: keep that one.
+    let filter = env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.to_owned());
+    let _ = tracing::subscriber::set_global_default(subscriber(format, &filter, std::io::stdout));
+}
+
+/// The subscriber [`init_tracing`] installs: `filter` in `RUST_LOG` syntax (an invalid
+/// one falls back to `info`), lines written to `writer` (tests capture them).
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: &str,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                // The request span (request id, method, path) on every line inside a request.
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_ansi(false)
+                .finish(),
+        ),
+        LogFormat::Plain => Box::new(builder.finish()),
+    }
 }
 
 /// The seam for database credentials: a password per new connection (a Secrets Manager

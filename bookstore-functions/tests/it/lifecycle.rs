@@ -29,6 +29,15 @@ fn impatient() -> PoolConfig {
     }
 }
 
+/// A pool for outages that end: r2d2 retries a failed connect every
+/// `checkout_timeout / 2` at most, so the request right after recovery gets a retry in time.
+fn recovering() -> PoolConfig {
+    PoolConfig {
+        checkout_timeout: Duration::from_secs(1),
+        ..pool_config(1)
+    }
+}
+
 async fn a_unit_of_work_that_fails_leaves_nothing_behind(app: TestApp) {
     let result = app
         .state
@@ -188,7 +197,7 @@ async fn a_postgres_server_that_goes_down_answers_503_and_the_next_request_after
     let db = test_db(Backend::Postgres, "pg_down_and_back");
     let proxy = Proxy::start(true).await;
     let target = proxy.target_for(&db);
-    let app = TestApp::with_target(db, target, &impatient());
+    let app = TestApp::with_target(db, target, &recovering());
     app.create_book("Dune").await;
 
     proxy.down();
@@ -215,7 +224,7 @@ async fn a_postgres_server_down_at_cold_start_is_served_once_it_is_up() {
     let db = test_db(Backend::Postgres, "pg_down_at_start");
     let proxy = Proxy::start(false).await;
     let target = proxy.target_for(&db);
-    let app = TestApp::with_target(db, target, &impatient());
+    let app = TestApp::with_target(db, target, &recovering());
     bookstore_functions::startup::check_schema_at_start(&app.state).await;
     assert!(!app.state.schema_is_current());
     app.get("/book")
@@ -238,7 +247,7 @@ async fn a_sqlite_file_that_cannot_be_opened_answers_503_until_it_can() {
     let app = TestApp::with_target(
         test_db(Backend::Sqlite, "sqlite_unopenable_unused"),
         DbTarget::Sqlite(path.display().to_string()),
-        &impatient(),
+        &recovering(),
     );
     app.get("/book")
         .await

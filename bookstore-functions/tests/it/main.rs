@@ -9,5 +9,6 @@ mod books;
 mod errors;
 mod lambda_edge;
 mod lifecycle;
+mod logs;
 mod reviews;
 mod support;

@@ -1,0 +1,148 @@
+//! What the functions log: one JSON line per request with the Lambda request id, and
+//! error causes that stay in the log.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use axum::http::StatusCode;
+use bookstore_functions::{
+    Function, app as build_app,
+    error::INTERNAL_MESSAGE,
+    lambda_service,
+    startup::{self, LogFormat},
+};
+use bookstore_schema::{Backend, DbTarget};
+use lambda_http::{Context, LambdaEvent, request::LambdaRequest};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::support::{TestApp, book_json, closed_port, replace_host_port, test_db};
+
+/// Log lines written by a subscriber, in memory.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    fn json(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures this thread's logs (the test runs on a current-thread runtime, so every
+/// async step of a request is on it) as the Lambda binaries write them.
+fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let buffer = logs.0.clone();
+    let subscriber =
+        startup::subscriber(LogFormat::Json, "info", move || LogWriter(buffer.clone()));
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn a_lambda_request_logs_a_json_line_with_request_id_method_path_status_and_duration() {
+    let app = TestApp::new(Backend::Sqlite, "logs_request_line");
+    let (logs, _guard) = capture();
+    let fixture = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/rest-get-books-staged.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let event: LambdaRequest = serde_json::from_str(&fixture).unwrap();
+    let mut context = Context::default();
+    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+    let adapter = lambda_http::Adapter::from(lambda_service(build_app(
+        app.state.clone(),
+        Function::Books,
+    )));
+    let response = adapter
+        .oneshot(LambdaEvent::new(event, context))
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(response).unwrap()["statusCode"], 200);
+
+    let lines = logs.json();
+    let finished = lines
+        .iter()
+        .find(|line| line["message"] == "request finished")
+        .unwrap_or_else(|| panic!("no request line in {lines:?}"));
+    assert_eq!(
+        finished["request_id"],
+        "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+    );
+    assert_eq!(finished["method"], "GET");
+    assert_eq!(
+        finished["path"], "/book",
+        "the stage is not part of the path"
+    );
+    assert_eq!(finished["status"], 200);
+    assert!(finished["duration_ms"].is_f64(), "{finished}");
+    assert_eq!(finished["level"], "INFO");
+}
+
+#[tokio::test]
+async fn a_server_error_logs_its_cause_and_answers_without_it() {
+    let app = TestApp::new(Backend::Postgres, "logs_server_error");
+    app.connect().batch_execute("DROP TABLE review").unwrap();
+    let (logs, _guard) = capture();
+    let response = app.get("/review").await;
+    let error = response.assert_error(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    assert_eq!(error["message"], INTERNAL_MESSAGE);
+    assert!(!response.text.contains("relation"), "{}", response.text);
+
+    let lines = logs.json();
+    let failed = lines
+        .iter()
+        .find(|line| line["message"] == "request failed")
+        .unwrap_or_else(|| panic!("no error line in {lines:?}"));
+    let cause = failed["error.cause"].as_str().unwrap();
+    assert!(
+        cause.contains("relation \"review\" does not exist"),
+        "{cause}"
+    );
+    assert_eq!(failed["level"], "ERROR");
+    assert_eq!(failed["span"]["path"], "/review", "{failed}");
+}
+
+#[tokio::test]
+async fn the_database_password_appears_in_no_log_line_and_no_response() {
+    let (logs, _guard) = capture();
+    let db = test_db(Backend::Postgres, "logs_no_password");
+    let url = replace_host_port(
+        &db.url()
+            .replacen("postgres@", "postgres:hunter2-secret@", 1),
+        &format!("127.0.0.1:{}", closed_port()),
+    );
+    let config = bookstore_schema::PoolConfig {
+        checkout_timeout: std::time::Duration::from_millis(300),
+        ..crate::support::pool_config(1)
+    };
+    let app = TestApp::with_target(db, DbTarget::from_url(&url).unwrap(), &config);
+    startup::check_schema_at_start(&app.state).await;
+    let response = app.post("/book", book_json("Dune")).await;
+    response.assert_error(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable");
+    assert!(!response.text.contains("hunter2"));
+    let text = logs.text();
+    assert!(text.contains("database pool configured"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
