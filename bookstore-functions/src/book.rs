@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::ApiError,
     extract::{ApiJson, BookId, BookListQuery, strict_integer},
-    lambda::StagePrefix,
+    lambda::BasePath,
     state::AppState,
     validate,
 };
@@ -148,11 +148,11 @@ async fn show(
 /// `POST /book`: `201` with `Location`.
 async fn create(
     State(state): State<AppState>,
-    stage: Option<Extension<StagePrefix>>,
+    base: Option<Extension<BasePath>>,
     ApiJson(input): ApiJson<CreateBook>,
 ) -> Result<impl IntoResponse, ApiError> {
     let book = insert(&state, input).await?;
-    let prefix = stage.map(|Extension(StagePrefix(p))| p).unwrap_or_default();
+    let prefix = base.map(|Extension(BasePath(p))| p).unwrap_or_default();
     let location = format!("{prefix}/book/{}", book.id);
     Ok((
         StatusCode::CREATED,

@@ -13,10 +13,11 @@ use axum::{
 use lambda_http::{RequestExt, request::RequestContext};
 use tower::ServiceExt;
 
-/// The stage segment stripped from the path (`/prod`), kept so `Location` headers point
-/// where the client can follow them.
+/// What comes before the routed path in the URL the client used: the stage on the
+/// `execute-api` endpoint (`/prod`), a base path on a custom domain (`/api`). `Location`
+/// headers start with it so that clients can follow them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StagePrefix(pub String);
+pub struct BasePath(pub String);
 
 /// The router as the Lambda runtime calls it: stage stripped, then routed.
 pub type LambdaService =
@@ -27,36 +28,53 @@ pub fn lambda_service(router: Router) -> LambdaService {
     router.map_request(strip_stage as fn(lambda_http::Request) -> lambda_http::Request)
 }
 
-/// Removes a leading `/{stage}` from the path of an API Gateway request.
+/// Removes a leading `/{stage}` from the path of an API Gateway request, and records the
+/// client's [`BasePath`].
 pub fn strip_stage(mut request: lambda_http::Request) -> lambda_http::Request {
-    let stage = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
-        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
-        _ => None,
+    let (stage, client_path) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            (context.stage.clone(), context.path.clone())
+        }
+        Some(RequestContext::ApiGatewayV2(context)) => (context.stage.clone(), None),
+        _ => (None, None),
     };
-    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
-        return request;
-    };
-    let prefix = format!("/{stage}");
-    let Some(rest) = request.uri().path().strip_prefix(&prefix) else {
-        return request;
-    };
+    let stage_prefix = stage
+        .filter(|s| !s.is_empty() && s != "$default")
+        .map(|stage| format!("/{stage}"));
+    let mut stripped = None;
+    if let Some(prefix) = stage_prefix
+        && let Some(uri) = without_prefix(request.uri(), &prefix)
+    {
+        *request.uri_mut() = uri;
+        stripped = Some(prefix);
+    }
+    // REST APIs give the path as the client sent it; what precedes the routed path there
+    // is the base path, whatever the stage and domain setup.
+    let routed = request.uri().path();
+    let base = client_path
+        .as_deref()
+        .and_then(|client| client.strip_suffix(routed))
+        .filter(|base| base.is_empty() || base.starts_with('/'))
+        .map(str::to_owned)
+        .or(stripped);
+    if let Some(base) = base.filter(|base| !base.is_empty()) {
+        request.extensions_mut().insert(BasePath(base));
+    }
+    request
+}
+
+/// `uri` without a leading path segment `prefix` (`/prod`), keeping the query.
+fn without_prefix(uri: &Uri, prefix: &str) -> Option<Uri> {
+    let rest = uri.path().strip_prefix(prefix)?;
     if !(rest.is_empty() || rest.starts_with('/')) {
-        return request;
+        return None;
     }
     let path = if rest.is_empty() { "/" } else { rest };
-    let path_and_query = match request.uri().query() {
+    let path_and_query = match uri.query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_owned(),
     };
-    let mut parts = request.uri().clone().into_parts();
-    let Ok(path_and_query) = PathAndQuery::try_from(path_and_query) else {
-        return request;
-    };
-    parts.path_and_query = Some(path_and_query);
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *request.uri_mut() = uri;
-        request.extensions_mut().insert(StagePrefix(prefix));
-    }
-    request
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::try_from(path_and_query).ok()?);
+    Uri::from_parts(parts).ok()
 }

@@ -132,7 +132,7 @@ backend_tests!(
 
 #[test]
 fn only_a_leading_stage_segment_is_stripped() {
-    use bookstore_functions::lambda::strip_stage;
+    use bookstore_functions::lambda::{BasePath, strip_stage};
     let path = |name: &str, edit: &dyn Fn(&mut Value)| {
         let mut event: Value = serde_json::from_str(&fixture(name)).unwrap();
         edit(&mut event);
@@ -151,6 +151,26 @@ fn only_a_leading_stage_segment_is_stripped() {
             &|e| e["requestContext"]["stage"] = json!("$default")
         ),
         "/book?limit=2"
+    );
+    let base = |edit: &dyn Fn(&mut Value)| {
+        let mut event: Value =
+            serde_json::from_str(&fixture("rest-post-book-base64.json")).unwrap();
+        edit(&mut event);
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        strip_stage(request)
+            .extensions()
+            .get::<BasePath>()
+            .map(|b| b.0.clone())
+    };
+    assert_eq!(base(&|_| {}), Some("/prod".to_owned()));
+    // A custom domain with a base path mapping: the client's path has no stage.
+    assert_eq!(
+        base(&|e| e["requestContext"]["path"] = json!("/api/book")),
+        Some("/api".to_owned())
+    );
+    assert_eq!(
+        base(&|e| e["requestContext"]["path"] = json!("/book")),
+        None
     );
     // `/production/book` does not start with the stage segment `/prod`.
     assert_eq!(

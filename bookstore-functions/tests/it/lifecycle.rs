@@ -294,3 +294,28 @@ async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() 
     app.get("/book").await.assert_status(StatusCode::OK);
     assert_eq!(app.count("book"), 4 - unavailable);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_works_as_the_dml_only_app_role() {
+    let db = test_db(Backend::Postgres, "pg_app_role");
+    let url = db.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let as_app = format!("{scheme}://{}@{host_and_db}", migrate::DEFAULT_APP_ROLE);
+    let app = TestApp::with_target(db, DbTarget::from_url(&as_app).unwrap(), &pool_config(1));
+    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    assert!(
+        app.state.schema_is_current(),
+        "the app role reads the migration record"
+    );
+    let book = app.create_book("Dune").await;
+    app.create_review(book, 4).await;
+    for uri in [
+        "/book".to_owned(),
+        format!("/book/{book}"),
+        format!("/book/{book}/reviews"),
+        format!("/review?book_id={book}"),
+    ] {
+        app.get(&uri).await.assert_status(StatusCode::OK);
+    }
+}
