@@ -1,8 +1,8 @@
 //! The Lambda edge: what `lambda_http::run` is given.
 //!
-//! API Gateway REST APIs put the stage in front of every path (`/prod/book`) unless
-//! `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true` is set, and some events carry it in
-//! `path` itself. [`lambda_service`] strips one leading `/{requestContext.stage}`
+//! For API Gateway events `lambda_http` puts the stage in front of every path
+//! (`/prod/book`) unless `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true` is set, and some
+//! events carry it in `path` itself. [`lambda_service`] strips one leading `/{requestContext.stage}`
 //! segment before routing, so the routes match with or without that variable. Do not
 //! name a stage after a resource (`book`, `review`): its paths would lose a segment.
 
