@@ -6,6 +6,7 @@ module.exports = {
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },
+  // tsconfig's isolatedModules makes ts-jest transpile only; ci.sh type-checks with `tsc --noEmit` first.
   // Synthesising three stacks with cdk-nag takes a few seconds per suite on a 2-core machine.
   testTimeout: 120000,
 };

@@ -59,9 +59,15 @@ export function resolveArtifacts(node: Node): LambdaArtifacts {
   const files = new Map(ARTIFACT_NAMES.map((name) => [name, path.join(root, name, 'bootstrap.zip')]));
   const missing = [...files.values()].filter((f) => !fs.existsSync(f) || fs.statSync(f).size === 0);
   if (missing.length > 0) {
-    throw new MissingArtifactsError(missing.map((f) => path.relative(process.cwd(), f) || f));
+    throw new MissingArtifactsError(missing.map(displayPath));
   }
   return { placeholder: false, code: (name) => lambda.Code.fromAsset(files.get(name)!) };
+}
+
+/** A path as the build command's user sees it: relative to the repo root when inside it. */
+function displayPath(file: string): string {
+  const relative = path.relative(REPO_ROOT, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 /**

@@ -71,7 +71,7 @@ export class RustFunction extends Construct {
       },
     });
     Validations.of(this.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
       reason:
         'Lambda manages the VPC function\'s Hyperplane ENIs with these EC2 actions; ec2:Describe* has no ' +
         'resource-level permissions and the ENI ids are not known in advance (same statement as ' +
