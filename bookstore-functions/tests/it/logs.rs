@@ -52,6 +52,7 @@ impl Write for LogWriter {
 /// Captures this thread's logs (the test runs on a current-thread runtime, so every
 /// async step of a request is on it) as the Lambda binaries write them.
 fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+    crate::support::global_subscriber();
     let logs = Logs::default();
     let buffer = logs.0.clone();
     let subscriber =

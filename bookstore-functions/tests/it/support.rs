@@ -53,8 +53,22 @@ pub fn pool_config(max_size: u32) -> PoolConfig {
     }
 }
 
+/// Installs a global subscriber that records nothing, once per test binary.
+///
+/// `tracing` caches each callsite's interest process-wide, computed by the first thread
+/// that reaches it: a test thread without a subscriber caches "never", and the log tests'
+/// scoped subscribers then miss that line. With a global subscriber every thread asks a
+/// real one, and the scoped subscriber's own filter decides.
+pub fn global_subscriber() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
+}
+
 /// A migrated database of one backend, named after the test.
 pub fn test_db(backend: Backend, test: &str) -> TestDb {
+    global_subscriber();
     match backend {
         Backend::Postgres => TestDb::migrated(test),
         Backend::Sqlite => TestDb::sqlite_migrated(test),
@@ -86,6 +100,7 @@ impl TestApp {
 
     /// The app over `target` (a proxy, a closed port…), keeping `db` for direct access.
     pub fn with_target(db: TestDb, target: DbTarget, config: &PoolConfig) -> Self {
+        global_subscriber();
         let state = startup::build_state(target, config).expect("build the state");
         let router = app(state.clone(), Function::All);
         Self { db, state, router }
