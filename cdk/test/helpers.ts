@@ -33,8 +33,9 @@ export function testApp(extraContext: Record<string, unknown> = {}): App {
     outdir: tempDir('bookstore-cdk-out-'),
     context: {
       ...cdkJsonContext(),
-      // The CLI turns this on; tests find resources by their construct path.
+      // What the CLI sets from cdk.json's top-level keys; tests find resources by their construct path.
       'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:version-reporting': false,
       'bookstore:placeholderArtifactDir': placeholder,
       ...extraContext,
     },
