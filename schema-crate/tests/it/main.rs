@@ -1,5 +1,8 @@
 //! Integration tests of bookstore-schema against the real PostgreSQL and SQLite.
-#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot set up should panic loudly"
+)]
 
 mod models;
 mod pool;

@@ -1,5 +1,8 @@
 //! The schema Lambda's handler driven with JSON events, and `schema-admin` as a person runs it.
-#![allow(clippy::unwrap_used, reason = "a test that cannot set up should panic loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test that cannot set up should panic loudly"
+)]
 
 use std::process::Command;
 
