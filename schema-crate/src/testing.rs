@@ -69,6 +69,16 @@ fn sanitise(name: &str) -> String {
         .collect()
 }
 
+/// `<prefix>_<test>_<pid>_<n>`: named after the test, unique across test processes.
+fn unique_name(prefix: &str, test: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        sanitise(test),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A database that exists for one test.
 #[derive(Debug)]
 pub enum TestDb {
@@ -87,12 +97,7 @@ pub enum TestDb {
 impl TestDb {
     /// An empty PostgreSQL database named after `test`.
     pub fn empty(test: &str) -> Self {
-        let name = format!(
-            "t_{}_{}_{}",
-            sanitise(test),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name("t", test);
         admin()
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
@@ -103,12 +108,7 @@ impl TestDb {
     /// migrated once per migration set (and given the app role).
     pub fn migrated(test: &str) -> Self {
         let template = ensure_template();
-        let name = format!(
-            "t_{}_{}_{}",
-            sanitise(test),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name("t", test);
         admin()
             .batch_execute(&format!(
                 "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
@@ -119,12 +119,7 @@ impl TestDb {
 
     /// A migrated SQLite database in a temporary file.
     pub fn sqlite_migrated(test: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "bookstore_{}_{}_{}.db",
-            sanitise(test),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name("bookstore", test)));
         let db = Self::Sqlite { path };
         let mut conn = db.connect();
         Runner::new(RunOptions::default())
