@@ -42,8 +42,9 @@ export interface DatabaseForApps {
  * The database team's stack: Aurora PostgreSQL Serverless v2, RDS Proxy, the master secret and its
  * rotation, schema-lambda and the trigger that migrates on every deploy.
  *
- * Hands the app team exactly three things: the proxy (endpoint + `grantConnect`), the security group
- * a function must wear to reach the proxy, and the migrate trigger its functions must wait for.
+ * Hands the app team only what `DatabaseForApps` lists: the proxy endpoint, the security group a
+ * function must wear to reach the proxy, the proxy's connect resource for `bookstore_app`, and the
+ * migrate trigger its functions must wait for.
  */
 export class DatabaseStack extends Stack implements DatabaseForApps {
   readonly cluster: rds.DatabaseCluster;
@@ -53,7 +54,6 @@ export class DatabaseStack extends Stack implements DatabaseForApps {
   readonly schemaFunction: lambda.Function;
   /** Runs `migrate` on deploy; app functions must `executeBefore` on it. */
   readonly migrateTrigger: triggers.Trigger;
-  private readonly proxyAppUserArnOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: DatabaseStackProps) {
     super(scope, id, props);
@@ -196,7 +196,7 @@ export class DatabaseStack extends Stack implements DatabaseForApps {
     // Built here, where the proxy ARN is a plain GetAtt: `grantConnect` in the consumer would split a
     // cross-stack Fn::GetStackOutput, which cfn-lint rejects (E1022) and CloudFormation's Fn::Split
     // does not document as an allowed input.
-    this.proxyAppUserArnOutput = new CfnOutput(this, 'ProxyAppUserArn', {
+    const proxyAppUserArn = new CfnOutput(this, 'ProxyAppUserArn', {
       description: 'rds-db:connect resource for logging in to the proxy as the app role',
       value: this.formatArn({
         service: 'rds-db',
@@ -205,7 +205,7 @@ export class DatabaseStack extends Stack implements DatabaseForApps {
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
     });
-    this.proxyAppUserArnOutput.overrideLogicalId('ProxyAppUserArn');
+    proxyAppUserArn.overrideLogicalId('ProxyAppUserArn'); // proxyAppUserArnFor() reads it by this name
     new CfnOutput(this, 'ClusterWriterEndpoint', { value: this.cluster.clusterEndpoint.hostname });
     new CfnOutput(this, 'MasterSecretArn', { value: masterSecret.secretArn });
 
