@@ -444,3 +444,22 @@ fn sqlite_runs_the_same_migrations_up_and_down() {
         SchemaCheck::Current { .. }
     ));
 }
+
+#[test]
+fn an_older_runner_on_a_newer_database_succeeds_and_reports_the_unknown_migrations_as_drift() {
+    // A CloudFormation rollback re-invokes the previous schema Lambda after a newer one migrated.
+    let db = TestDb::migrated("older_runner");
+    let mut conn = db.connect();
+    let older = &migrate::embedded(Backend::Postgres)[..2];
+    let report = Runner::with_migrations(older, RunOptions::default())
+        .migrate(&mut conn)
+        .unwrap();
+    assert!(report.steps.is_empty(), "nothing to apply");
+    assert_eq!(report.version_after.as_deref(), Some(head()));
+    let unknown: Vec<_> = report
+        .drift
+        .iter()
+        .filter(|d| matches!(d, Drift::UnknownApplied { .. }))
+        .collect();
+    assert_eq!(unknown.len(), 2, "{:?}", report.drift);
+}
