@@ -5,13 +5,13 @@
 //!   processes; the applied set is read again once the lock is held. Run it on a
 //!   *direct* connection: a transaction-pooling proxy does not keep a session lock.
 //! - **Checksums.** The SHA-256 of each `up.sql` is recorded; an applied migration whose
-//!   SQL changed is refused by [`migrate`] and reported by [`status`].
+//!   SQL changed is refused by [`Runner::migrate`] and reported by [`Runner::status`].
 //! - **Order.** A pending migration older than the newest applied one is refused unless
 //!   [`RunOptions::allow_out_of_order`] is set.
 //! - **Atomic steps.** A migration and its bookkeeping row commit together. A migration
 //!   marked `run_in_transaction = false` runs statement by statement and is recorded
 //!   only when every statement succeeded; such migrations are written to be re-run.
-//! - **Adoption.** [`baseline`] records migration 1 on a database the Python app built,
+//! - **Adoption.** [`Runner::baseline`] records migration 1 on a database the Python app built,
 //!   after checking its tables column by column.
 
 mod baseline;
@@ -38,7 +38,7 @@ pub const BOOKKEEPING_TABLE: &str = "bookstore_schema_migrations";
 /// Key of the PostgreSQL advisory lock that serialises runners (`"bookstor"` in ASCII).
 pub const ADVISORY_LOCK_KEY: i64 = 0x626f_6f6b_7374_6f72;
 
-/// How long [`migrate`], [`revert`] and [`baseline`] wait for the lock by default.
+/// How long [`Runner::migrate`], [`Runner::revert`] and [`Runner::baseline`] wait for the lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One migration as embedded in this crate.
@@ -268,7 +268,7 @@ pub enum Drift {
     },
 }
 
-/// What [`status`] reports.
+/// What [`Runner::status`] reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     /// The backend.
@@ -285,7 +285,7 @@ pub struct Status {
     pub drift: Vec<Drift>,
 }
 
-/// A migration [`plan`] would apply.
+/// A migration [`Runner::plan`] would apply.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedMigration {
     /// Version.
@@ -298,7 +298,7 @@ pub struct PlannedMigration {
     pub sql: String,
 }
 
-/// What [`plan`] reports.
+/// What [`Runner::plan`] reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     /// Newest applied version.
@@ -320,7 +320,7 @@ pub struct Step {
     pub duration_ms: i64,
 }
 
-/// What [`migrate`] and [`revert`] report.
+/// What [`Runner::migrate`] and [`Runner::revert`] report.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// Newest applied version before the run.
@@ -672,7 +672,7 @@ impl<'m> Runner<'m> {
         })
     }
 
-    /// What [`migrate`] would apply, with the SQL, without changing anything.
+    /// What [`Runner::migrate`] would apply, with the SQL, without changing anything.
     pub fn plan(&self, conn: &mut DbConnection) -> Result<Plan, MigrationError> {
         let applied = applied(conn).context("reading the applied migrations")?;
         let cmp = compare(self.set(conn.backend()), &applied);
