@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "aws-iam")]
+pub mod aws;
 pub mod config;
 pub mod connection;
 pub mod migrate;

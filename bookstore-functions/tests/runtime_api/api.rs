@@ -1,0 +1,170 @@
+//! `books` and `reviews` with API Gateway REST proxy events: create, list, get, a
+//! validation error and an unknown id.
+
+use bookstore_schema::{Book, NewBook, testing::TestDb};
+use serde_json::json;
+
+use crate::support::{Lambda, api_response, db_parts, rest_event};
+
+fn app_env(db: &TestDb) -> Vec<(String, String)> {
+    let mut env = db_parts(&db.url());
+    // As the CDK app sets them.
+    env.push(("DB_PREPARED_STATEMENTS".into(), "false".into()));
+    env.push(("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".into(), "true".into()));
+    env
+}
+
+#[tokio::test]
+async fn books_creates_lists_gets_and_refuses_through_the_runtime_api() {
+    let db = TestDb::migrated("e2e_books");
+    let mut books = Lambda::start("books", &app_env(&db)).await;
+
+    let dune =
+        json!({"title": "Dune", "author": "Frank Herbert", "publisher": "Chilton", "year": 1965});
+    let (status, created) = api_response(
+        &books
+            .invoke(rest_event("POST", "/book", "/book", Some(&dune)))
+            .await,
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no id in {created}"));
+    assert_eq!(created["title"], "Dune");
+
+    let (status, list) = api_response(
+        &books
+            .invoke(rest_event("GET", "/book?limit=10", "/book", None))
+            .await,
+    );
+    assert_eq!(status, 200, "{list}");
+    let titles: Vec<_> = list["books"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no books in {list}"))
+        .iter()
+        .map(|b| b["title"].clone())
+        .collect();
+    assert_eq!(titles, [json!("Dune")], "{list}");
+
+    let (status, got) = api_response(
+        &books
+            .invoke(rest_event(
+                "GET",
+                &format!("/book/{id}"),
+                "/book/{id}",
+                None,
+            ))
+            .await,
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(
+        (got["id"].as_i64(), &got["author"]),
+        (Some(id), &json!("Frank Herbert"))
+    );
+
+    let bad = json!({"title": "x", "author": "y", "publisher": "z", "year": "2019"});
+    let (status, error) = api_response(
+        &books
+            .invoke(rest_event("POST", "/book", "/book", Some(&bad)))
+            .await,
+    );
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        (&error["error"]["code"], &error["error"]["field"]),
+        (&json!("invalid_field"), &json!("year"))
+    );
+
+    let (status, error) = api_response(
+        &books
+            .invoke(rest_event("GET", "/book/999999", "/book/{id}", None))
+            .await,
+    );
+    assert_eq!(status, 404, "{error}");
+    assert_eq!(error["error"]["code"], "book_not_found");
+
+    books.finish("create, list, get, 400, 404");
+}
+
+#[tokio::test]
+async fn reviews_creates_lists_and_refuses_through_the_runtime_api() {
+    let db = TestDb::migrated("e2e_reviews");
+    let book = Book::create(
+        &mut db.connect(),
+        &NewBook {
+            title: "Dune",
+            author: "Frank Herbert",
+            publisher: "Chilton",
+            year: 1965,
+        },
+    )
+    .expect("create a book");
+    let mut reviews = Lambda::start("reviews", &app_env(&db)).await;
+
+    let review = json!({"book_id": book.id, "reviewer": "ana", "rate": 5, "review": "A classic."});
+    let (status, created) = api_response(
+        &reviews
+            .invoke(rest_event("POST", "/review", "/review", Some(&review)))
+            .await,
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["reviewer"], "ana");
+
+    let path = format!("/book/{}/reviews", book.id);
+    let (status, list) = api_response(
+        &reviews
+            .invoke(rest_event("GET", &path, "/book/{id}/reviews", None))
+            .await,
+    );
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["reviews"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["reviews"][0]["review"], "A classic.");
+
+    let (status, list) = api_response(
+        &reviews
+            .invoke(rest_event(
+                "GET",
+                &format!("/review?book_id={}", book.id),
+                "/review",
+                None,
+            ))
+            .await,
+    );
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["reviews"].as_array().map(Vec::len), Some(1), "{list}");
+
+    let bad = json!({"book_id": book.id, "reviewer": "ana", "rate": 9, "review": "!"});
+    let (status, error) = api_response(
+        &reviews
+            .invoke(rest_event("POST", "/review", "/review", Some(&bad)))
+            .await,
+    );
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["field"], "rate", "{error}");
+
+    let orphan = json!({"book_id": 999999, "reviewer": "ana", "rate": 3, "review": "?"});
+    let (status, error) = api_response(
+        &reviews
+            .invoke(rest_event("POST", "/review", "/review", Some(&orphan)))
+            .await,
+    );
+    assert_eq!(status, 422, "{error}");
+    assert_eq!(
+        (&error["error"]["code"], &error["error"]["field"]),
+        (&json!("book_not_found"), &json!("book_id"))
+    );
+
+    let (status, error) = api_response(
+        &reviews
+            .invoke(rest_event(
+                "GET",
+                "/book/999999/reviews",
+                "/book/{id}/reviews",
+                None,
+            ))
+            .await,
+    );
+    assert_eq!(status, 404, "{error}");
+    assert_eq!(error["error"]["code"], "book_not_found");
+
+    reviews.finish("create, list x2, 400, 422, 404");
+}

@@ -1,0 +1,97 @@
+//! Failures reach the Runtime API typed, and the process keeps serving: an unreachable
+//! database, a bad event, and a configuration that cannot work (init error).
+
+use serde_json::json;
+
+use crate::{
+    fixture::Kind,
+    support::{Lambda, api_response, free_port, rest_event},
+};
+
+/// A database that is not there: a closed port on this machine.
+fn unreachable_db() -> Vec<(String, String)> {
+    [
+        ("DB_HOST", "127.0.0.1".to_owned()),
+        ("DB_PORT", free_port().to_string()),
+        ("DB_NAME", "bookstore".to_owned()),
+        ("DB_USER", "postgres".to_owned()),
+        ("DB_PASSWORD", "hunter2-very-secret".to_owned()),
+        ("DB_CONNECT_TIMEOUT_SECS", "2".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+#[tokio::test]
+async fn schema_lambda_reports_an_unreachable_database_and_a_bad_event_as_typed_errors() {
+    let mut lambda = Lambda::start("schema-lambda", &unreachable_db()).await;
+
+    let down = lambda.invoke(json!({"action": "status"})).await;
+    assert_eq!(down.kind, Kind::Error, "{down:?}");
+    assert_eq!(down.error_type(), Some("DatabaseUnavailable"), "{down:?}");
+    assert!(
+        !down.error_message().contains("hunter2"),
+        "leaked: {down:?}"
+    );
+
+    let bad = lambda.invoke(json!({"action": "explode"})).await;
+    assert_eq!(bad.kind, Kind::Error, "{bad:?}");
+    assert_eq!(bad.error_type(), Some("BadEvent"), "{bad:?}");
+
+    // Still the same process, still taking events: no crash loop.
+    let again = lambda.invoke(json!({"action": "plan"})).await;
+    assert_eq!(again.error_type(), Some("DatabaseUnavailable"), "{again:?}");
+    assert!(lambda.is_running(), "the function exited");
+    lambda.finish("database unreachable: 3 typed errors");
+}
+
+#[tokio::test]
+async fn books_starts_with_the_database_unreachable_and_answers_503() {
+    let mut env = unreachable_db();
+    env.push(("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".into(), "true".into()));
+    let mut books = Lambda::start("books", &env).await;
+
+    for _ in 0..2 {
+        let outcome = books
+            .invoke(rest_event("GET", "/book", "/book", None))
+            .await;
+        let (status, body) = api_response(&outcome);
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+        assert!(!body.to_string().contains("hunter2"), "leaked: {body}");
+    }
+    assert!(books.is_running(), "the function exited");
+    books.finish("database unreachable: 503 x2");
+}
+
+#[tokio::test]
+async fn a_configuration_that_cannot_work_is_a_typed_init_error() {
+    for name in ["schema-lambda", "books"] {
+        let mut env = unreachable_db();
+        env.push(("DB_PORT".into(), "not-a-port".into()));
+        let mut lambda = Lambda::start(name, &env).await;
+        let outcome = lambda.wait_for(None).await;
+        assert_eq!(outcome.kind, Kind::InitError, "{name}: {outcome:?}");
+        assert_eq!(
+            outcome.error_type(),
+            Some("ConfigError"),
+            "{name}: {outcome:?}"
+        );
+        assert_eq!(
+            outcome.error_type_header.as_deref(),
+            Some("ConfigError"),
+            "{name}: {outcome:?}"
+        );
+        assert!(
+            outcome.error_message().contains("DB_PORT"),
+            "{name}: {outcome:?}"
+        );
+        assert_ne!(
+            lambda.exit_code().await,
+            Some(0),
+            "{name} must exit after an init error"
+        );
+        lambda.finish("init error (DB_PORT)");
+    }
+}
