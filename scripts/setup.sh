@@ -21,11 +21,15 @@ apt_install() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
-apt_install libpq-dev libssl-dev sqlite3 zip
+apt_install libpq-dev libssl-dev sqlite3 zip unzip openssl
 
 if ! diesel --version 2>/dev/null | grep -q '2\.3\.'; then
   echo "setup: cargo install diesel_cli 2.3.7 (for the schema-drift check)"
   cargo install diesel_cli --version 2.3.7 --locked --quiet --no-default-features --features postgres,sqlite-bundled
+fi
+if ! python3 -c "import moto" 2>/dev/null; then
+  echo "setup: pip install moto[server]==5.2.1 (the Secrets Manager emulator for the credential tests)"
+  pip install --quiet --disable-pip-version-check --root-user-action=ignore "moto[server]==5.2.1"
 fi
 if ! squawk --version 2>/dev/null | grep -q '2\.70\.0'; then
   echo "setup: pip install squawk-cli==2.70.0 (for the migration lint)"

@@ -84,7 +84,8 @@ where
 /// secret, an RDS IAM token). `None` uses the target's own password. Every binary builds
 /// its pool through [`build_state`], so this is the one place to plug a source in.
 pub fn password_source_from_env() -> anyhow::Result<Option<Arc<dyn PasswordSource>>> {
-    Ok(None)
+    // `DB_IAM_AUTH=true`: a fresh RDS IAM token per new connection.
+    Ok(bookstore_schema::aws::password_source_from_env()?)
 }
 
 /// Builds the pool (opening no connection) and the state over it.
@@ -111,11 +112,50 @@ fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool
 /// Refuses to run outside Lambda, before touching the database.
 pub async fn build_state_from_env() -> anyhow::Result<AppState> {
     ensure_on_lambda()?;
-    let target = DbTarget::from_env().context("reading the database configuration")?;
-    let config = PoolConfig::from_env().context("reading the pool configuration")?;
-    let state = build_state(target, &config)?;
+    let state = state_from_env().inspect_err(report_init_error)?;
     check_schema_at_start(&state).await;
     Ok(state)
+}
+
+fn state_from_env() -> anyhow::Result<AppState> {
+    // `DB_*` parts completed by the `DB_SECRET_ARN` secret (read once, here) when set.
+    let target =
+        bookstore_schema::aws::target_from_env().context("reading the database configuration")?;
+    let config = PoolConfig::from_env().context("reading the pool configuration")?;
+    build_state(target, &config)
+}
+
+/// Tells Lambda why init failed (`POST /runtime/init/error`, typed `ConfigError` when the
+/// configuration is at fault), so the failure shows as that error rather than as an exit
+/// status. Best effort: the caller still returns the error and the process exits.
+fn report_init_error(error: &anyhow::Error) {
+    let Ok(api) = env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let error_type = if error.chain().any(|cause| cause.is::<ConfigError>()) {
+        "ConfigError"
+    } else {
+        "InitError"
+    };
+    let body = serde_json::json!({"errorType": error_type, "errorMessage": format!("{error:#}")})
+        .to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: {error_type}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let sent = (|| -> std::io::Result<()> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(&api)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut status = [0_u8; 12];
+        stream.read_exact(&mut status)
+    })();
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "could not report the init error to the Lambda Runtime API");
+    }
 }
 
 /// Checks the schema before the first request. A database that is down or behind is

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use bookstore_schema::{
-    Backend, DbConnection, DbManager, DbTarget, PoolConfig,
+    Backend, DbConnection, DbManager, PoolConfig,
     config::ConfigError,
     migrate::{
         self, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport, Runner, Status,
@@ -42,7 +42,8 @@ impl Config {
 
     /// [`Config::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let target = DbTarget::from_lookup(&get)?;
+        // `DB_*` parts completed by the `DB_SECRET_ARN` secret (read once, here) when set.
+        let target = bookstore_schema::aws::target_from_lookup(&get)?;
         let pool = PoolConfig::from_lookup(&get)?;
         let app_role = match get("APP_DB_ROLE") {
             None => Some(migrate::DEFAULT_APP_ROLE.to_owned()),
@@ -57,7 +58,11 @@ impl Config {
             })?),
         };
         Ok(Self {
-            manager: DbManager::new(target, None, pool.session),
+            manager: DbManager::new(
+                target,
+                bookstore_schema::aws::password_source_from_lookup(&get)?,
+                pool.session,
+            ),
             app_role,
             lock_timeout,
         })
@@ -244,6 +249,35 @@ impl From<SchemaLambdaError> for lambda_runtime::Diagnostic {
             error_type: error.kind().to_owned(),
             error_message: error.to_string(),
         }
+    }
+}
+
+/// Tells Lambda why init failed (`POST /runtime/init/error` with the error's
+/// [`kind`](SchemaLambdaError::kind) as its type), so the failure shows as that error
+/// rather than as an exit status. Best effort; does nothing outside Lambda.
+pub fn report_init_error(error: &SchemaLambdaError) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({"errorType": error.kind(), "errorMessage": error.to_string()})
+        .to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: {}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        error.kind(),
+        body.len()
+    );
+    let sent = (|| -> std::io::Result<()> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(&api)?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut status = [0_u8; 12];
+        stream.read_exact(&mut status)
+    })();
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "could not report the init error to the Lambda Runtime API");
     }
 }
 

@@ -3,14 +3,21 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
-use schema_lambda::{Config, handle};
+use schema_lambda::{Config, SchemaLambdaError, handle, report_init_error};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    // A bad configuration fails the init phase, naming the variable.
-    let config = Arc::new(Config::from_env()?);
+    // A bad configuration fails the init phase, naming the variable, reported to Lambda typed.
+    let config = match Config::from_env() {
+        Ok(config) => Arc::new(config),
+        Err(error) => {
+            let error = SchemaLambdaError::from(error);
+            report_init_error(&error);
+            return Err(error.into());
+        }
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let config = Arc::clone(&config);
         async move {
