@@ -224,8 +224,7 @@ pub fn describe(server_version: &str, database_url_note: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "- machine: {cpu}, {cores} cores, {mem} RAM (shared with other work: load average at start {})",
-        loadavg()
+        "- machine: {cpu}, {cores} cores, {mem} RAM, shared with other work (load averages below)"
     );
     let _ = writeln!(out, "- OS: {os}, kernel {kernel}");
     let _ = writeln!(out, "- toolchain: {}", first_line("rustc", &["-V"]));
