@@ -5,9 +5,14 @@
 //! [`with_conn!`](crate::with_conn) runs the same query text against the schema
 //! module of whichever backend it holds: the compiler checks the query once per backend.
 
+use std::time::{Duration, Instant, SystemTime};
+
 use diesel::{
     Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection,
-    connection::{CacheSize, SimpleConnection},
+    connection::{
+        CacheSize, Instrumentation, InstrumentationEvent, SimpleConnection,
+        get_default_instrumentation,
+    },
 };
 
 use crate::config::{DbTarget, Secret};
@@ -111,6 +116,8 @@ impl DbConnection {
         };
         conn.prepare_session(settings)
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        let activity = Activity::new();
+        with_conn!(&mut conn, c, _s => c.set_instrumentation(activity));
         Ok(conn)
     }
 
@@ -149,5 +156,62 @@ impl DbConnection {
     /// A cheap round trip, used to validate pooled connections after a Lambda thaw.
     pub fn ping(&mut self) -> diesel::QueryResult<()> {
         with_conn!(self, c, _s => diesel::sql_query("SELECT 1").execute(c).map(|_| ()))
+    }
+
+    /// How many statements this connection has sent since it was opened (`BEGIN`,
+    /// `COMMIT` and pings included). `None` if someone replaced the connection's diesel
+    /// instrumentation after [`DbConnection::establish`].
+    pub fn statements_sent(&mut self) -> Option<u64> {
+        self.activity().map(|a| a.statements)
+    }
+
+    /// How long since the server last answered a statement on this connection (or the
+    /// connection was opened): the longer of the monotonic and the wall-clock reading,
+    /// because a frozen Lambda container's monotonic clock may not count the freeze.
+    /// `None` when unknown (the instrumentation was replaced, or a clock went backwards).
+    pub fn idle_for(&mut self) -> Option<Duration> {
+        let activity = self.activity()?;
+        let wall = SystemTime::now()
+            .duration_since(activity.last_answer.1)
+            .ok()?;
+        Some(activity.last_answer.0.elapsed().max(wall))
+    }
+
+    fn activity(&mut self) -> Option<&mut Activity> {
+        with_conn!(self, c, _s => c.instrumentation().downcast_mut::<Activity>())
+    }
+}
+
+/// The diesel instrumentation every [`DbConnection`] carries: it counts statements and
+/// remembers when the server last answered one, then hands each event on to diesel's
+/// default instrumentation, if the application set one.
+struct Activity {
+    statements: u64,
+    last_answer: (Instant, SystemTime),
+    inner: Option<Box<dyn Instrumentation>>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            statements: 0,
+            last_answer: (Instant::now(), SystemTime::now()),
+            inner: get_default_instrumentation(),
+        }
+    }
+}
+
+impl Instrumentation for Activity {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match &event {
+            InstrumentationEvent::StartQuery { .. } => self.statements += 1,
+            InstrumentationEvent::FinishQuery { error: None, .. } => {
+                self.last_answer = (Instant::now(), SystemTime::now());
+            }
+            _ => {}
+        }
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_connection_event(event);
+        }
     }
 }

@@ -19,7 +19,7 @@ pub use config::{ConfigError, DbTarget, Secret};
 pub use connection::{Backend, DbConnection, SessionSettings};
 pub use models::{Book, NewBook, NewReview, Page, Review, ReviewStats};
 pub use pool::{DbManager, DbPool, PoolConfig, PooledConnection, build_pool};
-pub use uow::transactional;
+pub use uow::{one_statement, transactional};
 
-/// This crate's version: app functions pin it exactly (`bookstore-schema = "=1.0.0"`).
+/// This crate's version: app functions pin it exactly (`bookstore-schema = "=1.1.0"`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -150,12 +150,38 @@ impl Book {
             .get_result::<Book>(c))
     }
 
+    /// The book with this id and how its reviews add up, in one statement (a left join
+    /// grouped by the book), so both come from the same snapshot.
+    pub fn find_with_stats(
+        conn: &mut DbConnection,
+        id: i32,
+    ) -> QueryResult<Option<(Book, ReviewStats)>> {
+        let row: Option<(Book, i64, Option<i64>)> = with_conn!(conn, c, s => s::book::table
+            .left_join(s::review::table)
+            .filter(s::book::id.eq(id))
+            .group_by(s::book::id)
+            .select((
+                s::book::all_columns,
+                diesel::dsl::count(s::review::id.nullable()),
+                diesel::dsl::sum(s::review::rate.nullable()),
+            ))
+            .first(c)
+            .optional())?;
+        Ok(row.map(|(book, count, sum)| (book, ReviewStats::from_count_and_sum(count, sum))))
+    }
+
     /// How many reviews the book has and their mean rate.
     pub fn review_stats(conn: &mut DbConnection, id: i32) -> QueryResult<ReviewStats> {
         let (count, sum): (i64, Option<i64>) = with_conn!(conn, c, s => s::review::table
             .filter(s::review::book_id.eq(id))
             .select((count_star(), diesel::dsl::sum(s::review::rate)))
             .get_result(c))?;
+        Ok(ReviewStats::from_count_and_sum(count, sum))
+    }
+}
+
+impl ReviewStats {
+    fn from_count_and_sum(count: i64, sum: Option<i64>) -> Self {
         #[expect(
             clippy::cast_precision_loss,
             reason = "review counts and rate sums are far below 2^52"
@@ -163,10 +189,10 @@ impl Book {
         let average_rate = sum
             .filter(|_| count > 0)
             .map(|sum| sum as f64 / count as f64);
-        Ok(ReviewStats {
+        Self {
             count,
             average_rate,
-        })
+        }
     }
 }
 
@@ -192,6 +218,35 @@ impl Review {
             query.load::<Review>(c)
         })?;
         Ok(Page::from_rows(rows, limit, |r| r.id))
+    }
+
+    /// One page of a book's reviews, or `None` when the book does not exist, in one
+    /// statement: the book left-joined to its reviews after `after`, so a book without
+    /// reviews still yields a row and a missing book yields none.
+    pub fn page_of_book(
+        conn: &mut DbConnection,
+        book_id: i32,
+        after: Option<i32>,
+        limit: i64,
+    ) -> QueryResult<Option<Page<Review>>> {
+        let limit = clamp_limit(limit);
+        let after = after.unwrap_or(i32::MIN);
+        let rows: Vec<Option<Review>> = with_conn!(conn, c, s => s::book::table
+            .left_join(
+                s::review::table.on(s::review::book_id
+                    .eq(s::book::id)
+                    .and(s::review::id.gt(after))),
+            )
+            .filter(s::book::id.eq(book_id))
+            .order(s::review::id.nullable())
+            .limit(limit + 1)
+            .select(s::review::all_columns.nullable())
+            .load(c))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let reviews = rows.into_iter().flatten().collect();
+        Ok(Some(Page::from_rows(reviews, limit, |r| r.id)))
     }
 
     /// Inserts a review and returns it as stored. A missing book fails with the

@@ -7,9 +7,18 @@
 //! | `DB_MAX_LIFETIME_SECS` | recycle connections older than this (under RDS Proxy's idle timeout) | `600` |
 //! | `DB_IDLE_TIMEOUT_SECS` | close connections idle this long | `300` |
 //! | `DB_PREPARED_STATEMENTS` | `false` turns off diesel's named prepared statements (RDS Proxy, pgbouncer) | `true` |
+//! | `DB_VALIDATE_AFTER_IDLE_MS` | check a connection with `SELECT 1` at checkout when it has been idle this long | `1000` |
 //!
 //! r2d2's server defaults (10 connections, all opened at build, 30 s checkout) cost a
 //! Lambda cold start and hold connections no request will use.
+//!
+//! A checkout validates the connection only when it has been idle for
+//! `DB_VALIDATE_AFTER_IDLE_MS`: a container thawed after a pause, or a connection
+//! the proxy may have closed, pays one `SELECT 1` round trip; back-to-back requests pay
+//! none (HikariCP's `aliveBypassWindowMs` and pgxpool's one-second idle check do the same).
+//! A connection that fails the check is discarded and the checkout opens a new one. A
+//! connection that dies within the window fails its request with a closed-connection error,
+//! which marks it broken, so the pool discards it and the next request gets a new one.
 
 use std::{env, sync::Arc, time::Duration};
 
@@ -27,6 +36,8 @@ pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_millis(3_000);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(600);
 /// Default idle timeout.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default idle time after which a checkout pings the connection first.
+pub const DEFAULT_VALIDATE_AFTER_IDLE: Duration = Duration::from_millis(1_000);
 
 /// The pool of [`DbConnection`]s.
 pub type DbPool = r2d2::Pool<DbManager>;
@@ -51,6 +62,9 @@ pub struct PoolConfig {
     pub max_lifetime: Duration,
     /// Connections idle this long are closed.
     pub idle_timeout: Duration,
+    /// A checkout pings a connection idle this long before handing it out
+    /// (`Duration::ZERO`: every checkout pings).
+    pub validate_after_idle: Duration,
     /// Per-session settings for new connections.
     pub session: SessionSettings,
 }
@@ -62,6 +76,7 @@ impl Default for PoolConfig {
             checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
             max_lifetime: DEFAULT_MAX_LIFETIME,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            validate_after_idle: DEFAULT_VALIDATE_AFTER_IDLE,
             session: SessionSettings::default(),
         }
     }
@@ -75,22 +90,28 @@ impl PoolConfig {
 
     /// [`PoolConfig::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn num(
+        fn parse(
             get: &impl Fn(&str) -> Option<String>,
             name: &'static str,
+            min: u64,
         ) -> Result<Option<u64>, ConfigError> {
+            let what = if min == 0 {
+                "a whole number"
+            } else {
+                "a positive whole number"
+            };
             get(name)
                 .map(|v| {
-                    v.parse::<u64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| ConfigError::Invalid {
+                    v.parse::<u64>().ok().filter(|n| *n >= min).ok_or_else(|| {
+                        ConfigError::Invalid {
                             name,
-                            reason: format!("`{v}` is not a positive whole number"),
-                        })
+                            reason: format!("`{v}` is not {what}"),
+                        }
+                    })
                 })
                 .transpose()
         }
+        let num = |get: &_, name| parse(get, name, 1);
         let defaults = Self::default();
         let max_size = match num(&get, "DB_POOL_SIZE")? {
             Some(n) => n,
@@ -119,6 +140,8 @@ impl PoolConfig {
                 .map_or(defaults.max_lifetime, Duration::from_secs),
             idle_timeout: num(&get, "DB_IDLE_TIMEOUT_SECS")?
                 .map_or(defaults.idle_timeout, Duration::from_secs),
+            validate_after_idle: parse(&get, "DB_VALIDATE_AFTER_IDLE_MS", 0)?
+                .map_or(defaults.validate_after_idle, Duration::from_millis),
             session: SessionSettings {
                 prepared_statements,
                 ..defaults.session
@@ -133,6 +156,7 @@ pub struct DbManager {
     target: DbTarget,
     passwords: Option<Arc<dyn PasswordSource>>,
     session: SessionSettings,
+    validate_after_idle: Duration,
 }
 
 impl DbManager {
@@ -146,6 +170,7 @@ impl DbManager {
             target,
             passwords,
             session,
+            validate_after_idle: Duration::ZERO,
         }
     }
 
@@ -191,6 +216,13 @@ impl r2d2::ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ManagerError> {
+        // Recently answered: trust it (a dead one fails its request and is discarded).
+        if conn
+            .idle_for()
+            .is_some_and(|idle| idle < self.validate_after_idle)
+        {
+            return Ok(());
+        }
         Ok(conn.ping()?)
     }
 
@@ -213,13 +245,18 @@ impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
 
 /// Builds the pool without opening any connection: the first request opens one.
 pub fn build_pool(manager: DbManager, config: &PoolConfig) -> DbPool {
+    let manager = DbManager {
+        validate_after_idle: config.validate_after_idle,
+        ..manager
+    };
     r2d2::Pool::builder()
         .max_size(config.max_size)
         .min_idle(Some(0))
         .connection_timeout(config.checkout_timeout)
         .max_lifetime(Some(config.max_lifetime))
         .idle_timeout(Some(config.idle_timeout))
-        // A thawed container may hold a socket the proxy closed long ago.
+        // A thawed container may hold a socket the proxy closed long ago; `is_valid`
+        // pings only connections idle longer than `validate_after_idle`.
         .test_on_check_out(true)
         .error_handler(Box::new(TracingErrorHandler))
         .build_unchecked(manager)
@@ -262,5 +299,28 @@ mod tests {
             PoolConfig::from_lookup(|k| (k == "DB_PREPARED_STATEMENTS").then(|| "false".into()))
                 .unwrap();
         assert!(!c.session.prepared_statements);
+    }
+
+    #[test]
+    fn the_idle_validation_window_may_be_zero_but_must_be_a_number() {
+        let c = PoolConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(c.validate_after_idle, DEFAULT_VALIDATE_AFTER_IDLE);
+        let c = PoolConfig::from_lookup(|k| (k == "DB_VALIDATE_AFTER_IDLE_MS").then(|| "0".into()))
+            .unwrap();
+        assert_eq!(c.validate_after_idle, Duration::ZERO);
+        let err =
+            PoolConfig::from_lookup(|k| (k == "DB_VALIDATE_AFTER_IDLE_MS").then(|| "-1".into()))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("DB_VALIDATE_AFTER_IDLE_MS")
+                && err.to_string().contains("not a whole number"),
+            "{err}"
+        );
+        let err =
+            PoolConfig::from_lookup(|k| (k == "DB_POOL_SIZE").then(|| "x".into())).unwrap_err();
+        assert!(
+            err.to_string().contains("not a positive whole number"),
+            "{err}"
+        );
     }
 }

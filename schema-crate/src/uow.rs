@@ -4,6 +4,12 @@
 //! FastAPI users' `@transactional`: the outermost call opens the transaction and
 //! commits it on `Ok`; `Err` or a panic rolls it back; a nested call *joins* the outer
 //! transaction (no savepoint), so the work commits or rolls back as one.
+//!
+//! [`one_statement`] is the same unit of work for work that sends a single statement.
+//! PostgreSQL and SQLite run a lone statement as a transaction of its own, all or
+//! nothing, so `BEGIN` and `COMMIT` would only add two round trips. Use it for a read
+//! that is one query or a write that is one `INSERT … RETURNING`; anything that sends two
+//! statements belongs in [`transactional`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
@@ -46,6 +52,39 @@ where
             resume_unwind(panic)
         }
     }
+}
+
+/// Runs `work`, which must send exactly one statement, as its own transaction: no
+/// `BEGIN`/`COMMIT`, because the database runs a lone statement atomically. Inside an
+/// open transaction it joins it, like [`transactional`].
+///
+/// The connection counts what `work` sends (see [`DbConnection::statements_sent`]).
+/// Sending more than one statement is a bug, because those statements were not atomic. Debug
+/// builds panic on it, so tests catch it. Release builds log it as an error and return
+/// the result.
+pub fn one_statement<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    if in_transaction(conn) {
+        return work(conn);
+    }
+    let before = conn.statements_sent();
+    let result = work(conn);
+    if let (Some(before), Some(after)) = (before, conn.statements_sent()) {
+        let sent = after - before;
+        if sent > 1 {
+            tracing::error!(
+                statements = sent,
+                "a one-statement unit of work sent several statements outside a transaction; use `transactional`"
+            );
+            debug_assert!(
+                sent <= 1,
+                "one_statement sent {sent} statements: use `transactional`"
+            );
+        }
+    }
+    result
 }
 
 fn begin(conn: &mut DbConnection) -> QueryResult<()> {

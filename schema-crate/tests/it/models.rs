@@ -79,6 +79,43 @@ fn reviews_page_per_book_and_stats_add_up_on_both_backends() {
         assert_eq!((stats.count, stats.average_rate), (2, Some(3.5)));
         let none = Book::review_stats(&mut conn, 999_999).unwrap();
         assert_eq!((none.count, none.average_rate), (0, None));
+
+        // The one-statement forms agree with the two-statement ones.
+        let (found, stats) = Book::find_with_stats(&mut conn, a.id).unwrap().unwrap();
+        assert_eq!(found, a);
+        assert_eq!((stats.count, stats.average_rate), (2, Some(3.5)));
+        let c = Book::create(&mut conn, &DUNE).unwrap();
+        let (found, stats) = Book::find_with_stats(&mut conn, c.id).unwrap().unwrap();
+        assert_eq!(found, c);
+        assert_eq!((stats.count, stats.average_rate), (0, None), "no reviews");
+        assert_eq!(Book::find_with_stats(&mut conn, 999_999).unwrap(), None);
+
+        let first = Review::page_of_book(&mut conn, a.id, None, 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.items, page.items[..1].to_vec(), "{:?}", db.backend());
+        assert_eq!(first.next_after, Some(page.items[0].id));
+        let rest = Review::page_of_book(&mut conn, a.id, first.next_after, 10)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rest.items, page.items[1..].to_vec());
+        assert_eq!(rest.next_after, None);
+        let past_the_end = Review::page_of_book(&mut conn, a.id, Some(i32::MAX), 10)
+            .unwrap()
+            .unwrap();
+        assert!(
+            past_the_end.items.is_empty(),
+            "an existing book, no more reviews"
+        );
+        let empty = Review::page_of_book(&mut conn, c.id, None, 10)
+            .unwrap()
+            .unwrap();
+        assert!(empty.items.is_empty() && empty.next_after.is_none());
+        assert_eq!(
+            Review::page_of_book(&mut conn, 999_999, None, 10).unwrap(),
+            None,
+            "a missing book"
+        );
     }
 }
 

@@ -1,3 +1,4 @@
+use diesel::RunQueryDsl;
 use std::time::Duration;
 
 use bookstore_schema::{DbManager, DbTarget, PoolConfig, build_pool, testing::TestDb};
@@ -9,40 +10,84 @@ fn config() -> PoolConfig {
     }
 }
 
+fn backend_pid(pool: &bookstore_schema::DbPool) -> i32 {
+    let mut conn = pool.get().unwrap();
+    let bookstore_schema::DbConnection::Postgres(c) = &mut *conn else {
+        unreachable!()
+    };
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "pg_backend_pid()",
+    ))
+    .get_result(c)
+    .unwrap()
+}
+
+fn terminate(db: &TestDb, pid: i32) {
+    db.connect()
+        .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+        .unwrap();
+}
+
 #[test]
-fn a_pool_opens_nothing_until_asked_and_recovers_after_its_connection_is_terminated() {
+fn a_pool_opens_nothing_until_asked_and_pings_an_idle_connection_before_handing_it_out() {
     let db = TestDb::migrated("pool_recovery");
-    let pool = build_pool(
-        DbManager::new(db.target(), None, config().session),
-        &config(),
-    );
+    let config = PoolConfig {
+        validate_after_idle: Duration::ZERO,
+        ..config()
+    };
+    let pool = build_pool(DbManager::new(db.target(), None, config.session), &config);
     assert_eq!(
         pool.state().connections,
         0,
         "no connection is opened at build"
     );
-    let pid: i32 = {
-        let mut conn = pool.get().unwrap();
-        let bookstore_schema::DbConnection::Postgres(c) = &mut *conn else {
-            unreachable!()
-        };
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
-            "pg_backend_pid()",
-        ))
-        .get_result(c)
-        .unwrap()
-    };
-    db.connect()
-        .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
-        .unwrap();
-    // The checkout test notices the dead socket and opens a new connection.
+    let pid = backend_pid(&pool);
+    terminate(&db, pid);
+    // Idle longer than the window (zero): the checkout's ping finds the dead socket,
+    // and the pool opens a new connection instead.
     let mut conn = pool
         .get()
         .expect("the pool replaces a terminated connection");
     conn.ping().unwrap();
+    drop(conn);
+    assert_ne!(backend_pid(&pool), pid);
 }
 
-use diesel::RunQueryDsl;
+#[test]
+fn a_connection_that_died_within_the_idle_window_fails_once_and_is_replaced() {
+    let db = TestDb::migrated("pool_window");
+    let config = PoolConfig {
+        validate_after_idle: Duration::from_secs(60),
+        ..config()
+    };
+    let pool = build_pool(DbManager::new(db.target(), None, config.session), &config);
+    let pid = backend_pid(&pool);
+    terminate(&db, pid);
+    {
+        // Used a moment ago, so no ping: the dead connection is handed out, its
+        // statement fails as a closed connection, and that marks it broken.
+        let mut conn = pool.get().unwrap();
+        let error = conn.ping().unwrap_err();
+        assert!(
+            matches!(
+                error,
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection
+                        | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                    _
+                )
+            ),
+            "{error:?}"
+        );
+        assert!(bookstore_schema::uow::is_broken(&mut conn));
+    }
+    // Returned broken, it was discarded: the next checkout opens a new one.
+    let mut conn = pool.get().unwrap();
+    conn.ping().unwrap();
+    drop(conn);
+    assert_ne!(backend_pid(&pool), pid);
+    assert_eq!(pool.state().connections, 1);
+}
 
 #[test]
 fn connection_errors_and_debug_output_never_show_the_password() {

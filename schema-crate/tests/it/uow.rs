@@ -1,6 +1,6 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bookstore_schema::{Book, NewBook, testing::TestDb, transactional};
+use bookstore_schema::{Book, NewBook, one_statement, testing::TestDb, transactional};
 
 use crate::count;
 
@@ -78,5 +78,60 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
         });
         joined.unwrap();
         assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 3);
+    }
+}
+
+#[test]
+fn one_statement_sends_no_begin_or_commit_and_refuses_a_second_statement_in_debug_builds() {
+    for db in [
+        TestDb::migrated("uow_one"),
+        TestDb::sqlite_migrated("uow_one"),
+    ] {
+        let mut conn = db.connect();
+        let before = conn.statements_sent().unwrap();
+        let book = one_statement(&mut conn, |c| Book::create(c, &BOOK)).unwrap();
+        assert_eq!(
+            conn.statements_sent().unwrap() - before,
+            1,
+            "{:?}: the insert alone, no BEGIN/COMMIT",
+            db.backend()
+        );
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+
+        // A failing statement writes nothing: the database rolled it back on its own.
+        let failed = one_statement(&mut conn, |c| {
+            Book::create(
+                c,
+                &NewBook {
+                    title: &"x".repeat(300),
+                    ..BOOK
+                },
+            )
+        });
+        assert!(failed.is_err(), "{:?}: a 300-character title", db.backend());
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+
+        // Inside a transaction it joins, like `transactional`.
+        let joined: Result<(), Failed> = transactional(&mut conn, |c| {
+            one_statement(c, |c| Book::create(c, &BOOK))?;
+            Err(Failed)
+        });
+        assert!(joined.is_err());
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+
+        // Two statements are a bug: debug builds panic (after the fact: both ran).
+        let two = catch_unwind(AssertUnwindSafe(|| {
+            one_statement(&mut conn, |c| {
+                Book::find(c, book.id)?;
+                Book::find(c, book.id)
+            })
+        }));
+        assert_eq!(
+            two.is_err(),
+            cfg!(debug_assertions),
+            "{:?}: panics exactly in debug builds",
+            db.backend()
+        );
+        assert!(!bookstore_schema::uow::in_transaction(&mut conn));
     }
 }
