@@ -118,7 +118,7 @@ async fn list(
     BookListQuery(page): BookListQuery,
 ) -> Result<Json<BookList>, ApiError> {
     let page = state
-        .unit_of_work(move |conn| Ok(Book::page(conn, page.after, page.limit)?))
+        .one_statement(move |conn| Ok(Book::page(conn, page.after, page.limit)?))
         .await?;
     Ok(Json(BookList {
         books: page.items.into_iter().map(BookBody::from).collect(),
@@ -133,9 +133,9 @@ async fn show(
     BookId(id): BookId,
 ) -> Result<Json<BookDetail>, ApiError> {
     state
-        .unit_of_work(move |conn| {
-            let book = Book::find(conn, id)?.ok_or(ApiError::BookNotFound { id })?;
-            let stats = Book::review_stats(conn, id)?;
+        .one_statement(move |conn| {
+            let (book, stats) =
+                Book::find_with_stats(conn, id)?.ok_or(ApiError::BookNotFound { id })?;
             Ok(Json(BookDetail {
                 book: book.into(),
                 review_count: stats.count,
@@ -173,7 +173,7 @@ async fn create_put(
 async fn insert(state: &AppState, input: CreateBook) -> Result<BookBody, ApiError> {
     let year = input.validate()?;
     let book = state
-        .unit_of_work(move |conn| {
+        .one_statement(move |conn| {
             let new = NewBook {
                 title: &input.title,
                 author: &input.author,

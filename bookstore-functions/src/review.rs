@@ -1,7 +1,7 @@
 //! `/review` and `/book/{id}/reviews`: list and create reviews (the `reviews` function).
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use bookstore_schema::{Book, DbConnection, NewReview, Review};
+use bookstore_schema::{DbConnection, NewReview, Review};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +104,7 @@ async fn list(
     query: ReviewListQuery,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
-        .unit_of_work(move |conn| page(conn, query.book_id, query.page))
+        .one_statement(move |conn| page(conn, query.book_id, query.page))
         .await
         .map(Json)
 }
@@ -117,23 +117,23 @@ async fn list_for_book(
     BookListQuery(query): BookListQuery,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
-        .unit_of_work(move |conn| page(conn, Some(id), query))
+        .one_statement(move |conn| page(conn, Some(id), query))
         .await
         .map(Json)
 }
 
-/// A page of reviews; a filter on a book that does not exist is a 404, not an empty page.
+/// A page of reviews, in one statement; a filter on a book that does not exist is a 404,
+/// not an empty page.
 fn page(
     conn: &mut DbConnection,
     book_id: Option<i32>,
     page: Pagination,
 ) -> Result<ReviewList, ApiError> {
-    if let Some(id) = book_id
-        && !Book::exists(conn, id)?
-    {
-        return Err(ApiError::BookNotFound { id });
-    }
-    let page = Review::page(conn, book_id, page.after, page.limit)?;
+    let page = match book_id {
+        Some(id) => Review::page_of_book(conn, id, page.after, page.limit)?
+            .ok_or(ApiError::BookNotFound { id })?,
+        None => Review::page(conn, None, page.after, page.limit)?,
+    };
     Ok(ReviewList {
         reviews: page.items.into_iter().map(ReviewBody::from).collect(),
         next_after: page.next_after,
@@ -162,11 +162,8 @@ async fn create_put(
 async fn insert(state: &AppState, input: CreateReview) -> Result<ReviewBody, ApiError> {
     let (book_id, rate) = input.validate()?;
     let review = state
-        .unit_of_work(move |conn| {
-            // Checked first to name the book; the foreign key still guards the insert.
-            if !Book::exists(conn, book_id)? {
-                return Err(ApiError::UnknownBook { id: Some(book_id) });
-            }
+        .one_statement(move |conn| {
+            // The foreign key finds a missing book; the error names the id sent.
             let new = NewReview {
                 book_id,
                 reviewer: &input.reviewer,

@@ -1,16 +1,21 @@
 //! Per-container state: the pool, the schema gate, and the unit of work that is the
 //! only way a handler reaches the database.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    any::Any,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use bookstore_schema::{
     DbConnection, DbPool,
     migrate::{self, SchemaCheck},
-    transactional,
+    one_statement, transactional,
 };
+use tokio::runtime::RuntimeFlavor;
 
 use crate::error::ApiError;
 
@@ -51,9 +56,9 @@ impl AppState {
         }
     }
 
-    /// Runs `work` as one unit of work: on a blocking thread, with a pooled connection,
-    /// after the schema gate, inside one transaction that commits when `work` returns
-    /// `Ok` and rolls back on `Err` or a panic.
+    /// Runs `work` as one unit of work: with a pooled connection, after the schema gate,
+    /// inside one transaction that commits when `work` returns `Ok` and rolls back on
+    /// `Err` or a panic. For work that sends more than one statement.
     ///
     /// A connection that cannot be had answers `503 database_unavailable`; a database
     /// behind the pinned schema answers `503 schema_behind`. Either way the next request
@@ -63,30 +68,59 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let state = self.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = state.inner.pool.get()?;
-            state.ensure_schema(&mut conn)?;
-            transactional(&mut conn, work)
-        })
-        .await
-        // The work panicked: `transactional` rolled back, and the pool discards a
-        // connection still in a transaction, so the container stays healthy.
-        .map_err(|join| ApiError::internal(&join))?
+        self.with_connection(|conn| transactional(conn, work)).await
+    }
+
+    /// [`AppState::unit_of_work`] for work that sends exactly one statement: the
+    /// database runs it as a transaction of its own, so no `BEGIN`/`COMMIT` round trips
+    /// (see [`bookstore_schema::one_statement`]; debug builds panic on a second statement).
+    pub async fn one_statement<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.with_connection(|conn| one_statement(conn, work)).await
     }
 
     /// Checks the schema now (at cold start), so the first request does not pay for it.
     /// Failure is not fatal: requests keep checking until the database is current.
     pub async fn check_schema(&self) -> Result<(), ApiError> {
+        self.with_connection(|_| Ok(())).await
+    }
+
+    /// Checks out a connection, passes the schema gate and runs `work`, off the async
+    /// worker. A panic in `work` answers `500 internal`; the pool discards a connection
+    /// left in a transaction, so the container stays healthy.
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let run = move || {
             let mut conn = state.inner.pool.get()?;
-            state.ensure_schema(&mut conn)
-        })
-        .await
-        .map_err(|join| ApiError::internal(&join))?
+            state.ensure_schema(&mut conn)?;
+            work(&mut conn)
+        };
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            // The worker thread blocks in place while another takes over its other
+            // tasks: a Lambda container serves one request at a time, so a hop to the
+            // blocking pool would cost two thread wake-ups and gain nothing.
+            RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| {
+                catch_unwind(AssertUnwindSafe(run))
+                    .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
+            }),
+            // `block_in_place` needs the multi-thread runtime.
+            _ => {
+                let span = tracing::Span::current();
+                tokio::task::spawn_blocking(move || {
+                    let _entered = span.enter();
+                    run()
+                })
+                .await
+                .map_err(|join| ApiError::internal(&join))?
+            }
+        }
     }
 
     /// Whether the database was found to have every migration this function needs.
@@ -127,4 +161,17 @@ impl AppState {
             }
         }
     }
+}
+
+/// A panic caught in a unit of work, as an error for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("the unit of work panicked: {0}")]
+struct Panicked(String);
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".to_owned())
 }

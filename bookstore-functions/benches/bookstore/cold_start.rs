@@ -168,7 +168,7 @@ pub async fn run(base_url: &str, runs: usize) -> Section {
          Lambda variables and `DATABASE_URL`, against the harness's Runtime API fixture, with a `GET /book?limit=10` \
          REST event already queued. The clock runs from `spawn` to the fixture receiving the response (status 200 \
          checked): process start, tokio, logs, configuration, the pool (no connection), the schema check at \
-         start (connect + 2 queries), the Runtime API round trip, the request (ping, `BEGIN`, select, `COMMIT`). \
+         start (connect + 2 queries), the Runtime API round trip, the request (one select: the connection was used a moment ago, so no ping, and one statement needs no `BEGIN`/`COMMIT`). \
          The baseline (`examples/select1.rs`) runs from `spawn` to its `ok` line after `SELECT 1` on one \
          connection opened the same way (`DbConnection::establish`: libpq, then diesel's two `SET`s). {runs} runs each, \
          alternating, after 2 warm-up runs each; medians."

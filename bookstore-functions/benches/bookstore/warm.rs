@@ -1,15 +1,15 @@
 //! Warm latency: the router in-process (`router.oneshot(request)`, body collected), beside
 //! the same statements on one bare connection, and a trace of the SQL each sends.
 //!
-//! Three series per endpoint, interleaved call by call:
+//! Two series per endpoint, interleaved call by call:
 //! - `app`: the request through `app(state, Function::…)` on a pool of 1, as a Lambda
-//!   container runs it (blocking-thread hop, pool checkout with its ping, the schema gate,
-//!   `BEGIN`/`COMMIT`, JSON, the request log line);
-//! - `raw`: the model function(s) the handler calls, on one `DbConnection`: the same SQL
-//!   through diesel and libpq, nothing else (the issue's baseline);
-//! - `raw + uow round trips`: `raw` plus the ping and the transaction the unit of work adds,
-//!   still on the bare connection; `app − this` is what HTTP, JSON, logging, the pool and
-//!   the thread hop cost, `this − raw` what the extra round trips cost.
+//!   container runs it (`block_in_place`, pool checkout, the schema gate, the unit of
+//!   work, JSON, the request log line);
+//! - `raw`: the model function the handler calls, on one `DbConnection`: the same SQL
+//!   through diesel and libpq, nothing else (the issue's baseline).
+//!
+//! `app − raw` is what HTTP, JSON, logging, the pool and the unit of work cost; the trace
+//! shows that both send the same statements.
 
 use std::{
     fmt::Write as _,
@@ -112,10 +112,7 @@ fn endpoints(book_id: i32) -> Vec<Endpoint> {
             function: Function::Books,
             request: Box::new(move |_| get(&format!("/book/{book_id}"))),
             expect: StatusCode::OK,
-            raw: Box::new(move |c, _| {
-                Book::find(c, book_id)?;
-                Book::review_stats(c, book_id).map(|_| ())
-            }),
+            raw: Box::new(move |c, _| Book::find_with_stats(c, book_id).map(|_| ())),
         },
         Endpoint {
             name: "`PUT /book`".to_owned(),
@@ -146,11 +143,8 @@ fn endpoints(book_id: i32) -> Vec<Endpoint> {
             function: Function::Reviews,
             request: Box::new(move |_| get(&format!("/review?book_id={book_id}"))),
             expect: StatusCode::OK,
-            // The handler checks that the book exists (404, not an empty page), then pages.
-            raw: Box::new(move |c, _| {
-                Book::exists(c, book_id)?;
-                Review::page(c, Some(book_id), None, 50).map(|_| ())
-            }),
+            // One statement: the page, or no row when the book is missing (a 404).
+            raw: Box::new(move |c, _| Review::page_of_book(c, book_id, None, 50).map(|_| ())),
         },
     ]
 }
@@ -193,11 +187,10 @@ fn session(prepared_statements: bool) -> SessionSettings {
 
 struct Series {
     app: Samples,
-    uow: Samples,
     raw: Samples,
 }
 
-/// The three series for one endpoint, interleaved call by call.
+/// The two series for one endpoint, interleaved call by call (which goes first alternates).
 async fn measure(
     endpoint: &Endpoint,
     router: &Router,
@@ -205,42 +198,32 @@ async fn measure(
     warmup: usize,
     calls: usize,
 ) -> anyhow::Result<Series> {
-    let (mut app, mut uow, mut bare) = (
-        Vec::with_capacity(calls),
-        Vec::with_capacity(calls),
-        Vec::with_capacity(calls),
-    );
+    let (mut app, mut bare) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
     for i in 0..warmup + calls {
-        let mut times = [Duration::ZERO; 3];
-        for k in 0..3 {
-            let which = (i + k) % 3;
+        let mut times = [Duration::ZERO; 2];
+        for k in 0..2 {
+            let which = (i + k) % 2;
             let started = Instant::now();
             match which {
                 0 => call(router, (endpoint.request)(i), endpoint.expect).await?,
-                1 => {
-                    raw.ping()?;
-                    transactional(raw, |c| (endpoint.raw)(c, i))?;
-                }
                 _ => (endpoint.raw)(raw, i)?,
             }
             times[which] = started.elapsed();
         }
         if i >= warmup {
             app.push(times[0]);
-            uow.push(times[1]);
-            bare.push(times[2]);
+            bare.push(times[1]);
         }
     }
     Ok(Series {
         app: Samples::new(app),
-        uow: Samples::new(uow),
         raw: Samples::new(bare),
     })
 }
 
 /// Where the in-process time goes besides the database: a request the router answers
 /// without one (`GET /book?limit=0`: 400 from the query extractor, logged like any other),
-/// and a no-op `spawn_blocking` round trip (the hop every unit of work makes).
+/// and a no-op `block_in_place` (how every unit of work leaves the async worker).
 async fn floors(
     router: &Router,
     warmup: usize,
@@ -253,9 +236,7 @@ async fn floors(
         call(router, get("/book?limit=0"), StatusCode::BAD_REQUEST).await?;
         let a = started.elapsed();
         let started = Instant::now();
-        tokio::task::spawn_blocking(|| std::hint::black_box(0))
-            .await
-            .context("spawn_blocking")?;
+        tokio::task::block_in_place(|| std::hint::black_box(0));
         let b = started.elapsed();
         if i >= warmup {
             http.push(a);
@@ -327,9 +308,10 @@ pub async fn run(db: &TestDb, book_id: i32, warmup: usize, calls: usize) -> Sect
         "In-process: `app(state, Function::Books|Reviews).oneshot(request)` with the body collected, on a pool of 1 \
          over TLS (`sslmode=require`), JSON request logs formatted into a sink. Baseline (`raw`): the model \
          functions the handler calls, on one bare `DbConnection` (diesel + the same libpq, same TLS): the same SQL and \
-         nothing else. `raw + uow` adds, still on the bare connection, what the unit of work sends: the checkout \
-         ping (`SELECT 1`) and `BEGIN`/`COMMIT`. {calls} calls per series after {warmup} warm-up calls, the three \
-         series interleaved call by call.\n"
+         nothing else. Every handler's work is one statement, so the unit of work sends no `BEGIN`/`COMMIT`, and a \
+         connection used in the last second (`DB_VALIDATE_AFTER_IDLE_MS`) is not pinged at checkout: the traces \
+         below show app and raw sending the same statements. {calls} calls per series after {warmup} warm-up \
+         calls, the two series interleaved call by call.\n"
     );
     let url = format!("{}?sslmode=require", db.url());
     for prepared in [true, false] {
@@ -358,20 +340,18 @@ pub async fn run(db: &TestDb, book_id: i32, warmup: usize, calls: usize) -> Sect
             Ok((lines, (http, hop))) => {
                 let _ = writeln!(
                     notes,
-                    "\n{label}:\n\n| endpoint | app p50 / p99 | raw + uow p50 / p99 | raw p50 / p99 | app ÷ raw (p50) | app − (raw + uow) (p50) |\n|---|---|---|---|---|---|"
+                    "\n{label}:\n\n| endpoint | app p50 / p99 | raw p50 / p99 | app ÷ raw (p50) | app − raw (p50) |\n|---|---|---|---|---|"
                 );
                 for (name, s) in &lines {
                     let r = ratio(s.app.p50(), s.raw.p50());
                     let _ = writeln!(
                         notes,
-                        "| {name} | {} / {} | {} / {} | {} / {} | {r:.2}× | {} |",
+                        "| {name} | {} / {} | {} / {} | {r:.2}× | {} |",
                         fmt_dur(s.app.p50()),
                         fmt_dur(s.app.p99()),
-                        fmt_dur(s.uow.p50()),
-                        fmt_dur(s.uow.p99()),
                         fmt_dur(s.raw.p50()),
                         fmt_dur(s.raw.p99()),
-                        fmt_dur(s.app.p50().saturating_sub(s.uow.p50())),
+                        fmt_dur(s.app.p50().saturating_sub(s.raw.p50())),
                     );
                     if prepared {
                         section.rows.push(Row::new(
@@ -395,8 +375,8 @@ pub async fn run(db: &TestDb, book_id: i32, warmup: usize, calls: usize) -> Sect
                 let _ = writeln!(
                     notes,
                     "\nWithout the database, same router and runtime: `GET /book?limit=0` (a 400 from the query \
-                     extractor: routing, the error body, the log line) p50 {} / p99 {}; a no-op `spawn_blocking` \
-                     round trip p50 {} / p99 {}.",
+                     extractor: routing, the error body, the log line) p50 {} / p99 {}; a no-op `block_in_place` \
+                     p50 {} / p99 {}.",
                     fmt_dur(http.p50()),
                     fmt_dur(http.p99()),
                     fmt_dur(hop.p50()),

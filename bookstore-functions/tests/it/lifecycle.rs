@@ -296,6 +296,33 @@ async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_postgres_connection_idle_past_the_window_costs_no_request() {
+    // Every checkout counts as idle: the ping before each request finds the dead
+    // socket first, as it does in a container thawed after a pause.
+    let config = PoolConfig {
+        validate_after_idle: Duration::ZERO,
+        ..pool_config(1)
+    };
+    let app = TestApp::with_pool(test_db(Backend::Postgres, "pg_terminate_idle"), &config);
+    app.create_book("Dune").await;
+    let TestDb::Postgres { name } = &app.db else {
+        unreachable!()
+    };
+    let admin = DbTarget::from_url(&bookstore_schema::testing::admin_url()).unwrap();
+    let mut admin = DbConnection::establish(&admin, None, SessionSettings::default()).unwrap();
+    let terminated = crate::support::count_sql(
+        &mut admin,
+        &format!(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = '{name}'"
+        ),
+    );
+    assert_eq!(terminated, 1, "the pool's one connection");
+    app.create_book("Emma").await;
+    app.get("/book").await.assert_status(StatusCode::OK);
+    assert_eq!(app.count("book"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_works_as_the_dml_only_app_role() {
     let db = test_db(Backend::Postgres, "pg_app_role");
     let url = db.url();
