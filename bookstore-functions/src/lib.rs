@@ -13,4 +13,4 @@ pub mod validate;
 pub use app::{Function, app};
 pub use error::ApiError;
 pub use lambda::lambda_service;
-pub use state::AppState;
+pub use state::{AppState, Dispatch};

@@ -24,7 +24,10 @@ use bookstore_schema::{
 };
 use tracing_subscriber::EnvFilter;
 
-use crate::{lambda::lambda_service, state::AppState};
+use crate::{
+    lambda::lambda_service,
+    state::{AppState, Dispatch},
+};
 
 /// Port of the local server when `PORT` is unset.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -89,8 +92,12 @@ pub fn password_source_from_env() -> anyhow::Result<Option<Arc<dyn PasswordSourc
 }
 
 /// Builds the pool (opening no connection) and the state over it.
-pub fn build_state(target: DbTarget, config: &PoolConfig) -> anyhow::Result<AppState> {
-    Ok(AppState::new(build_db_pool(target, config)?))
+pub fn build_state(
+    target: DbTarget,
+    config: &PoolConfig,
+    dispatch: Dispatch,
+) -> anyhow::Result<AppState> {
+    Ok(AppState::new(build_db_pool(target, config)?, dispatch))
 }
 
 fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool> {
@@ -122,7 +129,10 @@ fn state_from_env() -> anyhow::Result<AppState> {
     let target =
         bookstore_schema::aws::target_from_env().context("reading the database configuration")?;
     let config = PoolConfig::from_env().context("reading the pool configuration")?;
-    build_state(target, &config)
+    // One connection per container unless `AWS_LAMBDA_MAX_CONCURRENCY` (or
+    // `DB_POOL_SIZE`) says the container serves several requests at once.
+    let dispatch = Dispatch::for_pool_size(config.max_size);
+    build_state(target, &config, dispatch)
 }
 
 /// Tells Lambda why init failed (`POST /runtime/init/error`, typed `ConfigError` when the
@@ -256,7 +266,8 @@ pub async fn build_local_state(config: &LocalConfig) -> anyhow::Result<AppState>
         applied = report.steps.len(),
         "database migrated"
     );
-    let state = AppState::new(pool);
+    // A server: many requests at once, each unit of work off the async workers.
+    let state = AppState::new(pool, Dispatch::Offload);
     check_schema_at_start(&state).await;
     Ok(state)
 }

@@ -19,6 +19,31 @@ use tokio::runtime::RuntimeFlavor;
 
 use crate::error::ApiError;
 
+/// Where a unit of work runs its blocking database calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// On the thread that polls the request, blocking it. For a Lambda container that
+    /// serves one request at a time: there is nothing else for the thread to do, and
+    /// handing the work to another thread would cost thread wake-ups on every request.
+    Inline,
+    /// Off the async worker: `block_in_place` on the multi-thread runtime (another
+    /// thread takes over the worker's other tasks), `spawn_blocking` on a current-thread
+    /// one. For a server with concurrent requests (the local server, a Lambda function
+    /// with `AWS_LAMBDA_MAX_CONCURRENCY` above 1).
+    Offload,
+}
+
+impl Dispatch {
+    /// `Inline` for a pool of one connection (one unit of work at a time), else `Offload`.
+    pub fn for_pool_size(max_size: u32) -> Self {
+        if max_size <= 1 {
+            Self::Inline
+        } else {
+            Self::Offload
+        }
+    }
+}
+
 /// What every request shares: built once per container, before the first request.
 #[derive(Clone)]
 pub struct AppState {
@@ -31,6 +56,7 @@ struct Inner {
     /// Set once the database has every migration the pinned schema crate embeds. A
     /// database never loses migrations under a running function, so it is never unset.
     schema_current: AtomicBool,
+    dispatch: Dispatch,
 }
 
 impl std::fmt::Debug for AppState {
@@ -41,17 +67,20 @@ impl std::fmt::Debug for AppState {
                 "schema_current",
                 &self.inner.schema_current.load(Ordering::Relaxed),
             )
+            .field("dispatch", &self.inner.dispatch)
             .finish()
     }
 }
 
 impl AppState {
-    /// State over `pool`; the schema is checked on first use (or by [`AppState::check_schema`]).
-    pub fn new(pool: DbPool) -> Self {
+    /// State over `pool`, running units of work as `dispatch` says; the schema is checked
+    /// on first use (or by [`AppState::check_schema`]).
+    pub fn new(pool: DbPool, dispatch: Dispatch) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
                 schema_current: AtomicBool::new(false),
+                dispatch,
             }),
         }
     }
@@ -88,9 +117,9 @@ impl AppState {
         self.with_connection(|_| Ok(())).await
     }
 
-    /// Checks out a connection, passes the schema gate and runs `work`, off the async
-    /// worker. A panic in `work` answers `500 internal`; the pool discards a connection
-    /// left in a transaction, so the container stays healthy.
+    /// Checks out a connection, passes the schema gate and runs `work`, where the
+    /// [`Dispatch`] says. A panic in `work` answers `500 internal`; the pool discards a
+    /// connection left in a transaction, so the container stays healthy.
     async fn with_connection<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -102,14 +131,12 @@ impl AppState {
             state.ensure_schema(&mut conn)?;
             work(&mut conn)
         };
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            // The worker thread blocks in place while another takes over its other
-            // tasks: a Lambda container serves one request at a time, so a hop to the
-            // blocking pool would cost two thread wake-ups and gain nothing.
-            RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| {
-                catch_unwind(AssertUnwindSafe(run))
-                    .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
-            }),
+        let flavor = tokio::runtime::Handle::current().runtime_flavor();
+        match (self.inner.dispatch, flavor) {
+            (Dispatch::Inline, _) => catching_panics(run),
+            (Dispatch::Offload, RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| catching_panics(run))
+            }
             // `block_in_place` needs the multi-thread runtime.
             _ => {
                 let span = tracing::Span::current();
@@ -161,6 +188,12 @@ impl AppState {
             }
         }
     }
+}
+
+/// Runs `run`, turning a panic into `500 internal` (the panic's message goes to the log).
+fn catching_panics<T>(run: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    catch_unwind(AssertUnwindSafe(run))
+        .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
 }
 
 /// A panic caught in a unit of work, as an error for the log.

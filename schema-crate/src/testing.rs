@@ -4,6 +4,9 @@
 //! migration set; [`TestDb::empty`] is for runner tests. Each database is named after
 //! its test and dropped when the value is dropped. `TEST_DATABASE_URL` points at the
 //! server's maintenance database (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! [`moto::Moto`] runs a local Secrets Manager for the tests of the `aws` feature.
+
+pub mod moto;
 
 use std::{
     path::PathBuf,

@@ -22,7 +22,7 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use bookstore_functions::{Function, app, startup};
+use bookstore_functions::{Dispatch, Function, app, startup};
 use bookstore_schema::{DbConnection, DbTarget, PoolConfig, SessionSettings, testing::TestDb};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt as _;
@@ -385,7 +385,7 @@ async fn measure(instances: usize, rounds: usize) -> anyhow::Result<(Row, String
     for id in 0..instances {
         // Each instance is a container: its own pool, its own state, its own router.
         let router = app(
-            startup::build_state(target.clone(), &config)?,
+            startup::build_state(target.clone(), &config, Dispatch::Offload)?,
             Function::All,
         );
         let (acks, barrier) = (acks.clone(), barrier.clone());

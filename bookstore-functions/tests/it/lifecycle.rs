@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use bookstore_functions::ApiError;
+use bookstore_functions::{ApiError, Dispatch};
 use bookstore_schema::{
     Backend, Book, DbConnection, DbTarget, NewBook, PoolConfig, SessionSettings,
     migrate::{self, RunOptions, Runner},
@@ -70,6 +70,60 @@ async fn a_unit_of_work_that_panics_rolls_back_and_the_next_one_works(app: TestA
         .unwrap();
     assert_eq!(book.title, "Dune");
     assert_eq!(app.count("book"), 1);
+}
+
+/// The same failure under each way a unit of work can run: inline (a Lambda container),
+/// `block_in_place` (a server on the multi-thread runtime), `spawn_blocking` (a server on
+/// a current-thread runtime, the next test).
+async fn every_dispatch_answers_a_panic_with_500_and_keeps_nothing(app: TestApp) {
+    let TestApp { mut db, .. } = app;
+    for dispatch in [Dispatch::Inline, Dispatch::Offload] {
+        let target = db.target();
+        let this = TestApp::with_dispatch(db, target, &pool_config(1), dispatch);
+        panic_then_work(&this, &format!("{dispatch:?}")).await;
+        db = this.db;
+    }
+}
+
+async fn panic_then_work(app: &TestApp, label: &str) {
+    let before = app.count("book");
+    let result = app
+        .state
+        .one_statement(|conn| -> Result<(), ApiError> {
+            Book::create(conn, &DUNE)?;
+            panic!("a bug in a handler");
+        })
+        .await;
+    assert_eq!(result.unwrap_err().code(), "internal", "{label}");
+    // One statement, autocommitted before the panic: it stays, as a lone INSERT would.
+    assert_eq!(app.count("book"), before + 1, "{label}");
+    let result = app
+        .state
+        .unit_of_work(|conn| -> Result<(), ApiError> {
+            Book::create(conn, &DUNE)?;
+            panic!("a bug in a handler");
+        })
+        .await;
+    assert_eq!(result.unwrap_err().code(), "internal", "{label}");
+    assert_eq!(
+        app.count("book"),
+        before + 1,
+        "{label}: the transaction rolled back"
+    );
+    app.create_book("Emma").await;
+    assert_eq!(
+        app.count("book"),
+        before + 2,
+        "{label}: the next request works"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn offloaded_work_on_a_current_thread_runtime_uses_spawn_blocking() {
+    let db = test_db(Backend::Postgres, "dispatch_current_thread");
+    let target = db.target();
+    let app = TestApp::with_dispatch(db, target, &pool_config(2), Dispatch::Offload);
+    panic_then_work(&app, "Offload, current thread").await;
 }
 
 async fn a_request_after_a_database_error_succeeds_on_the_same_connection(app: TestApp) {
@@ -185,6 +239,7 @@ async fn an_unreachable_database_answers_503_database_unavailable(app: TestApp) 
 backend_tests!(
     a_unit_of_work_that_fails_leaves_nothing_behind,
     a_unit_of_work_that_panics_rolls_back_and_the_next_one_works,
+    every_dispatch_answers_a_panic_with_500_and_keeps_nothing,
     a_request_after_a_database_error_succeeds_on_the_same_connection,
     a_database_behind_the_pinned_schema_answers_503_schema_behind_until_migrated,
     a_database_ahead_of_the_pinned_schema_is_served,

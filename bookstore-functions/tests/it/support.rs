@@ -14,7 +14,7 @@ use axum::{
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use bookstore_functions::{AppState, Function, app, startup};
+use bookstore_functions::{AppState, Dispatch, Function, app, startup};
 use bookstore_schema::{Backend, DbConnection, DbTarget, PoolConfig, testing::TestDb, with_conn};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt;
@@ -99,9 +99,20 @@ impl TestApp {
     }
 
     /// The app over `target` (a proxy, a closed port…), keeping `db` for direct access.
+    /// Units of work dispatch as a deployed function's would for this pool size.
     pub fn with_target(db: TestDb, target: DbTarget, config: &PoolConfig) -> Self {
+        Self::with_dispatch(db, target, config, Dispatch::for_pool_size(config.max_size))
+    }
+
+    /// [`TestApp::with_target`] with the units of work dispatched as `dispatch` says.
+    pub fn with_dispatch(
+        db: TestDb,
+        target: DbTarget,
+        config: &PoolConfig,
+        dispatch: Dispatch,
+    ) -> Self {
         global_subscriber();
-        let state = startup::build_state(target, config).expect("build the state");
+        let state = startup::build_state(target, config, dispatch).expect("build the state");
         let router = app(state.clone(), Function::All);
         Self { db, state, router }
     }

@@ -10,7 +10,6 @@
 mod api;
 mod failures;
 mod fixture;
-mod moto;
 mod schema;
 mod secret;
 mod support;

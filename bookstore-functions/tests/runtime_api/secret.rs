@@ -1,10 +1,10 @@
 //! The built schema Lambda with `DB_SECRET_ARN`: its credentials (and host, port and
 //! database) from a local Secrets Manager, through the AWS SDK inside the artifact.
 
-use bookstore_schema::testing::TestDb;
+use bookstore_schema::testing::{TestDb, moto::Moto};
 use serde_json::json;
 
-use crate::{fixture::Kind, moto::Moto, support::Lambda};
+use crate::{fixture::Kind, support::Lambda};
 
 #[tokio::test]
 async fn schema_lambda_reads_its_database_from_db_secret_arn() {
@@ -22,7 +22,7 @@ async fn schema_lambda_reads_its_database_from_db_secret_arn() {
                 "username": "postgres", "password": "hunter2-very-secret"})
         .to_string(),
     );
-    let mut env = moto.env();
+    let mut env = moto.vars();
     env.push(("DB_SECRET_ARN".into(), arn));
     env.push(("DB_SSLMODE".into(), "prefer".into()));
     let mut lambda = Lambda::start("schema-lambda", &env).await;
@@ -39,7 +39,7 @@ async fn schema_lambda_reads_its_database_from_db_secret_arn() {
 async fn a_missing_secret_is_a_typed_init_error_naming_it() {
     let moto = Moto::start();
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bookstore/absent-AbCdEf";
-    let mut env = moto.env();
+    let mut env = moto.vars();
     env.push(("DB_SECRET_ARN".into(), arn.into()));
     env.push(("DB_HOST".into(), "127.0.0.1".into()));
     let mut lambda = Lambda::start("schema-lambda", &env).await;

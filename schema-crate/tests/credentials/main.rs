@@ -3,5 +3,4 @@
 //! The RDS IAM token's known-answer tests are unit tests in `src/aws/iam.rs`.
 #![cfg(feature = "aws")]
 
-mod moto;
 mod secret;

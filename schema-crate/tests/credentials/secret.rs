@@ -3,10 +3,27 @@
 use std::time::{Duration, Instant};
 
 use bookstore_schema::{
-    DbConnection, DbTarget, SessionSettings, aws::target_from_lookup, testing::TestDb,
+    DbConnection, DbTarget, SessionSettings,
+    aws::target_from_lookup,
+    testing::{TestDb, moto::Moto},
 };
 
-use crate::moto::Moto;
+/// A lookup for `target_from_lookup`: moto's variables plus `extra`.
+fn env(moto: &Moto, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let mut pairs = moto.vars();
+    pairs.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    move |name| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
 
 #[test]
 fn db_secret_arn_supplies_user_password_host_port_and_dbname() {
@@ -28,7 +45,8 @@ fn db_secret_arn_supplies_user_password_host_port_and_dbname() {
         .to_string(),
     );
 
-    let target = target_from_lookup(moto.env(&[("DB_SECRET_ARN", &arn)])).expect("read the secret");
+    let target =
+        target_from_lookup(env(&moto, &[("DB_SECRET_ARN", &arn)])).expect("read the secret");
     let DbTarget::Postgres(parts) = &target else {
         panic!("expected parts, got {target:?}")
     };
@@ -56,7 +74,7 @@ fn db_secret_arn_supplies_user_password_host_port_and_dbname() {
 fn a_missing_secret_fails_start_naming_the_secret() {
     let moto = Moto::start();
     let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bookstore/absent-AbCdEf";
-    let err = target_from_lookup(moto.env(&[("DB_SECRET_ARN", arn), ("DB_HOST", "h")]))
+    let err = target_from_lookup(env(&moto, &[("DB_SECRET_ARN", arn), ("DB_HOST", "h")]))
         .expect_err("no such secret");
     let shown = err.to_string();
     assert!(shown.starts_with("DB_SECRET_ARN is invalid"), "{shown}");
@@ -87,7 +105,7 @@ fn a_malformed_secret_fails_start_naming_the_secret_but_not_its_value() {
         ),
     ] {
         let arn = moto.create_secret(name, text);
-        let err = target_from_lookup(moto.env(&[("DB_SECRET_ARN", &arn), ("DB_HOST", "h")]))
+        let err = target_from_lookup(env(&moto, &[("DB_SECRET_ARN", &arn), ("DB_HOST", "h")]))
             .expect_err("a malformed secret");
         let shown = format!("{err} / {err:?}");
         assert!(shown.starts_with("DB_SECRET_ARN is invalid"), "{shown}");

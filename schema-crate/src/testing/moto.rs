@@ -1,5 +1,5 @@
-//! moto's server (PyPI `moto[server]`): a local Secrets Manager that speaks the real API.
-//! The same launcher as the schema crate's `tests/credentials/moto.rs` (test binaries of two crates cannot share it).
+//! moto's server (PyPI `moto[server]`): a local Secrets Manager that speaks the real API,
+//! for the tests of this crate's `aws` feature and of the functions that use it.
 
 use std::{
     io::{Read as _, Write as _},
@@ -33,7 +33,7 @@ fn installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Installs moto with pip if `moto_server` is missing; fails with the command otherwise.
+/// Installs moto with pip if `moto_server` is missing; panics with the command otherwise.
 fn ensure_installed() {
     if installed() {
         return;
@@ -118,10 +118,12 @@ impl Moto {
             .to_owned()
     }
 
-    /// The variables that point a function's SDK at this server.
-    pub fn env(&self) -> Vec<(String, String)> {
+    /// The variables that point an AWS client at this server: the endpoint, a region and
+    /// test credentials (moto checks no signature).
+    pub fn vars(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), self.endpoint()),
+            ("AWS_REGION".into(), "us-east-1".into()),
             ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
             ("AWS_SESSION_TOKEN".into(), "testing-session".into()),
