@@ -316,10 +316,8 @@ async fn a_sqlite_file_that_cannot_be_opened_answers_503_until_it_can() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() {
-    let app = TestApp::with_pool(test_db(Backend::Postgres, "pg_terminate"), &pool_config(1));
-    app.create_book("Dune").await;
+/// Terminates, from an admin connection, the backend of the app's one pooled connection.
+fn terminate_the_pools_connection(app: &TestApp) {
     let TestDb::Postgres { name } = &app.db else {
         unreachable!()
     };
@@ -332,6 +330,13 @@ async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() 
         ),
     );
     assert_eq!(terminated, 1, "the pool's one connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() {
+    let app = TestApp::with_pool(test_db(Backend::Postgres, "pg_terminate"), &pool_config(1));
+    app.create_book("Dune").await;
+    terminate_the_pools_connection(&app);
 
     let mut unavailable = 0;
     for n in 0..3 {
@@ -360,18 +365,7 @@ async fn a_terminated_postgres_connection_idle_past_the_window_costs_no_request(
     };
     let app = TestApp::with_pool(test_db(Backend::Postgres, "pg_terminate_idle"), &config);
     app.create_book("Dune").await;
-    let TestDb::Postgres { name } = &app.db else {
-        unreachable!()
-    };
-    let admin = DbTarget::from_url(&bookstore_schema::testing::admin_url()).unwrap();
-    let mut admin = DbConnection::establish(&admin, None, SessionSettings::default()).unwrap();
-    let terminated = crate::support::count_sql(
-        &mut admin,
-        &format!(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = '{name}'"
-        ),
-    );
-    assert_eq!(terminated, 1, "the pool's one connection");
+    terminate_the_pools_connection(&app);
     app.create_book("Emma").await;
     app.get("/book").await.assert_status(StatusCode::OK);
     assert_eq!(app.count("book"), 2);
