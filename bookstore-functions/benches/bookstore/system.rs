@@ -76,6 +76,15 @@ pub fn scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// A fresh directory under the system's temporary directory, for a tool that runs as
+/// another user (pgbouncer runs as `postgres` when we are root): a checkout may sit
+/// below a directory only its owner can enter, as `mktemp -d` makes them.
+pub fn shared_scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("bookstore-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// A TCP port on 127.0.0.1 nobody listens on right now.
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
