@@ -11,10 +11,10 @@ use bookstore_schema::{Book, NewBook};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use bookstore_kit::{
     error::ApiError,
     extract::{ApiJson, BookId, BookListQuery, strict_integer},
-    lambda::BasePath,
+    stage::BasePath,
     state::AppState,
     validate,
 };

@@ -5,7 +5,7 @@ use bookstore_schema::{DbConnection, NewReview, Review};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use bookstore_kit::{
     error::ApiError,
     extract::{ApiJson, BookId, BookListQuery, Pagination, ReviewListQuery, strict_integer},
     state::AppState,

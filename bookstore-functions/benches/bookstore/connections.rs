@@ -22,7 +22,8 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use bookstore_functions::{Dispatch, Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::{Dispatch, startup};
 use bookstore_schema::{DbConnection, DbTarget, PoolConfig, SessionSettings, testing::TestDb};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt as _;

@@ -202,8 +202,8 @@ fn run() -> anyhow::Result<Vec<String>> {
     let version = server_version()?;
     let load_at_start = system::loadavg();
     // The in-process app formats its JSON request logs as on Lambda, into a sink.
-    let _ = tracing::subscriber::set_global_default(bookstore_functions::startup::subscriber(
-        bookstore_functions::startup::LogFormat::Json,
+    let _ = tracing::subscriber::set_global_default(bookstore_kit::startup::subscriber(
+        bookstore_kit::startup::LogFormat::Json,
         "info",
         std::io::sink,
     ));

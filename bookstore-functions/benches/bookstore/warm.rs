@@ -23,7 +23,8 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use bookstore_functions::{AppState, Dispatch, Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::{AppState, Dispatch, startup};
 use bookstore_schema::{
     Book, DbConnection, DbManager, DbPool, DbTarget, NewBook, NewReview, PoolConfig, Review,
     SessionSettings, build_pool, testing::TestDb, transactional,

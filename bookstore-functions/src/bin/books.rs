@@ -1,6 +1,7 @@
 //! The `books` Lambda: `GET /book`, `POST /book`, `PUT /book`, `GET /book/{id}`.
 
-use bookstore_functions::{Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::startup;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The whole API on one port, from `./bookstore.db` unless `DATABASE_URL` says otherwise.
 
-use bookstore_functions::{Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::startup;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The `reviews` Lambda: `GET /review`, `POST /review`, `PUT /review`, `GET /book/{id}/reviews`.
 
-use bookstore_functions::{Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::startup;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
 };
-use bookstore_functions::error::INTERNAL_MESSAGE;
+use bookstore_kit::error::INTERNAL_MESSAGE;
 use serde_json::json;
 
 use crate::support::{TestApp, backend_tests, book_json, request};

@@ -2,7 +2,8 @@
 //! `lambda_http::run` is given by the `books` and `reviews` binaries.
 
 use axum::http::{StatusCode, header};
-use bookstore_functions::{Function, app as build_app, lambda_service};
+use bookstore_functions::{Function, app as build_app};
+use bookstore_kit::lambda_service;
 use lambda_http::{Context, LambdaEvent, request::LambdaRequest};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -132,7 +133,7 @@ backend_tests!(
 
 #[test]
 fn only_a_leading_stage_segment_is_stripped() {
-    use bookstore_functions::lambda::{BasePath, strip_stage};
+    use bookstore_kit::stage::{BasePath, strip_stage};
     let path = |name: &str, edit: &dyn Fn(&mut Value)| {
         let mut event: Value = serde_json::from_str(&fixture(name)).unwrap();
         edit(&mut event);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use bookstore_functions::{ApiError, Dispatch};
+use bookstore_kit::{ApiError, Dispatch};
 use bookstore_schema::{
     Backend, Book, DbConnection, DbTarget, NewBook, PoolConfig, SessionSettings,
     migrate::{self, RunOptions, Runner},
@@ -154,7 +154,7 @@ async fn a_database_behind_the_pinned_schema_answers_503_schema_behind_until_mig
     );
     // A new container: its cold-start check finds the database behind.
     let app = TestApp::with_pool(app.db, &pool_config(1));
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(!app.state.schema_is_current());
     for _ in 0..2 {
         let response = app.get("/book").await;
@@ -191,7 +191,7 @@ async fn a_database_ahead_of_the_pinned_schema_is_served(app: TestApp) {
             "0".repeat(64)
         ))
         .unwrap();
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(app.state.schema_is_current());
     app.create_book("Dune").await;
     app.get("/book").await.assert_status(StatusCode::OK);
@@ -215,7 +215,7 @@ async fn an_unreachable_database_answers_503_database_unavailable(app: TestApp) 
     };
     let app = TestApp::with_target(app.db, target, &impatient());
     // The cold-start check fails without taking the container down.
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     for response in [
         app.get("/book").await,
         app.post("/book", book_json("Dune")).await,
@@ -280,7 +280,7 @@ async fn a_postgres_server_down_at_cold_start_is_served_once_it_is_up() {
     let proxy = Proxy::start(false).await;
     let target = proxy.target_for(&db);
     let app = TestApp::with_target(db, target, &recovering());
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(!app.state.schema_is_current());
     app.get("/book")
         .await
@@ -379,7 +379,7 @@ async fn every_route_works_as_the_dml_only_app_role() {
     let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     let as_app = format!("{scheme}://{}@{host_and_db}", migrate::DEFAULT_APP_ROLE);
     let app = TestApp::with_target(db, DbTarget::from_url(&as_app).unwrap(), &pool_config(1));
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(
         app.state.schema_is_current(),
         "the app role reads the migration record"

@@ -7,8 +7,8 @@ use std::{
 };
 
 use axum::http::StatusCode;
-use bookstore_functions::{
-    Function, app as build_app,
+use bookstore_functions::{Function, app as build_app};
+use bookstore_kit::{
     error::INTERNAL_MESSAGE,
     lambda_service,
     startup::{self, LogFormat},

@@ -14,7 +14,8 @@ use axum::{
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use bookstore_functions::{AppState, Dispatch, Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::{AppState, Dispatch, startup};
 use bookstore_schema::{Backend, DbConnection, DbTarget, PoolConfig, testing::TestDb, with_conn};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt;
