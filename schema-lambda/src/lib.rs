@@ -43,7 +43,7 @@ impl Config {
     /// [`Config::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // `DB_*` parts completed by the `DB_SECRET_ARN` secret (read once, here) when set.
-        let target = bookstore_schema::aws::target_from_lookup(&get)?;
+        let target = bookstore_credentials::target_from_lookup(&get)?;
         let pool = PoolConfig::from_lookup(&get)?;
         let app_role = match get("APP_DB_ROLE") {
             None => Some(migrate::DEFAULT_APP_ROLE.to_owned()),
@@ -60,7 +60,7 @@ impl Config {
         Ok(Self {
             manager: DbManager::new(
                 target,
-                bookstore_schema::aws::password_source_from_lookup(&get)?,
+                bookstore_credentials::password_source_from_lookup(&get)?,
                 pool.session,
             ),
             app_role,

@@ -24,7 +24,8 @@ use axum::{
 };
 use bookstore_functions::{Function, app};
 use bookstore_kit::{Dispatch, startup};
-use bookstore_schema::{DbConnection, DbTarget, PoolConfig, SessionSettings, testing::TestDb};
+use bookstore_schema::{DbConnection, DbTarget, PoolConfig, SessionSettings};
+use bookstore_testing::TestDb;
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
@@ -323,7 +324,7 @@ async fn measure(instances: usize, rounds: usize) -> anyhow::Result<(Row, String
     // Server connections as PostgreSQL sees them, every 10 ms, from the maintenance database.
     let pg_sampler = {
         let (stop, peaks, db_name) = (stop.clone(), peaks.clone(), db_name.clone());
-        let admin_url = bookstore_schema::testing::admin_url();
+        let admin_url = bookstore_testing::admin_url();
         std::thread::spawn(move || -> anyhow::Result<()> {
             let DbConnection::Postgres(mut conn) = DbConnection::establish(
                 &DbTarget::from_url(&admin_url)?,

@@ -27,7 +27,8 @@ mod warm;
 use std::{io::Write as _, path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::{Context as _, bail};
-use bookstore_schema::{DbConnection, DbTarget, SessionSettings, testing::TestDb};
+use bookstore_schema::{DbConnection, DbTarget, SessionSettings};
+use bookstore_testing::TestDb;
 use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
 
 use crate::report::{Report, Section};
@@ -162,7 +163,7 @@ struct Version {
 }
 
 fn server_version() -> anyhow::Result<String> {
-    let url = bookstore_schema::testing::admin_url();
+    let url = bookstore_testing::admin_url();
     let mut conn = DbConnection::establish(&DbTarget::from_url(&url)?, None, SessionSettings::default())
         .with_context(|| {
             "PostgreSQL is not reachable (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); \

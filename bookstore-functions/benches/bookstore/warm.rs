@@ -27,8 +27,9 @@ use bookstore_functions::{Function, app};
 use bookstore_kit::{AppState, Dispatch, startup};
 use bookstore_schema::{
     Book, DbConnection, DbManager, DbPool, DbTarget, NewBook, NewReview, PoolConfig, Review,
-    SessionSettings, build_pool, testing::TestDb, transactional,
+    SessionSettings, build_pool, transactional,
 };
+use bookstore_testing::TestDb;
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 

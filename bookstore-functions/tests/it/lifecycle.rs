@@ -7,8 +7,8 @@ use bookstore_kit::{ApiError, Dispatch};
 use bookstore_schema::{
     Backend, Book, DbConnection, DbTarget, NewBook, PoolConfig, SessionSettings,
     migrate::{self, RunOptions, Runner},
-    testing::TestDb,
 };
+use bookstore_testing::TestDb;
 
 use crate::support::{
     Proxy, TestApp, backend_tests, book_json, closed_port, pool_config, replace_host_port, test_db,
@@ -321,7 +321,7 @@ fn terminate_the_pools_connection(app: &TestApp) {
     let TestDb::Postgres { name } = &app.db else {
         unreachable!()
     };
-    let admin = DbTarget::from_url(&bookstore_schema::testing::admin_url()).unwrap();
+    let admin = DbTarget::from_url(&bookstore_testing::admin_url()).unwrap();
     let mut admin = DbConnection::establish(&admin, None, SessionSettings::default()).unwrap();
     let terminated = crate::support::count_sql(
         &mut admin,

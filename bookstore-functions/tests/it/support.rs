@@ -16,7 +16,8 @@ use axum::{
 };
 use bookstore_functions::{Function, app};
 use bookstore_kit::{AppState, Dispatch, startup};
-use bookstore_schema::{Backend, DbConnection, DbTarget, PoolConfig, testing::TestDb, with_conn};
+use bookstore_schema::{Backend, DbConnection, DbTarget, PoolConfig, with_conn};
+use bookstore_testing::TestDb;
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -361,7 +362,7 @@ impl Drop for Proxy {
 
 /// The `host:port` of `TEST_DATABASE_URL`'s server.
 fn upstream_addr() -> SocketAddr {
-    let url = bookstore_schema::testing::admin_url();
+    let url = bookstore_testing::admin_url();
     let authority = authority(&url);
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
     let host_port = if host_port.contains(':') {

@@ -88,7 +88,7 @@ where
 /// its pool through [`build_state`], so this is the one place to plug a source in.
 pub fn password_source_from_env() -> anyhow::Result<Option<Arc<dyn PasswordSource>>> {
     // `DB_IAM_AUTH=true`: a fresh RDS IAM token per new connection.
-    Ok(bookstore_schema::aws::password_source_from_env()?)
+    Ok(bookstore_credentials::password_source_from_env()?)
 }
 
 /// Builds the pool (opening no connection) and the state over it.
@@ -127,7 +127,7 @@ pub async fn build_state_from_env() -> anyhow::Result<AppState> {
 fn state_from_env() -> anyhow::Result<AppState> {
     // `DB_*` parts completed by the `DB_SECRET_ARN` secret (read once, here) when set.
     let target =
-        bookstore_schema::aws::target_from_env().context("reading the database configuration")?;
+        bookstore_credentials::target_from_env().context("reading the database configuration")?;
     let config = PoolConfig::from_env().context("reading the pool configuration")?;
     // One connection per container unless `AWS_LAMBDA_MAX_CONCURRENCY` (or
     // `DB_POOL_SIZE`) says the container serves several requests at once.

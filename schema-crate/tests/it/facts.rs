@@ -1,7 +1,8 @@
 //! The schema facts app code relies on, checked against the live catalog of a database
 //! migrated to head: a migration that renames a constraint or resizes a column fails here.
 
-use bookstore_schema::{DbConnection, facts, testing::TestDb, with_conn};
+use bookstore_schema::{DbConnection, facts, with_conn};
+use bookstore_testing::TestDb;
 use diesel::{
     QueryableByName, RunQueryDsl,
     sql_types::{Nullable, Text},

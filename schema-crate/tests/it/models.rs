@@ -1,4 +1,5 @@
-use bookstore_schema::{Book, NewBook, NewReview, Review, testing::TestDb};
+use bookstore_schema::{Book, NewBook, NewReview, Review};
+use bookstore_testing::TestDb;
 
 fn both(test: &str) -> [TestDb; 2] {
     [TestDb::migrated(test), TestDb::sqlite_migrated(test)]

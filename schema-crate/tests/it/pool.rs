@@ -1,7 +1,8 @@
 use diesel::RunQueryDsl;
 use std::time::Duration;
 
-use bookstore_schema::{DbManager, DbTarget, PoolConfig, build_pool, testing::TestDb};
+use bookstore_schema::{DbManager, DbTarget, PoolConfig, build_pool};
+use bookstore_testing::TestDb;
 
 fn config() -> PoolConfig {
     PoolConfig {

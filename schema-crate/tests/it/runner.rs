@@ -3,8 +3,8 @@ use std::{sync::Arc, thread};
 use bookstore_schema::{
     Backend,
     migrate::{self, Drift, Migration, MigrationError, RunOptions, Runner, SchemaCheck},
-    testing::TestDb,
 };
+use bookstore_testing::TestDb;
 
 use crate::count;
 

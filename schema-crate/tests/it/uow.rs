@@ -1,6 +1,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bookstore_schema::{Book, NewBook, one_statement, testing::TestDb, transactional};
+use bookstore_schema::{Book, NewBook, one_statement, transactional};
+use bookstore_testing::TestDb;
 
 use crate::count;
 

@@ -6,7 +6,8 @@
 
 use std::process::Command;
 
-use bookstore_schema::{Backend, migrate, testing::TestDb};
+use bookstore_schema::{Backend, migrate};
+use bookstore_testing::TestDb;
 use schema_lambda::{Config, handle};
 use serde_json::{Value, json};
 

@@ -1,5 +1,7 @@
-//! Database credentials from AWS (feature `aws`): a Secrets Manager secret read once per
-//! container, or an RDS IAM auth token minted for each new connection.
+#![doc = include_str!("../README.md")]
+//!
+//! Database credentials from AWS: a Secrets Manager secret read once per container
+//! (feature `secrets-manager`), or an RDS IAM auth token minted for each new connection.
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -17,16 +19,16 @@
 //! token is a [`PasswordSource`] and not part of the [`DbTarget`].
 
 mod iam;
-#[cfg(feature = "aws")]
+#[cfg(feature = "secrets-manager")]
 mod secret;
 
 use std::{env, sync::Arc};
 
 pub use iam::{IamAuth, TOKEN_LIFETIME, auth_token};
-#[cfg(feature = "aws")]
+#[cfg(feature = "secrets-manager")]
 pub use secret::{RdsSecret, SECRET_FETCH_TIMEOUT, SecretStore, SecretsManager};
 
-use crate::{
+use bookstore_schema::{
     config::{ConfigError, DbTarget},
     pool::PasswordSource,
 };
@@ -43,25 +45,25 @@ pub fn target_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<DbTarg
     let Some(secret_id) = non_empty(&get, "DB_SECRET_ARN") else {
         return DbTarget::from_lookup(&get);
     };
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "secrets-manager")]
     {
         let store = SecretsManager::from_lookup(&get, &secret_id)?;
         target_with_secret(&get, &secret_id, &store)
     }
-    #[cfg(not(feature = "aws"))]
+    #[cfg(not(feature = "secrets-manager"))]
     {
         let _ = secret_id;
         Err(ConfigError::Invalid {
             name: "DB_SECRET_ARN",
-            reason: "this function is built without Secrets Manager (bookstore-schema feature \
-                     `aws`, left out to keep its zip small); use DB_IAM_AUTH"
+            reason: "this function is built without Secrets Manager (bookstore-credentials \
+                     feature `secrets-manager`, left out to keep its zip small); use DB_IAM_AUTH"
                 .into(),
         })
     }
 }
 
 /// [`target_from_lookup`] with the secret read from `store` (tests pass their own).
-#[cfg(feature = "aws")]
+#[cfg(feature = "secrets-manager")]
 pub fn target_with_secret(
     get: impl Fn(&str) -> Option<String>,
     secret_id: &str,
@@ -205,12 +207,12 @@ fn credentials_from_lookup(
     ))
 }
 
-#[cfg(all(test, feature = "aws"))]
+#[cfg(all(test, feature = "secrets-manager"))]
 mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::config::Secret;
+    use bookstore_schema::config::Secret;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs

@@ -1,10 +1,10 @@
-//! Test support (feature `testing`): a fresh database per test on the real server.
+#![doc = include_str!("../README.md")]
 //!
 //! [`TestDb::migrated`] clones a template database migrated once per embedded
 //! migration set; [`TestDb::empty`] is for runner tests. Each database is named after
 //! its test and dropped when the value is dropped. `TEST_DATABASE_URL` points at the
 //! server's maintenance database (default `postgres://postgres@127.0.0.1:5432/postgres`).
-//! [`moto::Moto`] runs a local Secrets Manager for the tests of the `aws` feature.
+//! [`moto::Moto`] runs a local Secrets Manager for the credential tests.
 
 pub mod moto;
 
@@ -16,7 +16,7 @@ use std::{
 use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection};
 use sha2::{Digest, Sha256};
 
-use crate::{
+use bookstore_schema::{
     Backend, DbConnection, DbTarget, SessionSettings,
     migrate::{self, RunOptions, Runner},
 };
@@ -38,7 +38,8 @@ fn admin() -> PgConnection {
             "PostgreSQL is not reachable at {} ({e}). Start it with \
              `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
              or point TEST_DATABASE_URL at a server where this user may create databases.",
-            crate::config::redact_url(&url)
+            DbTarget::from_url(&url)
+                .map_or_else(|_| "TEST_DATABASE_URL".to_owned(), |t| t.to_string())
         )
     })
 }

@@ -15,11 +15,12 @@ use aws_sigv4::{
     sign::v4,
 };
 
-use super::region;
-use crate::{
+use bookstore_schema::{
     config::{ConfigError, PgParts, Secret},
     pool::PasswordSource,
 };
+
+use crate::region;
 
 /// How long a token is accepted for logging in (the maximum RDS allows).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);

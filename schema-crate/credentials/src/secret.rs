@@ -14,8 +14,8 @@ use std::{
     time::Duration,
 };
 
-use super::{non_empty, region};
-use crate::config::{ConfigError, Secret};
+use crate::{non_empty, region};
+use bookstore_schema::config::{ConfigError, Secret};
 
 /// How long one Secrets Manager call may take, retries included, before start fails.
 pub const SECRET_FETCH_TIMEOUT: Duration = Duration::from_secs(10);

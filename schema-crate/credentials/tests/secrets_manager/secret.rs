@@ -2,11 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use bookstore_schema::{
-    DbConnection, DbTarget, SessionSettings,
-    aws::target_from_lookup,
-    testing::{TestDb, moto::Moto},
-};
+use bookstore_credentials::target_from_lookup;
+use bookstore_schema::{DbConnection, DbTarget, SessionSettings};
+use bookstore_testing::{TestDb, moto::Moto};
 
 /// A lookup for `target_from_lookup`: moto's variables plus `extra`.
 fn env(moto: &Moto, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
