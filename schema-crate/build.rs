@@ -11,7 +11,22 @@ fn main() {
     let root = Path::new(&manifest).join("migrations");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut out = String::new();
-    for (backend, konst) in [("postgres", "POSTGRES"), ("sqlite", "SQLITE")] {
+    let mut backends: Vec<String> = fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .map(|entry| entry.expect("readable directory entry").path())
+        .filter(|path| path.is_dir())
+        .map(|path| {
+            path.file_name()
+                .expect("a folder has a name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    backends.sort();
+    let mut sets = Vec::new();
+    for backend in &backends {
+        let konst = backend.to_ascii_uppercase();
+        sets.push(format!("({backend:?}, {konst})"));
         let dir = root.join(backend);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut folders: Vec<_> = fs::read_dir(&dir)
@@ -56,6 +71,12 @@ fn main() {
         }
         writeln!(out, "];").expect("writing to a String cannot fail");
     }
+    writeln!(
+        out,
+        "/// Every backend's migrations, by the folder under `migrations/`.\npub static SETS: &[(&str, &[Migration])] = &[{}];",
+        sets.join(", ")
+    )
+    .expect("writing to a String cannot fail");
     let dest =
         Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
     fs::write(dest, out).expect("write embedded_migrations.rs");

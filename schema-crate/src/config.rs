@@ -40,6 +40,7 @@ const SSLMODES: [&str; 6] = [
 
 /// A configuration problem, naming the variable at fault (never its secret value).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A required variable is not set.
     #[error("{name} is not set: {hint}")]
@@ -89,6 +90,7 @@ impl fmt::Display for Secret {
 
 /// Connection parameters for PostgreSQL given as parts.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PgParts {
     /// Host name or address.
     pub host: String,
@@ -108,8 +110,9 @@ pub struct PgParts {
     pub connect_timeout_secs: u32,
 }
 
-/// Which database to talk to.
+/// Which database to talk to (new backends add variants).
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum DbTarget {
     /// A full PostgreSQL URL or libpq conninfo string (may hold a password).
     PostgresUrl(Secret),
@@ -223,10 +226,7 @@ impl DbTarget {
 
     /// The backend this target speaks.
     pub fn backend(&self) -> crate::Backend {
-        match self {
-            Self::PostgresUrl(_) | Self::Postgres(_) => crate::Backend::Postgres,
-            Self::Sqlite(_) => crate::Backend::Sqlite,
-        }
+        crate::backend::backend_of(self)
     }
 }
 

@@ -3,6 +3,9 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     book (id) {
         id -> Int4,
         #[max_length = 200]
@@ -17,6 +20,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     review (id) {
         id -> Int4,
         #[max_length = 100]
@@ -31,6 +37,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     review_quarantine (id) {
         id -> Int4,
         #[max_length = 100]

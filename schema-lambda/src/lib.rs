@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use bookstore_schema::{
-    Backend, DbConnection, DbManager, PoolConfig,
+    Backend, DbConnection, PoolConfig,
     config::ConfigError,
     migrate::{
         self, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport, Runner, Status,
         Step,
     },
+    pool::DbManager,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,7 +63,7 @@ impl Config {
                 target,
                 bookstore_credentials::password_source_from_lookup(&get)?,
                 pool.session,
-            ),
+            )?,
             app_role,
             lock_timeout,
         })
@@ -296,9 +297,10 @@ pub fn run(
     action: &Action,
 ) -> Result<Report, SchemaLambdaError> {
     let backend = conn.backend();
-    let options = |allow_out_of_order| RunOptions {
-        lock_timeout: config.lock_timeout,
-        allow_out_of_order,
+    let options = |allow_out_of_order| {
+        RunOptions::default()
+            .with_lock_timeout(config.lock_timeout)
+            .with_allow_out_of_order(allow_out_of_order)
     };
     let report = match action {
         Action::Migrate { allow_out_of_order } => {
@@ -346,14 +348,7 @@ pub fn run(
                 schema_version_before: plan.current_version.clone(),
                 schema_version_after: plan.current_version.clone(),
                 applied: Vec::new(),
-                pending: plan
-                    .pending
-                    .iter()
-                    .map(|p| MigrationRef {
-                        version: p.version.clone(),
-                        name: p.name.clone(),
-                    })
-                    .collect(),
+                pending: plan.pending.iter().map(MigrationRef::from).collect(),
                 drift: plan.drift.clone(),
                 status: None,
                 plan: Some(plan),

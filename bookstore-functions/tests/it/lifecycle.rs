@@ -23,19 +23,13 @@ const DUNE: NewBook<'static> = NewBook {
 
 /// A pool that gives up quickly, for tests that expect 503s.
 fn impatient() -> PoolConfig {
-    PoolConfig {
-        checkout_timeout: Duration::from_millis(300),
-        ..pool_config(1)
-    }
+    pool_config(1).with_checkout_timeout(Duration::from_millis(300))
 }
 
 /// A pool for outages that end: r2d2 retries a failed connect every
 /// `checkout_timeout / 2` at most, so the request right after recovery gets a retry in time.
 fn recovering() -> PoolConfig {
-    PoolConfig {
-        checkout_timeout: Duration::from_secs(1),
-        ..pool_config(1)
-    }
+    pool_config(1).with_checkout_timeout(Duration::from_secs(1))
 }
 
 async fn a_unit_of_work_that_fails_leaves_nothing_behind(app: TestApp) {
@@ -212,6 +206,7 @@ async fn an_unreachable_database_answers_503_database_unavailable(app: TestApp) 
                 .display()
                 .to_string(),
         ),
+        other => panic!("no unreachable target for {other:?}"),
     };
     let app = TestApp::with_target(app.db, target, &impatient());
     // The cold-start check fails without taking the container down.
@@ -359,10 +354,7 @@ async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() 
 async fn a_terminated_postgres_connection_idle_past_the_window_costs_no_request() {
     // Every checkout counts as idle: the ping before each request finds the dead
     // socket first, as it does in a container thawed after a pause.
-    let config = PoolConfig {
-        validate_after_idle: Duration::ZERO,
-        ..pool_config(1)
-    };
+    let config = pool_config(1).with_validate_after_idle(Duration::ZERO);
     let app = TestApp::with_pool(test_db(Backend::Postgres, "pg_terminate_idle"), &config);
     app.create_book("Dune").await;
     terminate_the_pools_connection(&app);

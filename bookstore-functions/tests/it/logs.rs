@@ -134,10 +134,8 @@ async fn the_database_password_appears_in_no_log_line_and_no_response() {
             .replacen("postgres@", "postgres:hunter2-secret@", 1),
         &format!("127.0.0.1:{}", closed_port()),
     );
-    let config = bookstore_schema::PoolConfig {
-        checkout_timeout: std::time::Duration::from_millis(300),
-        ..crate::support::pool_config(1)
-    };
+    let config =
+        crate::support::pool_config(1).with_checkout_timeout(std::time::Duration::from_millis(300));
     let app = TestApp::with_target(db, DbTarget::from_url(&url).unwrap(), &config);
     startup::check_schema_at_start(&app.state).await;
     let response = app.post("/book", book_json("Dune")).await;

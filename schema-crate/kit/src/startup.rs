@@ -18,7 +18,7 @@ use std::{env, net::SocketAddr, sync::Arc};
 use anyhow::Context as _;
 use axum::Router;
 use bookstore_schema::{
-    ConfigError, DbManager, DbPool, DbTarget, PoolConfig, build_pool,
+    ConfigError, DbPool, DbTarget, PoolConfig, build_pool,
     migrate::{RunOptions, Runner},
     pool::PasswordSource,
 };
@@ -108,10 +108,7 @@ fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool
         pool.checkout_timeout_ms = config.checkout_timeout.as_millis(),
         "database pool configured"
     );
-    Ok(build_pool(
-        DbManager::new(target, passwords, config.session),
-        config,
-    ))
+    build_pool(target, passwords, config).context("building the database pool")
 }
 
 /// A deployed function's state: configuration from the environment (failing fast,

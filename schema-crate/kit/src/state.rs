@@ -186,6 +186,9 @@ impl AppState {
                     crate_version: bookstore_schema::VERSION,
                 })
             }
+            other => Err(ApiError::internal(&UnknownSchemaCheck(format!(
+                "{other:?}"
+            )))),
         }
     }
 }
@@ -195,6 +198,11 @@ fn catching_panics<T>(run: impl FnOnce() -> Result<T, ApiError>) -> Result<T, Ap
     catch_unwind(AssertUnwindSafe(run))
         .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
 }
+
+/// A schema check outcome this kit version does not know (a newer schema crate).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown schema check outcome: {0}")]
+struct UnknownSchemaCheck(String);
 
 /// A panic caught in a unit of work, as an error for the log.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use self::role::{DEFAULT_APP_ROLE, ensure_app_role};
-use crate::{Backend, DbConnection, transactional, with_conn};
+use crate::{
+    Backend, DbConnection,
+    backend::{Dialect, with_conn},
+    transactional,
+};
 
 /// The table where the runner records applied migrations.
 pub const BOOKKEEPING_TABLE: &str = "bookstore_schema_migrations";
@@ -43,6 +47,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One migration as embedded in this crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Migration {
     /// The folder's leading timestamp, digits only (`20240101000000`).
     pub version: &'static str,
@@ -57,6 +62,33 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// A transactional migration with no `down.sql` (synthetic sets in tests; the
+    /// embedded ones come from `build.rs`).
+    pub const fn new(version: &'static str, name: &'static str, up: &'static str) -> Self {
+        Self {
+            version,
+            name,
+            up,
+            down: None,
+            run_in_transaction: true,
+        }
+    }
+
+    /// This migration with `down` as its `down.sql`.
+    #[must_use]
+    pub const fn with_down(mut self, down: &'static str) -> Self {
+        self.down = Some(down);
+        self
+    }
+
+    /// This migration run statement by statement, outside a transaction
+    /// (`run_in_transaction = false`).
+    #[must_use]
+    pub const fn non_transactional(mut self) -> Self {
+        self.run_in_transaction = false;
+        self
+    }
+
     /// SHA-256 of `up.sql`, hex-encoded: what the bookkeeping table records.
     pub fn checksum(&self) -> String {
         hex(&Sha256::digest(self.up.as_bytes()))
@@ -74,10 +106,10 @@ mod embedded {
 
 /// The migrations this crate version carries for `backend`, oldest first.
 pub fn embedded(backend: Backend) -> &'static [Migration] {
-    match backend {
-        Backend::Postgres => embedded::POSTGRES,
-        Backend::Sqlite => embedded::SQLITE,
-    }
+    embedded::SETS
+        .iter()
+        .find(|(folder, _)| *folder == backend.as_str())
+        .map_or(&[], |(_, set)| set)
 }
 
 /// The newest embedded version: the schema version this crate requires.
@@ -91,6 +123,7 @@ fn cmp_versions(a: &str, b: &str) -> Ordering {
 
 /// Why a runner operation failed; each variant names what a person must act on.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MigrationError {
     /// Another runner held the lock for longer than the timeout.
     #[error(
@@ -187,6 +220,7 @@ impl<T> Context<T> for QueryResult<T> {
 
 /// Options for the operations that change the schema.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// How long to wait for another runner's lock.
     pub lock_timeout: Duration,
@@ -203,8 +237,25 @@ impl Default for RunOptions {
     }
 }
 
+impl RunOptions {
+    /// These options with another lock timeout.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// These options allowing (or not) a migration older than the newest applied one.
+    #[must_use]
+    pub fn with_allow_out_of_order(mut self, allow: bool) -> Self {
+        self.allow_out_of_order = allow;
+        self
+    }
+}
+
 /// A migration as the database recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, QueryableByName)]
+#[non_exhaustive]
 pub struct AppliedMigration {
     /// Version.
     #[diesel(sql_type = Text)]
@@ -225,11 +276,21 @@ pub struct AppliedMigration {
 
 /// A migration by version and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationRef {
     /// Version.
     pub version: String,
     /// Name.
     pub name: String,
+}
+
+impl From<&PlannedMigration> for MigrationRef {
+    fn from(m: &PlannedMigration) -> Self {
+        Self {
+            version: m.version.clone(),
+            name: m.name.clone(),
+        }
+    }
 }
 
 impl From<&Migration> for MigrationRef {
@@ -244,6 +305,7 @@ impl From<&Migration> for MigrationRef {
 /// A difference between the database's record and the embedded migrations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Drift {
     /// An applied migration's SQL changed since.
     ChecksumMismatch {
@@ -270,6 +332,7 @@ pub enum Drift {
 
 /// What [`Runner::status`] reports.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Status {
     /// The backend.
     pub backend: Backend,
@@ -287,6 +350,7 @@ pub struct Status {
 
 /// A migration [`Runner::plan`] would apply.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct PlannedMigration {
     /// Version.
     pub version: String,
@@ -300,6 +364,7 @@ pub struct PlannedMigration {
 
 /// What [`Runner::plan`] reports.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// Newest applied version.
     pub current_version: Option<String>,
@@ -311,6 +376,7 @@ pub struct Plan {
 
 /// A migration applied or reverted, with how long it took.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Step {
     /// Version.
     pub version: String,
@@ -322,6 +388,7 @@ pub struct Step {
 
 /// What [`Runner::migrate`] and [`Runner::revert`] report.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct RunReport {
     /// Newest applied version before the run.
     pub version_before: Option<String>,
@@ -338,6 +405,7 @@ pub struct RunReport {
 /// Whether a database has every migration this crate embeds (checked by functions at cold start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SchemaCheck {
     /// Every embedded migration is applied (the database may have newer ones too).
     Current {
@@ -355,11 +423,8 @@ pub enum SchemaCheck {
     },
 }
 
-fn bookkeeping_ddl(backend: Backend) -> String {
-    let ts = match backend {
-        Backend::Postgres => "timestamptz NOT NULL DEFAULT now()",
-        Backend::Sqlite => "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
-    };
+fn bookkeeping_ddl<C: Dialect>(_: &C) -> String {
+    let ts = C::TIMESTAMP_DDL;
     format!(
         "CREATE TABLE IF NOT EXISTS {BOOKKEEPING_TABLE} (
             version varchar(50) PRIMARY KEY NOT NULL,
@@ -378,15 +443,16 @@ struct Exists {
 }
 
 fn bookkeeping_exists(conn: &mut DbConnection) -> QueryResult<bool> {
-    let sql = match conn.backend() {
-        Backend::Postgres => {
-            format!("SELECT to_regclass('{BOOKKEEPING_TABLE}') IS NOT NULL AS present")
-        }
-        Backend::Sqlite => format!(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{BOOKKEEPING_TABLE}') AS present"
-        ),
-    };
-    with_conn!(conn, c, _s => diesel::sql_query(sql).get_result::<Exists>(c)).map(|e| e.present)
+    fn exists<C: Dialect>(c: &mut C) -> QueryResult<bool>
+    where
+        Exists: QueryableByName<C::Backend>,
+        diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Exists>,
+    {
+        diesel::sql_query(C::table_exists_sql(BOOKKEEPING_TABLE))
+            .get_result::<Exists>(c)
+            .map(|e| e.present)
+    }
+    with_conn!(conn, c => exists(c))
 }
 
 /// The migrations the database recorded, oldest first (empty when it never ran one).
@@ -397,7 +463,7 @@ pub fn applied(conn: &mut DbConnection) -> QueryResult<Vec<AppliedMigration>> {
     let sql = format!(
         "SELECT version, name, checksum, CAST(applied_at AS TEXT) AS applied_at, duration_ms FROM {BOOKKEEPING_TABLE}"
     );
-    let mut rows = with_conn!(conn, c, _s => diesel::sql_query(sql).load::<AppliedMigration>(c))?;
+    let mut rows = with_conn!(conn, c => diesel::sql_query(sql).load::<AppliedMigration>(c))?;
     rows.sort_by(|a, b| cmp_versions(&a.version, &b.version));
     Ok(rows)
 }
@@ -486,58 +552,45 @@ fn locked<T>(
     options: &RunOptions,
     work: impl FnOnce(&mut DbConnection) -> Result<T, MigrationError>,
 ) -> Result<T, MigrationError> {
-    if let DbConnection::Postgres(c) = conn {
-        let started = Instant::now();
-        loop {
-            let got: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!(
-                "pg_try_advisory_lock({ADVISORY_LOCK_KEY})"
-            )))
-            .get_result(c)
+    let started = Instant::now();
+    loop {
+        let got = with_conn!(&mut *conn, c => c.try_lock(ADVISORY_LOCK_KEY))
             .context("taking the schema lock")?;
-            if got {
-                break;
-            }
-            if started.elapsed() >= options.lock_timeout {
-                return Err(MigrationError::LockTimeout {
-                    waited_ms: started.elapsed().as_millis(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if got {
+            break;
         }
+        if started.elapsed() >= options.lock_timeout {
+            return Err(MigrationError::LockTimeout {
+                waited_ms: started.elapsed().as_millis(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let ddl = with_conn!(&mut *conn, c => bookkeeping_ddl(c));
     let result = conn
-        .batch_execute(&bookkeeping_ddl(conn.backend()))
+        .batch_execute(&ddl)
         .context("creating the bookkeeping table")
         .and_then(|()| work(conn));
-    if let DbConnection::Postgres(c) = conn {
-        // Closing the session would release it too; unlock so a pooled caller can go on.
-        if let Err(error) = diesel::select(diesel::dsl::sql::<Bool>(&format!(
-            "pg_advisory_unlock({ADVISORY_LOCK_KEY})"
-        )))
-        .get_result::<bool>(c)
-        {
-            tracing::warn!(error = %error, "could not release the schema lock; it goes with the session");
-        }
+    // Closing the session would release it too; unlock so a pooled caller can go on.
+    if let Err(error) = with_conn!(&mut *conn, c => c.unlock(ADVISORY_LOCK_KEY)) {
+        tracing::warn!(error = %error, "could not release the schema lock; it goes with the session");
     }
     result
 }
 
-fn record_sql(backend: Backend) -> String {
-    match backend {
-        Backend::Postgres => format!(
-            "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms) VALUES ($1, $2, $3, $4)"
-        ),
-        Backend::Sqlite => {
-            format!(
-                "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms) VALUES (?, ?, ?, ?)"
-            )
-        }
-    }
+fn record_sql<C: Dialect>(_: &C) -> String {
+    let p = C::param;
+    format!(
+        "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms) VALUES ({}, {}, {}, {})",
+        p(1),
+        p(2),
+        p(3),
+        p(4)
+    )
 }
 
 fn record(conn: &mut DbConnection, m: &Migration, duration_ms: i64) -> QueryResult<()> {
-    let sql = record_sql(conn.backend());
-    with_conn!(conn, c, _s => diesel::sql_query(sql)
+    with_conn!(conn, c => diesel::sql_query(record_sql(c))
         .bind::<Text, _>(m.version)
         .bind::<Text, _>(m.name)
         .bind::<Text, _>(m.checksum())
@@ -546,12 +599,15 @@ fn record(conn: &mut DbConnection, m: &Migration, duration_ms: i64) -> QueryResu
     .map(|_| ())
 }
 
+fn unrecord_sql<C: Dialect>(_: &C) -> String {
+    format!(
+        "DELETE FROM {BOOKKEEPING_TABLE} WHERE version = {}",
+        C::param(1)
+    )
+}
+
 fn unrecord(conn: &mut DbConnection, version: &str) -> QueryResult<()> {
-    let sql = match conn.backend() {
-        Backend::Postgres => format!("DELETE FROM {BOOKKEEPING_TABLE} WHERE version = $1"),
-        Backend::Sqlite => format!("DELETE FROM {BOOKKEEPING_TABLE} WHERE version = ?"),
-    };
-    with_conn!(conn, c, _s => diesel::sql_query(sql).bind::<Text, _>(version).execute(c))
+    with_conn!(conn, c => diesel::sql_query(unrecord_sql(c)).bind::<Text, _>(version).execute(c))
         .map(|_| ())
 }
 
@@ -628,6 +684,7 @@ fn run_step(
 /// Runs the operations over a set of migrations: by default the ones embedded for the
 /// connection's backend.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Runner<'m> {
     migrations: Option<&'m [Migration]>,
     options: RunOptions,

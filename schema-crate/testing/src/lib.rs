@@ -17,7 +17,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection
 use sha2::{Digest, Sha256};
 
 use bookstore_schema::{
-    Backend, DbConnection, DbTarget, SessionSettings,
+    Backend, BackendConnection, DbConnection, DbTarget, SessionSettings,
     migrate::{self, RunOptions, Runner},
 };
 
@@ -132,6 +132,15 @@ impl TestDb {
         db
     }
 
+    /// [`TestDb::migrated`] or [`TestDb::sqlite_migrated`], as `backend` says.
+    pub fn migrated_on(backend: Backend, test: &str) -> Self {
+        match backend {
+            Backend::Postgres => Self::migrated(test),
+            Backend::Sqlite => Self::sqlite_migrated(test),
+            other => panic!("bookstore-testing has no test databases for {other:?}"),
+        }
+    }
+
     /// Where this database is, as a `DATABASE_URL`.
     pub fn url(&self) -> String {
         match self {
@@ -239,4 +248,24 @@ fn ensure_template() -> String {
         .batch_execute("SELECT pg_advisory_unlock(7262)")
         .expect("template unlock");
     template
+}
+
+#[derive(diesel::QueryableByName)]
+struct Scalar {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Runs `sql`, a query whose first row has a `BIGINT` column `n` (`SELECT count(*) AS n …`),
+/// on `conn`, whatever its backend, and returns `n`. Panics with the SQL on failure.
+pub fn scalar(conn: &mut DbConnection, sql: &str) -> i64 {
+    let result = match conn.backend_connection() {
+        BackendConnection::Postgres(c) => diesel::sql_query(sql).get_result::<Scalar>(c),
+        BackendConnection::Sqlite(c) => diesel::sql_query(sql).get_result::<Scalar>(c),
+        _ => panic!(
+            "bookstore-testing {} does not know this backend",
+            env!("CARGO_PKG_VERSION")
+        ),
+    };
+    result.unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }

@@ -1,7 +1,7 @@
 //! The schema facts app code relies on, checked against the live catalog of a database
 //! migrated to head: a migration that renames a constraint or resizes a column fails here.
 
-use bookstore_schema::{DbConnection, facts, with_conn};
+use bookstore_schema::{BackendConnection, DbConnection, facts};
 use bookstore_testing::TestDb;
 use diesel::{
     QueryableByName, RunQueryDsl,
@@ -15,12 +15,15 @@ struct Row {
 }
 
 fn one(conn: &mut DbConnection, sql: &str, binds: [&str; 3]) -> Option<String> {
-    let rows: Vec<Row> = with_conn!(conn, c, _s => diesel::sql_query(sql)
+    let BackendConnection::Postgres(c) = conn.backend_connection() else {
+        panic!("the catalog checks run on PostgreSQL");
+    };
+    let rows: Vec<Row> = diesel::sql_query(sql)
         .bind::<Text, _>(binds[0])
         .bind::<Text, _>(binds[1])
         .bind::<Text, _>(binds[2])
-        .load(c))
-    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        .load(c)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     assert!(rows.len() <= 1, "{sql} {binds:?}: {} rows", rows.len());
     rows.into_iter().next().and_then(|r| r.value)
 }

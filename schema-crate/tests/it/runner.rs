@@ -99,13 +99,11 @@ fn eight_concurrent_migrate_runs_apply_every_migration_exactly_once() {
     );
 }
 
-const BROKEN: Migration = Migration {
-    version: "20990101000000",
-    name: "broken_on_purpose",
-    up: "CREATE TABLE half_done (id int);\nALTER TABLE book ADD COLUMN isbn text;\nSELECT * FROM no_such_table;",
-    down: None,
-    run_in_transaction: true,
-};
+const BROKEN: Migration = Migration::new(
+    "20990101000000",
+    "broken_on_purpose",
+    "CREATE TABLE half_done (id int);\nALTER TABLE book ADD COLUMN isbn text;\nSELECT * FROM no_such_table;",
+);
 
 #[test]
 fn a_broken_migration_leaves_the_database_unchanged_and_the_error_names_it() {
@@ -154,13 +152,12 @@ fn a_broken_migration_leaves_the_database_unchanged_and_the_error_names_it() {
 fn a_non_transactional_failure_says_what_stays_applied_and_records_nothing() {
     let db = TestDb::migrated("non_transactional_failure");
     let mut conn = db.connect();
-    let step = Migration {
-        version: "20990101000001",
-        name: "index_then_fail",
-        up: "CREATE INDEX CONCURRENTLY book_title_idx ON book (title);\nCREATE INDEX CONCURRENTLY bad_idx ON no_such_table (x);\n",
-        down: None,
-        run_in_transaction: false,
-    };
+    let step = Migration::new(
+        "20990101000001",
+        "index_then_fail",
+        "CREATE INDEX CONCURRENTLY book_title_idx ON book (title);\nCREATE INDEX CONCURRENTLY bad_idx ON no_such_table (x);\n",
+    )
+    .non_transactional();
     let set: Vec<Migration> = migrate::embedded(Backend::Postgres)
         .iter()
         .copied()
@@ -218,13 +215,12 @@ fn an_applied_migration_whose_sql_was_edited_is_refused_by_migrate_and_reported_
 fn a_pending_migration_older_than_the_newest_applied_is_refused_unless_allowed() {
     let db = TestDb::migrated("out_of_order");
     let mut conn = db.connect();
-    let late = Migration {
-        version: "20240115000000",
-        name: "late_arrival",
-        up: "CREATE TABLE late_arrival (id int);",
-        down: Some("DROP TABLE late_arrival;"),
-        run_in_transaction: true,
-    };
+    let late = Migration::new(
+        "20240115000000",
+        "late_arrival",
+        "CREATE TABLE late_arrival (id int);",
+    )
+    .with_down("DROP TABLE late_arrival;");
     let mut set: Vec<Migration> = migrate::embedded(Backend::Postgres).to_vec();
     set.insert(1, late);
     let err = Runner::with_migrations(&set, RunOptions::default())
@@ -235,10 +231,7 @@ fn a_pending_migration_older_than_the_newest_applied_is_refused_unless_allowed()
         "{err}"
     );
     assert!(!table_exists(&mut conn, "late_arrival"));
-    let allowed = RunOptions {
-        allow_out_of_order: true,
-        ..RunOptions::default()
-    };
+    let allowed = RunOptions::default().with_allow_out_of_order(true);
     let report = Runner::with_migrations(&set, allowed)
         .migrate(&mut conn)
         .unwrap();
@@ -417,10 +410,7 @@ fn a_second_runner_times_out_with_lock_timeout_while_the_first_holds_the_lock() 
             migrate::ADVISORY_LOCK_KEY
         ))
         .unwrap();
-    let quick = RunOptions {
-        lock_timeout: std::time::Duration::from_millis(200),
-        ..RunOptions::default()
-    };
+    let quick = RunOptions::default().with_lock_timeout(std::time::Duration::from_millis(200));
     let err = Runner::new(quick).migrate(&mut db.connect()).unwrap_err();
     assert_eq!(err.kind(), "LockTimeout", "{err}");
 }
