@@ -23,6 +23,18 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::sql_types::Timestamptz;
 
+    bookstore_function_pins (function_name, crate_version) {
+        function_name -> Text,
+        crate_version -> Text,
+        first_seen -> Timestamptz,
+        last_seen -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     review (id) {
         id -> Int4,
         #[max_length = 100]
@@ -56,4 +68,9 @@ diesel::table! {
 
 diesel::joinable!(review -> book (book_id));
 
-diesel::allow_tables_to_appear_in_same_query!(book, review, review_quarantine,);
+diesel::allow_tables_to_appear_in_same_query!(
+    book,
+    bookstore_function_pins,
+    review,
+    review_quarantine,
+);

@@ -68,14 +68,17 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     fn param(n: usize) -> String;
     /// Tries once to take the runner's session lock `key`; `true` when taken.
     fn try_lock(&mut self, key: i64) -> QueryResult<bool>;
+    /// Adds `column` (of type `ddl`) to `table` unless it is there.
+    fn add_column_if_missing(&mut self, table: &str, column: &str, ddl: &str) -> QueryResult<()>;
     /// Releases the runner's session lock `key`.
     fn unlock(&mut self, key: i64) -> QueryResult<()>;
     /// The catalog queries `baseline` compares shapes with, or `None` when the backend
     /// cannot be baselined.
     const CATALOG: Option<CatalogQueries>;
-    /// The SQL that leaves `role` with exactly DML on `tables` and read access to
-    /// `bookkeeping`, or `None` when the backend has no roles.
-    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str) -> Option<String>;
+    /// The SQL that leaves `role` with exactly DML on `tables` (each with a serial `id`),
+    /// read access to `bookkeeping`, and read, insert and update on `pins` once it
+    /// exists; or `None` when the backend has no roles.
+    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str, pins: &str) -> Option<String>;
 }
 
 /// Two catalog queries, each taking a schema name as its one bind parameter: the

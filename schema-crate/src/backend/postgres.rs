@@ -2,7 +2,7 @@
 
 use diesel::{
     Connection as _, PgConnection, QueryResult, RunQueryDsl,
-    connection::{AnsiTransactionManager, CacheSize, TransactionManager},
+    connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager},
     sql_types::Bool,
 };
 
@@ -57,6 +57,12 @@ impl Dialect for PgConnection {
         .get_result(self)
     }
 
+    fn add_column_if_missing(&mut self, table: &str, column: &str, ddl: &str) -> QueryResult<()> {
+        self.batch_execute(&format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {ddl}"
+        ))
+    }
+
     fn unlock(&mut self, key: i64) -> QueryResult<()> {
         diesel::select(diesel::dsl::sql::<Bool>(&format!(
             "pg_advisory_unlock({key})"
@@ -65,7 +71,7 @@ impl Dialect for PgConnection {
         .map(|_| ())
     }
 
-    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str) -> Option<String> {
+    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str, pins: &str) -> Option<String> {
         let sequences: String = tables
             .iter()
             .map(|t| format!("EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO {role}', pg_get_serial_sequence('{t}', 'id'));"))
@@ -86,7 +92,12 @@ impl Dialect for PgConnection {
              REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
              GRANT USAGE ON SCHEMA public TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};
-             GRANT SELECT ON {bookkeeping} TO {role};"
+             GRANT SELECT ON {bookkeeping} TO {role};
+             DO $$ BEGIN
+                 IF to_regclass('{pins}') IS NOT NULL THEN
+                     GRANT SELECT, INSERT, UPDATE ON {pins} TO {role};
+                 END IF;
+             END $$;"
         ))
     }
 }

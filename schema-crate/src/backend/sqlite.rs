@@ -1,7 +1,7 @@
 //! SQLite (bundled): the embedded default for local runs.
 
 use diesel::{
-    QueryResult, SqliteConnection,
+    QueryResult, RunQueryDsl, SqliteConnection,
     connection::{AnsiTransactionManager, SimpleConnection},
 };
 
@@ -44,12 +44,34 @@ impl Dialect for SqliteConnection {
         Ok(true)
     }
 
+    /// SQLite has no `ADD COLUMN IF NOT EXISTS`: ask `pragma_table_info` first.
+    fn add_column_if_missing(&mut self, table: &str, column: &str, ddl: &str) -> QueryResult<()> {
+        #[derive(diesel::QueryableByName)]
+        struct Present {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let present: Present = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pragma_table_info('{table}') WHERE name = '{column}'"
+        ))
+        .get_result(self)?;
+        if present.n == 0 {
+            self.batch_execute(&format!("ALTER TABLE {table} ADD COLUMN {column} {ddl}"))?;
+        }
+        Ok(())
+    }
+
     fn unlock(&mut self, _key: i64) -> QueryResult<()> {
         Ok(())
     }
 
     /// SQLite has no roles.
-    fn app_role_sql(_role: &str, _tables: &[&str], _bookkeeping: &str) -> Option<String> {
+    fn app_role_sql(
+        _role: &str,
+        _tables: &[&str],
+        _bookkeeping: &str,
+        _pins: &str,
+    ) -> Option<String> {
         None
     }
 }

@@ -2,6 +2,8 @@
 
 use diesel::QueryResult;
 
+use super::{BlockedContract, LivePin};
+
 /// Why a runner operation failed; each variant names what a person must act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -60,6 +62,35 @@ pub enum MigrationError {
         /// Each difference, e.g. `review.rate: type integer, expected smallint`.
         differences: Vec<String>,
     },
+    /// Pending contract migrations would break functions that are still live.
+    #[error(
+        "contract migration{} blocked while live functions pin a version below the floor: {}; deploy newer functions (or wait until these age out of the window), or override explicitly",
+        if blocked.len() == 1 { "" } else { "s" },
+        blocked.iter().map(|b| format!(
+            "{} ({}, floor {}) needed by {}",
+            b.version,
+            b.name,
+            b.floor,
+            b.pinned_below.iter().map(|p| format!("{} at {}", p.function_name, p.crate_version)).collect::<Vec<_>>().join(", ")
+        )).collect::<Vec<_>>().join("; ")
+    )]
+    ContractBlocked {
+        /// Each blocked migration, with the live functions below its floor.
+        blocked: Vec<BlockedContract>,
+    },
+    /// Reverting would take away a migration that live functions need.
+    #[error(
+        "cannot revert {version} ({name}): live functions need it: {}; retire them first, or override explicitly",
+        needed_by.iter().map(|p| format!("{} at {}", p.function_name, p.crate_version)).collect::<Vec<_>>().join(", ")
+    )]
+    RevertBlocked {
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The live functions whose version embeds it.
+        needed_by: Vec<LivePin>,
+    },
     /// `baseline` or `revert` cannot run in this state.
     #[error("{0}")]
     Refused(String),
@@ -83,6 +114,8 @@ impl MigrationError {
             Self::OutOfOrder { .. } => "OutOfOrder",
             Self::MigrationFailed { .. } => "MigrationFailed",
             Self::BaselineMismatch { .. } => "BaselineMismatch",
+            Self::ContractBlocked { .. } => "ContractBlocked",
+            Self::RevertBlocked { .. } => "RevertBlocked",
             Self::Refused(_) => "Refused",
             Self::Database { .. } => "DatabaseError",
         }

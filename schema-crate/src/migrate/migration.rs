@@ -20,6 +20,40 @@ pub struct Migration {
     pub down: Option<&'static str>,
     /// `false` when `metadata.toml` says `run_in_transaction = false`.
     pub run_in_transaction: bool,
+    /// Whether older crate versions keep working after it (`metadata.toml`'s `phase`).
+    pub phase: Phase,
+}
+
+/// A migration's place in expand/contract, as its `metadata.toml` declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// Adds; every older crate version keeps working after it.
+    Expand,
+    /// Removes or tightens something older versions relied on.
+    Contract {
+        /// The oldest `bookstore-schema` version that still works after it.
+        floor: &'static str,
+    },
+}
+
+impl Phase {
+    /// `"expand"` or `"contract"`, as recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expand => "expand",
+            Self::Contract { .. } => "contract",
+        }
+    }
+
+    /// The floor of a contract migration.
+    pub fn floor(self) -> Option<&'static str> {
+        match self {
+            Self::Expand => None,
+            Self::Contract { floor } => Some(floor),
+        }
+    }
 }
 
 impl Migration {
@@ -32,7 +66,15 @@ impl Migration {
             up,
             down: None,
             run_in_transaction: true,
+            phase: Phase::Expand,
         }
+    }
+
+    /// This migration as a contract whose floor is `floor`.
+    #[must_use]
+    pub const fn contract(mut self, floor: &'static str) -> Self {
+        self.phase = Phase::Contract { floor };
+        self
     }
 
     /// This migration with `down` as its `down.sql`.
@@ -61,7 +103,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 mod embedded {
-    use super::Migration;
+    use super::{Migration, Phase};
     include!(concat!(env!("OUT_DIR"), "/embedded_migrations.rs"));
 }
 

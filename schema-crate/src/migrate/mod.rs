@@ -16,8 +16,17 @@
 
 mod baseline;
 mod bookkeeping;
+mod compat;
 mod error;
 mod lock;
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "build.rs uses the parser and the lint; the crate tests them"
+    )
+)]
+mod metadata;
 mod migration;
 mod report;
 mod role;
@@ -26,9 +35,10 @@ mod runner;
 use std::time::Duration;
 
 pub use self::{
-    bookkeeping::{applied, check_schema},
+    bookkeeping::{applied, check_schema, check_schema_against},
+    compat::{BlockedContract, DEFAULT_PIN_WINDOW, LivePin, PINS_TABLE, live_pins, record_pin},
     error::MigrationError,
-    migration::{Migration, embedded, head_version},
+    migration::{Migration, Phase, embedded, head_version},
     report::{
         AppliedMigration, Drift, MigrationRef, Plan, PlannedMigration, RunReport, SchemaCheck,
         Status, Step,
@@ -37,7 +47,7 @@ pub use self::{
     runner::{RunOptions, Runner},
 };
 pub(crate) use self::{
-    bookkeeping::{applied_after, bookkeeping_ddl, compare, record, unrecord},
+    bookkeeping::{applied_after, bookkeeping_ddl, compare, record, unrecord, upgrade_bookkeeping},
     error::Context,
     lock::locked,
     migration::cmp_versions,

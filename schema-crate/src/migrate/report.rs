@@ -2,11 +2,11 @@
 
 use diesel::{
     QueryableByName,
-    sql_types::{BigInt, Text},
+    sql_types::{BigInt, Nullable, Text},
 };
 use serde::Serialize;
 
-use super::Migration;
+use super::{BlockedContract, Migration};
 use crate::Backend;
 
 /// A migration as the database recorded it.
@@ -28,6 +28,15 @@ pub struct AppliedMigration {
     /// How long it took.
     #[diesel(sql_type = BigInt)]
     pub duration_ms: i64,
+    /// `expand` or `contract`; `None` when recorded before phases were (1.x runners).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub phase: Option<String>,
+    /// A contract migration's floor: the oldest crate version that works after it.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub floor: Option<String>,
+    /// The `bookstore-schema` version whose runner applied it (`None` before 2.0.0).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub crate_version: Option<String>,
 }
 
 /// A migration by version and name.
@@ -102,6 +111,9 @@ pub struct Status {
     pub pending: Vec<MigrationRef>,
     /// Differences between the record and the embedded set.
     pub drift: Vec<Drift>,
+    /// Pending contract migrations `migrate` will refuse while live functions need the
+    /// schema before them.
+    pub blocked: Vec<BlockedContract>,
 }
 
 /// A migration [`Runner::plan`] would apply.
@@ -128,6 +140,8 @@ pub struct Plan {
     pub pending: Vec<PlannedMigration>,
     /// Differences that would make `migrate` refuse or warn.
     pub drift: Vec<Drift>,
+    /// Pending contract migrations `migrate` will refuse, and the live functions why.
+    pub blocked: Vec<BlockedContract>,
 }
 
 /// A migration applied or reverted, with how long it took.
@@ -176,5 +190,17 @@ pub enum SchemaCheck {
         required_version: String,
         /// Missing versions.
         missing: Vec<String>,
+    },
+    /// A contract migration applied to the database removed or tightened something this
+    /// crate version relies on: it is older than the migration's floor.
+    Incompatible {
+        /// Newest applied version.
+        database_version: String,
+        /// The contract migration.
+        contract_version: String,
+        /// Its floor: the oldest crate version that works after it.
+        floor: String,
+        /// This crate's version.
+        crate_version: String,
     },
 }

@@ -1,6 +1,6 @@
 //! The application role: the database, not code review, keeps the functions to DML.
 
-use super::{BOOKKEEPING_TABLE, Context, MigrationError};
+use super::{BOOKKEEPING_TABLE, Context, MigrationError, PINS_TABLE};
 use crate::{
     DbConnection,
     backend::{Dialect, with_conn},
@@ -21,7 +21,8 @@ fn valid_role_name(name: &str) -> bool {
 
 /// Creates `role` (LOGIN, no password: it signs in with an RDS IAM token or trust auth)
 /// if missing, and leaves it exactly DML on the bookstore tables and their sequences,
-/// read access to the migration record (for the functions' schema check), and nothing
+/// read access to the migration record (for the functions' schema check), the right to
+/// record itself in the pins table (the compatibility window), and nothing
 /// else: it cannot create, alter or drop. On RDS it is also granted `rds_iam`.
 /// A no-op on SQLite, which has no roles.
 pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), MigrationError> {
@@ -31,7 +32,7 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
         )));
     }
     fn sql<C: Dialect>(_: &C, role: &str) -> Option<String> {
-        C::app_role_sql(role, &APP_TABLES, BOOKKEEPING_TABLE)
+        C::app_role_sql(role, &APP_TABLES, BOOKKEEPING_TABLE, PINS_TABLE)
     }
     let Some(sql) = with_conn!(&mut *conn, c => sql(c, role)) else {
         return Ok(());

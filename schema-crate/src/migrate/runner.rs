@@ -18,6 +18,11 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Apply a pending migration even when a newer one is already applied.
     pub allow_out_of_order: bool,
+    /// How recently a function must have recorded itself to count as live.
+    pub pin_window: Duration,
+    /// Apply contract migrations, and revert migrations, that live functions still need:
+    /// an operator's explicit override of the compatibility window.
+    pub ignore_live_pins: bool,
 }
 
 impl Default for RunOptions {
@@ -25,6 +30,8 @@ impl Default for RunOptions {
         Self {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             allow_out_of_order: false,
+            pin_window: DEFAULT_PIN_WINDOW,
+            ignore_live_pins: false,
         }
     }
 }
@@ -41,6 +48,20 @@ impl RunOptions {
     #[must_use]
     pub fn with_allow_out_of_order(mut self, allow: bool) -> Self {
         self.allow_out_of_order = allow;
+        self
+    }
+
+    /// These options with another window for live functions.
+    #[must_use]
+    pub fn with_pin_window(mut self, window: Duration) -> Self {
+        self.pin_window = window;
+        self
+    }
+
+    /// These options overriding (or not) the live functions' compatibility window.
+    #[must_use]
+    pub fn with_ignore_live_pins(mut self, ignore: bool) -> Self {
+        self.ignore_live_pins = ignore;
         self
     }
 }
@@ -143,6 +164,7 @@ impl<'m> Runner<'m> {
         let backend = conn.backend();
         let applied = applied(conn).context("reading the applied migrations")?;
         let cmp = compare(self.set(backend), &applied);
+        let blocked = self.blocked(conn, &cmp.pending)?;
         Ok(Status {
             backend,
             current_version: cmp.current_version,
@@ -153,6 +175,7 @@ impl<'m> Runner<'m> {
             pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
             drift: cmp.drift,
             applied,
+            blocked,
         })
     }
 
@@ -160,6 +183,7 @@ impl<'m> Runner<'m> {
     pub fn plan(&self, conn: &mut DbConnection) -> Result<Plan, MigrationError> {
         let applied = applied(conn).context("reading the applied migrations")?;
         let cmp = compare(self.set(conn.backend()), &applied);
+        let blocked = self.blocked(conn, &cmp.pending)?;
         Ok(Plan {
             current_version: cmp.current_version,
             pending: cmp
@@ -173,7 +197,22 @@ impl<'m> Runner<'m> {
                 })
                 .collect(),
             drift: cmp.drift,
+            blocked,
         })
+    }
+
+    /// The pending contract migrations live functions block (none with the override).
+    fn blocked(
+        &self,
+        conn: &mut DbConnection,
+        pending: &[&Migration],
+    ) -> Result<Vec<BlockedContract>, MigrationError> {
+        if self.options.ignore_live_pins || pending.iter().all(|m| m.phase.floor().is_none()) {
+            return Ok(Vec::new());
+        }
+        let pins =
+            live_pins(conn, self.options.pin_window).context("reading the live functions")?;
+        Ok(compat::blocked(pending, &pins))
     }
 
     /// Applies every pending migration, in order, under the lock.
@@ -198,6 +237,12 @@ impl<'m> Runner<'m> {
                     name: m.name.to_owned(),
                     newest_applied: newest.to_owned(),
                 });
+            }
+            upgrade_bookkeeping(conn, self.set(backend))
+                .context("upgrading the bookkeeping table")?;
+            let blocked = self.blocked(conn, &cmp.pending)?;
+            if !blocked.is_empty() {
+                return Err(MigrationError::ContractBlocked { blocked });
             }
             let mut steps = Vec::new();
             for m in &cmp.pending {
@@ -235,6 +280,20 @@ impl<'m> Runner<'m> {
                 )));
             }
             let before = recorded.last().map(|r| r.version.clone());
+            if !self.options.ignore_live_pins {
+                let pins = live_pins(conn, self.options.pin_window)
+                    .context("reading the live functions")?;
+                for row in recorded.iter().rev().take(count) {
+                    let needed_by = compat::needing(row.crate_version.as_deref(), &pins);
+                    if !needed_by.is_empty() {
+                        return Err(MigrationError::RevertBlocked {
+                            version: row.version.clone(),
+                            name: row.name.clone(),
+                            needed_by,
+                        });
+                    }
+                }
+            }
             let mut steps = Vec::new();
             for row in recorded.iter().rev().take(count) {
                 let m = self.set(backend).iter().find(|m| m.version == row.version).ok_or_else(|| {
@@ -311,13 +370,7 @@ mod tests {
 
     #[test]
     fn checksums_are_sha256_of_up_sql() {
-        let m = Migration {
-            version: "1",
-            name: "x",
-            up: "abc",
-            down: None,
-            run_in_transaction: true,
-        };
+        let m = Migration::new("1", "x", "abc");
         assert_eq!(
             m.checksum(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -132,6 +132,21 @@ impl TestDb {
         db
     }
 
+    /// An empty SQLite database file (for runner tests).
+    pub fn sqlite_empty(test: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name("bookstore", test)));
+        Self::Sqlite { path }
+    }
+
+    /// [`TestDb::empty`] or [`TestDb::sqlite_empty`], as `backend` says.
+    pub fn empty_on(backend: Backend, test: &str) -> Self {
+        match backend {
+            Backend::Postgres => Self::empty(test),
+            Backend::Sqlite => Self::sqlite_empty(test),
+            other => panic!("bookstore-testing has no test databases for {other:?}"),
+        }
+    }
+
     /// [`TestDb::migrated`] or [`TestDb::sqlite_migrated`], as `backend` says.
     pub fn migrated_on(backend: Backend, test: &str) -> Self {
         match backend {

@@ -4,6 +4,7 @@
     reason = "a test that cannot set up should panic loudly"
 )]
 
+mod compat;
 mod facts;
 mod models;
 mod pool;
