@@ -7,7 +7,10 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use bookstore_schema::{Book, NewBook};
+use bookstore_schema::{
+    Book, NewBook,
+    facts::{BOOK_AUTHOR_MAX_CHARS, BOOK_PUBLISHER_MAX_CHARS, BOOK_TITLE_MAX_CHARS},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -19,14 +22,10 @@ use bookstore_kit::{
     validate,
 };
 
-/// Longest title, in characters (`varchar(200)`).
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest author or publisher, in characters (`varchar(100)`).
-pub const MAX_NAME_CHARS: usize = 100;
 /// Earliest publication year accepted (printing with movable type in Europe).
-pub const MIN_YEAR: i64 = 1450;
+pub const MIN_YEAR: i32 = 1450;
 /// Latest publication year accepted (announced titles included).
-pub const MAX_YEAR: i64 = 2100;
+pub const MAX_YEAR: i32 = 2100;
 
 /// The routes this resource owns.
 pub fn routes() -> Router<AppState> {
@@ -104,10 +103,10 @@ pub struct CreateBook {
 impl CreateBook {
     /// Checks every field, naming the first one at fault.
     fn validate(&self) -> Result<i32, ApiError> {
-        validate::required_text("title", &self.title, MAX_TITLE_CHARS)?;
-        validate::required_text("author", &self.author, MAX_NAME_CHARS)?;
-        validate::required_text("publisher", &self.publisher, MAX_NAME_CHARS)?;
-        validate::int_in_range("year", self.year, MIN_YEAR, MAX_YEAR)
+        validate::required_text("title", &self.title, BOOK_TITLE_MAX_CHARS)?;
+        validate::required_text("author", &self.author, BOOK_AUTHOR_MAX_CHARS)?;
+        validate::required_text("publisher", &self.publisher, BOOK_PUBLISHER_MAX_CHARS)?;
+        validate::in_range("year", self.year, MIN_YEAR..=MAX_YEAR)
     }
 }
 
@@ -135,7 +134,7 @@ async fn show(
     state
         .one_statement(move |conn| {
             let (book, stats) =
-                Book::find_with_stats(conn, id)?.ok_or(ApiError::BookNotFound { id })?;
+                Book::find_with_stats(conn, id)?.ok_or_else(|| ApiError::not_found("book", id))?;
             Ok(Json(BookDetail {
                 book: book.into(),
                 review_count: stats.count,

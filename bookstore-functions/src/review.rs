@@ -1,7 +1,10 @@
 //! `/review` and `/book/{id}/reviews`: list and create reviews (the `reviews` function).
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use bookstore_schema::{DbConnection, NewReview, Review};
+use bookstore_schema::{
+    DbConnection, NewReview, Review,
+    facts::{REVIEW_RATE_RANGE, REVIEW_REVIEWER_MAX_CHARS, REVIEW_TEXT_MAX_CHARS},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -11,15 +14,6 @@ use bookstore_kit::{
     state::AppState,
     validate,
 };
-
-/// Longest reviewer name, in characters (`varchar(100)`).
-pub const MAX_REVIEWER_CHARS: usize = 100;
-/// Longest review text, in characters (`varchar(500)`).
-pub const MAX_REVIEW_CHARS: usize = 500;
-/// Lowest rate.
-pub const MIN_RATE: i64 = 1;
-/// Highest rate.
-pub const MAX_RATE: i64 = 5;
 
 /// The routes this resource owns.
 pub fn routes() -> Router<AppState> {
@@ -87,11 +81,11 @@ pub struct CreateReview {
 impl CreateReview {
     /// Checks every field, naming the first one at fault; returns `(book_id, rate)`.
     fn validate(&self) -> Result<(i32, i16), ApiError> {
-        let book_id = validate::int_in_range("book_id", self.book_id, 1, i64::from(i32::MAX))?;
-        validate::required_text("reviewer", &self.reviewer, MAX_REVIEWER_CHARS)?;
-        let rate = validate::int_in_range("rate", self.rate, MIN_RATE, MAX_RATE)?;
+        let book_id = validate::in_range("book_id", self.book_id, 1..=i32::MAX)?;
+        validate::required_text("reviewer", &self.reviewer, REVIEW_REVIEWER_MAX_CHARS)?;
+        let rate = validate::in_range("rate", self.rate, REVIEW_RATE_RANGE)?;
         if let Some(text) = &self.review {
-            validate::optional_text("review", text, MAX_REVIEW_CHARS)?;
+            validate::optional_text("review", text, REVIEW_TEXT_MAX_CHARS)?;
         }
         Ok((book_id, rate))
     }
@@ -131,7 +125,7 @@ fn page(
 ) -> Result<ReviewList, ApiError> {
     let page = match book_id {
         Some(id) => Review::page_of_book(conn, id, page.after, page.limit)?
-            .ok_or(ApiError::BookNotFound { id })?,
+            .ok_or_else(|| ApiError::not_found("book", id))?,
         None => Review::page(conn, None, page.after, page.limit)?,
     };
     Ok(ReviewList {
@@ -171,7 +165,9 @@ async fn insert(state: &AppState, input: CreateReview) -> Result<ReviewBody, Api
                 review: input.review.as_deref(),
             };
             Review::create(conn, &new).map_err(|error| match ApiError::from(error) {
-                ApiError::UnknownBook { .. } => ApiError::UnknownBook { id: Some(book_id) },
+                ApiError::UnknownReference {
+                    resource, field, ..
+                } => ApiError::unknown_reference(resource, field, book_id),
                 other => other,
             })
         })

@@ -295,7 +295,7 @@ mod tests {
         let e = err(r#"{"name": "a", "year": 1, "colour": "red"}"#);
         assert_eq!(
             (e.code(), e.field()),
-            ("unknown_field", Some("colour")),
+            ("unknown_field".into(), Some("colour")),
             "{e:?}"
         );
     }
@@ -303,7 +303,10 @@ mod tests {
     #[test]
     fn a_missing_field_is_named() {
         let e = err(r#"{"name": "a"}"#);
-        assert_eq!((e.code(), e.field()), ("missing_field", Some("year")));
+        assert_eq!(
+            (e.code(), e.field()),
+            ("missing_field".into(), Some("year"))
+        );
     }
 
     #[test]
@@ -312,7 +315,7 @@ mod tests {
             let e = err(&format!(r#"{{"name": "a", "year": {year}}}"#));
             assert_eq!(
                 (e.code(), e.field()),
-                ("invalid_field", Some("year")),
+                ("invalid_field".into(), Some("year")),
                 "{year}: {e:?}"
             );
         }

@@ -174,7 +174,7 @@ pub async fn check_schema_at_start(state: &AppState) {
     match state.check_schema().await {
         Ok(()) => {}
         Err(error) => tracing::warn!(
-            error.code = error.code(),
+            error.code = %error.code(),
             error.cause = %error,
             "schema check at start failed; requests will retry it"
         ),
