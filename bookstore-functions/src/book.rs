@@ -2,8 +2,8 @@
 
 use axum::{
     Extension, Json, Router,
-    extract::State,
-    http::{StatusCode, header},
+    extract::{FromRequestParts, State},
+    http::{StatusCode, header, request::Parts},
     response::IntoResponse,
     routing::get,
 };
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use bookstore_kit::{
     error::ApiError,
-    extract::{ApiJson, BookId, BookListQuery, strict_integer},
+    extract::{ApiJson, ApiPath, Pagination, strict_integer},
     stage::BasePath,
     state::AppState,
     validate,
@@ -32,6 +32,26 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/book", get(list).post(create).put(create_put))
         .route("/book/{id}", get(show))
+}
+
+/// The `{id}` of `/book/{id}` and `/book/{id}/reviews`: a book id, or
+/// `400 invalid_parameter` naming `id`.
+#[derive(Debug, Clone, Copy)]
+pub struct BookId(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for BookId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match ApiPath::<i32>::from_request_parts(parts, state).await {
+            Ok(ApiPath(id)) => Ok(Self(id)),
+            Err(ApiError::InvalidParameter { .. }) => Err(ApiError::invalid_parameter(
+                "id",
+                "must be a book id (a whole number)",
+            )),
+            Err(other) => Err(other),
+        }
+    }
 }
 
 /// A book as the API shows it.
@@ -112,10 +132,7 @@ impl CreateBook {
 
 /// `GET /book`
 #[tracing::instrument(skip_all, fields(limit = page.limit, after = ?page.after))]
-async fn list(
-    State(state): State<AppState>,
-    BookListQuery(page): BookListQuery,
-) -> Result<Json<BookList>, ApiError> {
+async fn list(State(state): State<AppState>, page: Pagination) -> Result<Json<BookList>, ApiError> {
     let page = state
         .one_statement(move |conn| Ok(Book::page(conn, page.after, page.limit)?))
         .await?;

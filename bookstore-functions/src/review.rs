@@ -1,6 +1,11 @@
 //! `/review` and `/book/{id}/reviews`: list and create reviews (the `reviews` function).
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    routing::get,
+};
 use bookstore_schema::{
     DbConnection, NewReview, Review,
     facts::{REVIEW_RATE_RANGE, REVIEW_REVIEWER_MAX_CHARS, REVIEW_TEXT_MAX_CHARS},
@@ -8,9 +13,11 @@ use bookstore_schema::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::book::BookId;
+
 use bookstore_kit::{
     error::ApiError,
-    extract::{ApiJson, BookId, BookListQuery, Pagination, ReviewListQuery, strict_integer},
+    extract::{ApiJson, ApiQuery, Pagination, optional_int, strict_integer},
     state::AppState,
     validate,
 };
@@ -20,6 +27,40 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/review", get(list).post(create).put(create_put))
         .route("/book/{id}/reviews", get(list_for_book))
+}
+
+/// The query of `GET /review`: pagination and an optional `book_id` filter.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewListQuery {
+    /// Page and cursor.
+    pub page: Pagination,
+    /// Only this book's reviews.
+    pub book_id: Option<i32>,
+}
+
+/// `GET /review`'s parameters as sent; an empty value counts as absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewListParams {
+    #[serde(default, deserialize_with = "optional_int")]
+    limit: Option<i64>,
+    #[serde(default, deserialize_with = "optional_int")]
+    after: Option<i32>,
+    #[serde(default, deserialize_with = "optional_int")]
+    book_id: Option<i32>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReviewListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ApiQuery(params) =
+            ApiQuery::<ReviewListParams>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            page: Pagination::new(params.limit, params.after)?,
+            book_id: params.book_id,
+        })
+    }
 }
 
 /// A review as the API shows it.
@@ -108,7 +149,7 @@ async fn list(
 async fn list_for_book(
     State(state): State<AppState>,
     BookId(id): BookId,
-    BookListQuery(query): BookListQuery,
+    query: Pagination,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
         .one_statement(move |conn| page(conn, Some(id), query))
