@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+mod logging;
 pub mod router;
 pub mod stage;
 pub mod startup;

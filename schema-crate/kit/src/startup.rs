@@ -15,18 +15,17 @@
 
 use std::{env, net::SocketAddr, sync::Arc};
 
+pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
+use crate::{
+    stage::lambda_service,
+    state::{AppState, Dispatch},
+};
 use anyhow::Context as _;
 use axum::Router;
 use bookstore_schema::{
     ConfigError, DbManager, DbPool, DbTarget, PoolConfig, build_pool,
     migrate::{RunOptions, Runner},
     pool::PasswordSource,
-};
-use tracing_subscriber::EnvFilter;
-
-use crate::{
-    stage::lambda_service,
-    state::{AppState, Dispatch},
 };
 
 /// Port of the local server when `PORT` is unset.
@@ -35,54 +34,6 @@ pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://bookstore.db";
 /// The local server's pool size when `DB_POOL_SIZE` is unset (browsers open several connections).
 pub const LOCAL_DEFAULT_POOL_SIZE: u32 = 4;
-/// Log filter when `RUST_LOG` is unset.
-pub const DEFAULT_LOG_FILTER: &str = "info";
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One JSON object per line (Lambda, CloudWatch).
-    Json,
-    /// Human-readable lines (the local server).
-    Plain,
-}
-
-/// Installs the global `tracing` subscriber on stdout, filtered by `RUST_LOG`.
-pub fn init_tracing(format: LogFormat) {
-    // Fails only if a subscriber is already set: keep that one.
-    let filter = env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.to_owned());
-    let _ = tracing::subscriber::set_global_default(subscriber(format, &filter, std::io::stdout));
-}
-
-/// The subscriber [`init_tracing`] installs: `filter` in `RUST_LOG` syntax (an invalid
-/// one falls back to `info`), lines written to `writer` (tests capture them).
-pub fn subscriber<W>(
-    format: LogFormat,
-    filter: &str,
-    writer: W,
-) -> Box<dyn tracing::Subscriber + Send + Sync>
-where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-{
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
-        LogFormat::Json => Box::new(
-            builder
-                .json()
-                .flatten_event(true)
-                // The request span (request id, method, path) on every line inside a request.
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_ansi(false)
-                .finish(),
-        ),
-        LogFormat::Plain => Box::new(builder.finish()),
-    }
-}
-
 /// The seam for database credentials: a password per new connection (a Secrets Manager
 /// secret, an RDS IAM token). `None` uses the target's own password. Every binary builds
 /// its pool through [`build_state`], so this is the one place to plug a source in.
