@@ -8,7 +8,8 @@
 //! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
 //! | `PORT` | local | port on 127.0.0.1 | 3000 |
 //! | `RUST_LOG` | all | log filter (`tracing_subscriber::EnvFilter`) | `info` |
-//! | `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` | Lambda | `true`: `lambda_http` leaves the stage out of paths; routing works either way (see [`crate::stage`]) | unset |
+//!
+//! The API Gateway stage needs no variable: [`crate::stage`] handles it.
 //!
 //! Deployed functions never migrate: they check the schema at cold start and answer
 //! `503 schema_behind` until the schema Lambda has run. The local server migrates at start.
