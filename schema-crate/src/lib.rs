@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod config;
 pub mod connection;
+pub mod env;
 pub mod facts;
 pub mod migrate;
 pub mod models;

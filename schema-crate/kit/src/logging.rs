@@ -7,6 +7,7 @@
 
 use std::fmt::{self, Write as _};
 
+use bookstore_schema::env::Env;
 use tracing_subscriber::{EnvFilter, field::MakeExt as _, fmt::format};
 
 /// Log filter when `RUST_LOG` is unset.
@@ -25,7 +26,9 @@ pub enum LogFormat {
 /// Installs the global `tracing` subscriber on stdout, filtered by `RUST_LOG`
 /// (default [`DEFAULT_LOG_FILTER`]). Keeps a subscriber that is already installed.
 pub fn init_tracing(format: LogFormat) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.to_owned());
+    let filter = Env::from_env()
+        .non_empty("RUST_LOG")
+        .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned());
     // Fails only if a subscriber is already set: keep that one.
     let _ = tracing::subscriber::set_global_default(subscriber(format, &filter, std::io::stdout));
 }

@@ -14,7 +14,7 @@
 //! Deployed functions never migrate: they check the schema at cold start and answer
 //! `503 schema_behind` until the schema Lambda has run. The local server migrates at start.
 
-use std::{env, net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
 pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
 use crate::{
@@ -25,6 +25,7 @@ use anyhow::Context as _;
 use axum::Router;
 use bookstore_schema::{
     ConfigError, DbManager, DbPool, DbTarget, PoolConfig, build_pool,
+    env::Env,
     migrate::{RunOptions, Runner},
     pool::PasswordSource,
 };
@@ -91,7 +92,7 @@ fn state_from_env() -> anyhow::Result<AppState> {
 /// configuration is at fault), so the failure shows as that error rather than as an exit
 /// status. Best effort: the caller still returns the error and the process exits.
 fn report_init_error(error: &anyhow::Error) {
-    let Ok(api) = env::var("AWS_LAMBDA_RUNTIME_API") else {
+    let Some(api) = Env::from_env().non_empty("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };
     let error_type = if error.chain().any(|cause| cause.is::<ConfigError>()) {
@@ -147,7 +148,7 @@ pub async fn run_lambda(router: Router) -> anyhow::Result<()> {
 
 /// Fails unless this process runs on Lambda (the runtime panics without its variables).
 fn ensure_on_lambda() -> anyhow::Result<()> {
-    if env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+    if !Env::from_env().is_set("AWS_LAMBDA_FUNCTION_NAME") {
         anyhow::bail!(
             "AWS_LAMBDA_FUNCTION_NAME is not set: this binary runs on AWS Lambda only; \
              run `cargo run -p bookstore-functions --bin bookstore-local` to serve the API locally"
@@ -158,6 +159,7 @@ fn ensure_on_lambda() -> anyhow::Result<()> {
 
 /// The local server's configuration.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LocalConfig {
     /// Where to listen (127.0.0.1 and `PORT`).
     pub addr: SocketAddr,
@@ -168,28 +170,23 @@ pub struct LocalConfig {
 }
 
 impl LocalConfig {
-    /// Reads the environment (see the module docs).
+    /// Reads the process environment (see the module docs).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| env::var(name).ok())
+        Self::from_vars(&Env::from_env())
     }
 
-    /// [`LocalConfig::from_env`] over any lookup.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let port = match get("PORT") {
-            Some(v) => v.parse::<u16>().map_err(|_| ConfigError::Invalid {
-                name: "PORT",
-                reason: format!("`{v}` is not a port number"),
-            })?,
-            None => DEFAULT_PORT,
-        };
-        let has = |name: &str| get(name).is_some_and(|v| !v.is_empty());
-        let target = if has("DATABASE_URL") || has("DB_HOST") {
-            DbTarget::from_lookup(&get)?
+    /// [`LocalConfig::from_env`] over any [`Env`] (tests pass `Env::from_pairs`).
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let port = env
+            .parse::<u16>("PORT", "a port number")?
+            .unwrap_or(DEFAULT_PORT);
+        let target = if env.is_set("DATABASE_URL") || env.is_set("DB_HOST") {
+            DbTarget::from_lookup(env.lookup())?
         } else {
             DbTarget::from_url(DEFAULT_SQLITE_URL)?
         };
-        let mut pool = PoolConfig::from_lookup(&get)?;
-        if get("DB_POOL_SIZE").is_none() {
+        let mut pool = PoolConfig::from_lookup(env.lookup())?;
+        if env.string("DB_POOL_SIZE").is_none() {
             pool.max_size = LOCAL_DEFAULT_POOL_SIZE;
         }
         Ok(Self {
@@ -240,21 +237,15 @@ pub async fn serve_local(router: Router, addr: SocketAddr) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k| map.get(k).cloned()
+    fn local(pairs: &[(&'static str, &'static str)]) -> Result<LocalConfig, ConfigError> {
+        LocalConfig::from_vars(&Env::from_pairs(pairs.iter().copied()))
     }
 
     #[test]
     fn with_no_environment_the_local_server_uses_sqlite_on_port_3000() {
-        let c = LocalConfig::from_lookup(lookup(&[])).unwrap();
+        let c = local(&[]).unwrap();
         assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
         assert!(matches!(&c.target, DbTarget::Sqlite(p) if p == "bookstore.db"));
         assert_eq!(c.pool.max_size, LOCAL_DEFAULT_POOL_SIZE);
@@ -262,11 +253,11 @@ mod tests {
 
     #[test]
     fn database_url_and_port_override_the_local_defaults() {
-        let c = LocalConfig::from_lookup(lookup(&[
+        let c = local(&[
             ("PORT", "8080"),
             ("DATABASE_URL", "postgres://u@h/db"),
             ("DB_POOL_SIZE", "2"),
-        ]))
+        ])
         .unwrap();
         assert_eq!(c.addr.port(), 8080);
         assert!(matches!(c.target, DbTarget::PostgresUrl(_)));
@@ -274,8 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_port_names_the_variable() {
-        let err = LocalConfig::from_lookup(lookup(&[("PORT", "http")])).unwrap_err();
+    fn bad_values_name_their_variable() {
+        let err = local(&[("PORT", "http")]).unwrap_err();
         assert!(err.to_string().starts_with("PORT is invalid"), "{err}");
+        let err = local(&[("DB_POOL_SIZE", "0")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("DB_POOL_SIZE is invalid"),
+            "{err}"
+        );
     }
 }
