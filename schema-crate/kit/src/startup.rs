@@ -18,6 +18,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
 use crate::{
+    router,
     stage::lambda_service,
     state::{AppState, Dispatch},
 };
@@ -65,6 +66,34 @@ fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool
         DbManager::new(target, passwords, config.session),
         config,
     ))
+}
+
+/// A deployed function's whole `main`: JSON logs, the state from the environment (the
+/// schema checked at cold start, an init error reported to Lambda), `routes` finished by
+/// [`router::finish`], served on the Lambda runtime until it stops.
+///
+/// ```no_run
+/// # use axum::{Router, routing::get};
+/// # fn routes() -> Router<bookstore_kit::AppState> { Router::new().route("/ping", get(|| async { "pong" })) }
+/// #[tokio::main]
+/// async fn main() -> anyhow::Result<()> {
+///     bookstore_kit::run_function(routes()).await
+/// }
+/// ```
+pub async fn run_function(routes: Router<AppState>) -> anyhow::Result<()> {
+    init_tracing(LogFormat::Json);
+    let state = build_state_from_env().await?;
+    run_lambda(router::finish(routes, state)).await
+}
+
+/// The local server's whole `main`: plain logs, [`LocalConfig`] from the environment, the
+/// database migrated, `routes` finished by [`router::finish`], served on `127.0.0.1:$PORT`
+/// until Ctrl-C.
+pub async fn run_local(routes: Router<AppState>) -> anyhow::Result<()> {
+    init_tracing(LogFormat::Plain);
+    let config = LocalConfig::from_env()?;
+    let state = build_local_state(&config).await?;
+    serve_local(router::finish(routes, state), config.addr).await
 }
 
 /// A deployed function's state: configuration from the environment (failing fast,
