@@ -311,7 +311,7 @@ impl ApiError {
 }
 
 /// `text` cut to [`ECHO_MAX_CHARS`] characters, ending in `…` when cut.
-pub fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     clip_to(text, ECHO_MAX_CHARS)
 }
 

@@ -200,6 +200,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn axums_own_json_rejections_map_to_the_same_codes_for_derive_users() {
+        let data = Json::<Book>::from_bytes(br#"{"name": 1, "year": 1}"#).unwrap_err();
+        let e = ApiError::from(data);
+        assert_eq!(
+            (e.code(), e.field()),
+            ("invalid_field".into(), Some("name"))
+        );
+        let unknown = Json::<Book>::from_bytes(br#"{"name": "a", "year": 1, "x": 1}"#);
+        let e = ApiError::from(unknown.unwrap_err());
+        assert_eq!((e.code(), e.field()), ("unknown_field".into(), Some("x")));
+        let syntax = Json::<Book>::from_bytes(br#"{"name": "#).unwrap_err();
+        let e = ApiError::from(syntax);
+        assert_eq!(e.code(), "malformed_json");
+        assert!(e.public_message().contains("line 1"), "{e:?}");
+        let trailing = Json::<Book>::from_bytes(br#"{"name": "a", "year": 1} x"#).unwrap_err();
+        assert_eq!(ApiError::from(trailing).code(), "malformed_json");
+    }
+
     #[tokio::test]
     async fn json_content_types_are_recognised() {
         let body = r#"{"name": "a", "year": 1}"#;
