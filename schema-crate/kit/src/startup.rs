@@ -16,12 +16,6 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
-use crate::{
-    router,
-    stage::lambda_service,
-    state::{AppState, Dispatch},
-};
 use anyhow::Context as _;
 use axum::Router;
 use bookstore_schema::{
@@ -30,6 +24,14 @@ use bookstore_schema::{
     migrate::{RunOptions, Runner},
     pool::PasswordSource,
 };
+
+use crate::{
+    router,
+    stage::lambda_service,
+    state::{AppState, Dispatch},
+};
+
+pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
 
 /// Port of the local server when `PORT` is unset.
 pub const DEFAULT_PORT: u16 = 3000;
