@@ -16,13 +16,19 @@ pub enum Function {
     All,
 }
 
-/// The application: the routes of `function` over `state`, finished by the kit (JSON
-/// errors for unknown routes and methods, the body limit, request logs).
-pub fn app(state: AppState, function: Function) -> Router {
-    let routes = match function {
+/// The routes `function` serves, before the kit finishes them: what the binaries hand to
+/// `bookstore_kit::run_function` and `run_local`.
+pub fn routes(function: Function) -> Router<AppState> {
+    match function {
         Function::Books => book::routes(),
         Function::Reviews => review::routes(),
         Function::All => book::routes().merge(review::routes()),
-    };
-    router::finish(routes, state)
+    }
+}
+
+/// The application: the routes of `function` over `state`, finished by the kit (JSON
+/// errors for unknown routes and methods, the body limit, request logs), as the binaries
+/// serve it and the tests drive it.
+pub fn app(state: AppState, function: Function) -> Router {
+    router::finish(routes(function), state)
 }

@@ -4,4 +4,4 @@ pub mod app;
 pub mod book;
 pub mod review;
 
-pub use app::{Function, app};
+pub use app::{Function, app, routes};

@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod config;
 pub mod connection;
+pub mod env;
 pub mod facts;
 pub mod migrate;
 pub mod models;

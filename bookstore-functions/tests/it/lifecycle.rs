@@ -38,9 +38,7 @@ async fn a_unit_of_work_that_fails_leaves_nothing_behind(app: TestApp) {
         .unit_of_work(|conn| {
             Book::create(conn, &DUNE)?;
             Book::create(conn, &DUNE)?;
-            Err::<(), _>(ApiError::InvalidBody {
-                message: "changed my mind".into(),
-            })
+            Err::<(), _>(ApiError::invalid_body("changed my mind"))
         })
         .await;
     assert_eq!(result.unwrap_err().code(), "invalid_body");

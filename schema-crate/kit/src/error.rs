@@ -1,60 +1,79 @@
 //! The one error type of the API and its one mapping to HTTP.
 //!
-//! Every failure a handler, an extractor or the unit of work can meet is an [`ApiError`];
-//! [`ApiError`]'s `IntoResponse` is the only place that picks a status code and writes
-//! the `{"error": {"code", "message", "field"?}}` body. Causes (database messages, SQL
-//! states, constraint names, panics) are logged there and never sent.
+//! Every failure a handler, an extractor or the unit of work can meet is an [`ApiError`].
+//! One table (`ApiError::row`, private) gives each variant its status, code, field and
+//! public message, read through [`ApiError::status`], [`ApiError::code`],
+//! [`ApiError::field`] and [`ApiError::public_message`]; `IntoResponse` writes them as
+//! `{"error": {"code", "message", "field"?}}`. Causes (database messages, SQL states, constraint names, panics) are logged there and
+//! never sent.
+//!
+//! Nothing here is specific to one resource: a missing row is
+//! [`ApiError::not_found`]`("book", id)`, code `book_not_found`, and a foreign key from
+//! `bookstore_schema::facts` names the referencing column and the referenced table's
+//! `…_not_found` code. Names and values a client sent are echoed at most
+//! [`ECHO_MAX_CHARS`] characters long (longer ones end in `…`), and a message that quotes
+//! a value (serde's) at most [`MESSAGE_MAX_CHARS`].
 
-use std::{error::Error as StdError, fmt::Write as _};
+mod database;
+mod response;
 
-use axum::{
-    Json,
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde::Serialize;
+use std::{error::Error as StdError, fmt::Display};
 
-/// The foreign key from `review.book_id` to `book.id` (PostgreSQL's name; SQLite names none).
-pub const REVIEW_BOOK_FKEY: &str = "review_book_id_fkey";
-/// The CHECK that keeps `review.rate` within 1..=5.
-pub const REVIEW_RATE_CHECK: &str = "review_rate_range";
+pub use database::cause_chain;
 
 /// The body of a 500: fixed, whatever went wrong.
 pub const INTERNAL_MESSAGE: &str = "internal server error";
 
-/// Seconds a client should wait before retrying a 503.
-const RETRY_AFTER_SECS: &str = "1";
+/// Longest name or value a client sent that an error echoes, in characters.
+pub const ECHO_MAX_CHARS: usize = 64;
+/// Longest message (which may quote a value, as serde's do) an error sends, in characters.
+pub const MESSAGE_MAX_CHARS: usize = 160;
 
 /// Everything that can go wrong in a request, as the client is told.
+///
+/// Build one with its constructor ([`ApiError::invalid_field`], [`ApiError::not_found`]…);
+/// match on it with `..`: variants and fields may be added in a minor release.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
-    /// No route matches the path.
+    /// No route matches the path (`404 route_not_found`).
     #[error("no route for {path}")]
+    #[non_exhaustive]
     RouteNotFound {
-        /// The request path.
+        /// The request path (clipped).
         path: String,
     },
-    /// The route exists but not for this method (`Allow` is added by the router).
+    /// The route exists but not for this method (`405`; `Allow` is added by the router).
     #[error("method {method} is not allowed here")]
+    #[non_exhaustive]
     MethodNotAllowed {
-        /// The request method.
+        /// The request method (clipped).
         method: String,
     },
-    /// The book addressed by the path or query does not exist.
-    #[error("book {id} does not exist")]
-    BookNotFound {
-        /// The id asked for.
-        id: i32,
+    /// The resource addressed by the path or query does not exist (`404 {resource}_not_found`).
+    #[error("{resource} {id} does not exist")]
+    #[non_exhaustive]
+    NotFound {
+        /// What was asked for (`book`): the code is `{resource}_not_found`.
+        resource: &'static str,
+        /// Its id as the client sent it (clipped).
+        id: String,
     },
-    /// The body refers to a book that does not exist (`None` when only the database knew).
-    #[error("the book in book_id does not exist")]
-    UnknownBook {
-        /// The id the body named, when known.
-        id: Option<i32>,
+    /// The body refers to a row that does not exist (`422 {resource}_not_found` naming
+    /// the field): a foreign key refused the write.
+    #[error("the {resource} in {field} does not exist")]
+    #[non_exhaustive]
+    UnknownReference {
+        /// The referenced table (`book`): the code is `{resource}_not_found`.
+        resource: &'static str,
+        /// The body field that refers to it (`book_id`).
+        field: &'static str,
+        /// The id the body named, when known (clipped).
+        id: Option<String>,
     },
     /// The body is not JSON at all (syntax error, empty body).
     #[error("malformed JSON: {message}")]
+    #[non_exhaustive]
     MalformedJson {
         /// Where the parser gave up (line and column, never the body).
         message: String,
@@ -64,58 +83,67 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The body is larger than the limit.
     #[error("body larger than {limit} bytes")]
+    #[non_exhaustive]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
     },
     /// The body has a field the endpoint does not know.
     #[error("unknown field {field}")]
+    #[non_exhaustive]
     UnknownField {
-        /// The field's name (its path for nested values).
+        /// The field's name, its path for nested values (clipped).
         field: String,
     },
     /// A required field is missing.
     #[error("missing field {field}")]
+    #[non_exhaustive]
     MissingField {
-        /// The field's name.
+        /// The field's name (clipped).
         field: String,
     },
     /// A field has the wrong type or an unacceptable value.
     #[error("invalid field {field}: {message}")]
+    #[non_exhaustive]
     InvalidField {
-        /// The field's name.
+        /// The field's name (clipped).
         field: String,
-        /// What is wrong, for a person.
+        /// What is wrong, for a person (clipped).
         message: String,
     },
     /// The body is JSON but not what the endpoint takes (e.g. an array).
     #[error("invalid body: {message}")]
+    #[non_exhaustive]
     InvalidBody {
-        /// What is wrong.
+        /// What is wrong (clipped).
         message: String,
     },
     /// A query or path parameter is malformed or out of range.
     #[error("invalid parameter {param}: {message}")]
+    #[non_exhaustive]
     InvalidParameter {
-        /// The parameter's name (`limit`, `after`, `book_id`, `id`).
+        /// The parameter's name (`limit`, `id`), clipped.
         param: String,
-        /// What is wrong.
+        /// What is wrong (clipped).
         message: String,
     },
     /// A query parameter the endpoint does not take.
     #[error("unknown parameter {param}")]
+    #[non_exhaustive]
     UnknownParameter {
-        /// The parameter's name.
+        /// The parameter's name (clipped).
         param: String,
     },
-    /// A unique constraint refused the write.
+    /// A unique constraint refused the write (`409 conflict`).
     #[error("unique violation on {constraint:?}")]
+    #[non_exhaustive]
     Conflict {
         /// The constraint's name, for the log only.
         constraint: Option<String>,
     },
-    /// A CHECK, NOT NULL or foreign-key rule refused the write.
+    /// A CHECK, NOT NULL or foreign-key rule refused the write (`422 constraint_violation`).
     #[error("constraint violation on {constraint:?}")]
+    #[non_exhaustive]
     ConstraintViolation {
         /// The constraint's name, for the log only.
         constraint: Option<String>,
@@ -127,6 +155,7 @@ pub enum ApiError {
         "the database schema is at {}, this function (bookstore-schema {crate_version}) needs {required_version}",
         database_version.as_deref().unwrap_or("no version")
     )]
+    #[non_exhaustive]
     SchemaBehind {
         /// Newest migration the database has, `None` when it has none.
         database_version: Option<String>,
@@ -137,376 +166,211 @@ pub enum ApiError {
     },
     /// No connection could be had, or it broke: retrying later may work.
     #[error("database unavailable: {cause}")]
+    #[non_exhaustive]
     DatabaseUnavailable {
         /// The cause, for the log only.
         cause: String,
     },
     /// Anything else: a bug or an unexpected database error.
     #[error("internal error: {cause}")]
+    #[non_exhaustive]
     Internal {
         /// The cause chain, for the log only.
         cause: String,
     },
 }
 
-/// The wire shape of an error.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-}
-
+/// Constructors: the only way to build an [`ApiError`] outside this crate. Names and
+/// values the client sent are clipped here, so no error carries them whole.
 impl ApiError {
-    /// An internal error from any error, keeping its cause chain for the log.
+    /// `404 route_not_found` for `path`.
+    pub fn route_not_found(path: &str) -> Self {
+        Self::RouteNotFound { path: clip(path) }
+    }
+
+    /// `405 method_not_allowed` for `method`.
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self::MethodNotAllowed {
+            method: clip(method),
+        }
+    }
+
+    /// `404 {resource}_not_found`: the `resource` with this `id` does not exist.
+    pub fn not_found(resource: &'static str, id: impl Display) -> Self {
+        Self::NotFound {
+            resource,
+            id: clip(&id.to_string()),
+        }
+    }
+
+    /// `422 {resource}_not_found` naming `field`: the body's `field` names a `resource`
+    /// with this `id` that does not exist.
+    pub fn unknown_reference(
+        resource: &'static str,
+        field: &'static str,
+        id: impl Display,
+    ) -> Self {
+        Self::UnknownReference {
+            resource,
+            field,
+            id: Some(clip(&id.to_string())),
+        }
+    }
+
+    /// `400 malformed_json`: the parser's `message` (a position, never the body).
+    pub fn malformed_json(message: impl Display) -> Self {
+        Self::MalformedJson {
+            message: clip_message(&message.to_string()),
+        }
+    }
+
+    /// `415 unsupported_media_type`.
+    pub fn unsupported_media_type() -> Self {
+        Self::UnsupportedMediaType
+    }
+
+    /// `413 payload_too_large` for a body over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::PayloadTooLarge { limit }
+    }
+
+    /// `400 unknown_field` naming `field`.
+    pub fn unknown_field(field: &str) -> Self {
+        Self::UnknownField { field: clip(field) }
+    }
+
+    /// `400 missing_field` naming `field`.
+    pub fn missing_field(field: &str) -> Self {
+        Self::MissingField { field: clip(field) }
+    }
+
+    /// `400 invalid_field` naming `field`; the message reads "`field` {message}".
+    pub fn invalid_field(field: &str, message: impl Display) -> Self {
+        Self::InvalidField {
+            field: clip(field),
+            message: clip_message(&message.to_string()),
+        }
+    }
+
+    /// `400 invalid_body`: the body as a whole is wrong.
+    pub fn invalid_body(message: impl Display) -> Self {
+        Self::InvalidBody {
+            message: clip_message(&message.to_string()),
+        }
+    }
+
+    /// `400 invalid_parameter` naming `param`; the message reads "`param` {message}".
+    pub fn invalid_parameter(param: &str, message: impl Display) -> Self {
+        Self::InvalidParameter {
+            param: clip(param),
+            message: clip_message(&message.to_string()),
+        }
+    }
+
+    /// `400 unknown_parameter` naming `param`.
+    pub fn unknown_parameter(param: &str) -> Self {
+        Self::UnknownParameter { param: clip(param) }
+    }
+
+    /// `409 conflict`: the write conflicts with existing data.
+    pub fn conflict() -> Self {
+        Self::Conflict { constraint: None }
+    }
+
+    /// `422 constraint_violation`, naming `field` when known.
+    pub fn constraint_violation(field: Option<&'static str>) -> Self {
+        Self::ConstraintViolation {
+            constraint: None,
+            field,
+        }
+    }
+
+    /// `503 schema_behind`: the database is at `database_version`, this function needs
+    /// `required_version`.
+    pub fn schema_behind(database_version: Option<String>, required_version: String) -> Self {
+        Self::SchemaBehind {
+            database_version,
+            required_version,
+            crate_version: bookstore_schema::VERSION,
+        }
+    }
+
+    /// `500 internal` from any error, keeping its cause chain for the log.
     pub fn internal(error: &(dyn StdError + 'static)) -> Self {
         Self::Internal {
             cause: cause_chain(error),
         }
     }
 
-    /// A database-unavailable error from any error, keeping its cause chain for the log.
+    /// `503 database_unavailable` from any error, keeping its cause chain for the log.
     pub fn unavailable(error: &(dyn StdError + 'static)) -> Self {
         Self::DatabaseUnavailable {
             cause: cause_chain(error),
         }
     }
-
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::RouteNotFound { .. } | Self::BookNotFound { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::MalformedJson { .. }
-            | Self::UnknownField { .. }
-            | Self::MissingField { .. }
-            | Self::InvalidField { .. }
-            | Self::InvalidBody { .. }
-            | Self::InvalidParameter { .. }
-            | Self::UnknownParameter { .. } => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::UnknownBook { .. } | Self::ConstraintViolation { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            Self::SchemaBehind { .. } | Self::DatabaseUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The stable, machine-readable code clients switch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::RouteNotFound { .. } => "route_not_found",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::BookNotFound { .. } | Self::UnknownBook { .. } => "book_not_found",
-            Self::MalformedJson { .. } => "malformed_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnknownField { .. } => "unknown_field",
-            Self::MissingField { .. } => "missing_field",
-            Self::InvalidField { .. } => "invalid_field",
-            Self::InvalidBody { .. } => "invalid_body",
-            Self::InvalidParameter { .. } => "invalid_parameter",
-            Self::UnknownParameter { .. } => "unknown_parameter",
-            Self::Conflict { .. } => "conflict",
-            Self::ConstraintViolation { .. } => "constraint_violation",
-            Self::SchemaBehind { .. } => "schema_behind",
-            Self::DatabaseUnavailable { .. } => "database_unavailable",
-            Self::Internal { .. } => "internal",
-        }
-    }
-
-    /// The field or parameter at fault, if any.
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            Self::UnknownField { field }
-            | Self::MissingField { field }
-            | Self::InvalidField { field, .. } => Some(field),
-            Self::InvalidParameter { param, .. } | Self::UnknownParameter { param } => Some(param),
-            Self::UnknownBook { .. } => Some("book_id"),
-            Self::ConstraintViolation { field, .. } => *field,
-            _ => None,
-        }
-    }
-
-    /// The message a client sees: what was wrong with the request, never why the server failed.
-    fn public_message(&self) -> String {
-        match self {
-            Self::RouteNotFound { path } => format!("no route matches {path}"),
-            Self::MethodNotAllowed { method } => {
-                format!("{method} is not allowed on this route; the Allow header lists what is")
-            }
-            Self::BookNotFound { id } => format!("book {id} does not exist"),
-            Self::UnknownBook { id: Some(id) } => format!("book {id} does not exist"),
-            Self::UnknownBook { id: None } => "the book in book_id does not exist".to_owned(),
-            Self::MalformedJson { message } => format!("the body is not valid JSON: {message}"),
-            Self::UnsupportedMediaType => {
-                "send the body as JSON with Content-Type: application/json".to_owned()
-            }
-            Self::PayloadTooLarge { limit } => {
-                format!("the body is larger than {limit} bytes")
-            }
-            Self::UnknownField { field } => format!("unknown field `{field}`"),
-            Self::MissingField { field } => format!("missing field `{field}`"),
-            Self::InvalidField { field, message } => format!("`{field}` {message}"),
-            Self::InvalidBody { message } => message.clone(),
-            Self::InvalidParameter { param, message } => format!("`{param}` {message}"),
-            Self::UnknownParameter { param } => format!("unknown query parameter `{param}`"),
-            Self::Conflict { .. } => "the request conflicts with existing data".to_owned(),
-            Self::ConstraintViolation {
-                field: Some(field), ..
-            } => format!("`{field}` breaks a rule of the database"),
-            Self::ConstraintViolation { field: None, .. } => {
-                "the request breaks a rule of the database".to_owned()
-            }
-            Self::SchemaBehind { .. } => {
-                format!("{self}; the schema migration has not run yet, retry after it has")
-            }
-            Self::DatabaseUnavailable { .. } => {
-                "the database is unavailable; retry shortly".to_owned()
-            }
-            Self::Internal { .. } => INTERNAL_MESSAGE.to_owned(),
-        }
-    }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(error.code = self.code(), error.cause = %self, "request failed");
-        } else {
-            tracing::info!(error.code = self.code(), error = %self, "request rejected");
-        }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: self.public_message(),
-                field: self.field(),
-            },
-        };
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
-        }
-        response
-    }
+/// `text` cut to [`ECHO_MAX_CHARS`] characters, ending in `…` when cut.
+pub(crate) fn clip(text: &str) -> String {
+    clip_to(text, ECHO_MAX_CHARS)
 }
 
-impl From<DieselError> for ApiError {
-    fn from(error: DieselError) -> Self {
-        let DieselError::DatabaseError(kind, info) = &error else {
-            return Self::internal(&error);
-        };
-        let constraint = info.constraint_name().map(str::to_owned);
-        match kind {
-            DatabaseErrorKind::UniqueViolation => Self::Conflict { constraint },
-            // SQLite names no constraint; the only foreign key a request can break is this one.
-            DatabaseErrorKind::ForeignKeyViolation
-                if constraint.as_deref().is_none_or(|c| c == REVIEW_BOOK_FKEY) =>
-            {
-                Self::UnknownBook { id: None }
-            }
-            DatabaseErrorKind::CheckViolation
-                if constraint.as_deref() == Some(REVIEW_RATE_CHECK) =>
-            {
-                Self::ConstraintViolation {
-                    constraint,
-                    field: Some("rate"),
-                }
-            }
-            DatabaseErrorKind::ForeignKeyViolation
-            | DatabaseErrorKind::CheckViolation
-            | DatabaseErrorKind::NotNullViolation
-            | DatabaseErrorKind::RestrictViolation
-            | DatabaseErrorKind::ExclusionViolation => Self::ConstraintViolation {
-                constraint,
-                field: None,
-            },
-            // A dropped socket, a terminated backend, an Aurora writer that just became
-            // a reader during failover: retrying on a fresh connection can work.
-            DatabaseErrorKind::ClosedConnection
-            | DatabaseErrorKind::UnableToSendCommand
-            | DatabaseErrorKind::ReadOnlyTransaction
-            | DatabaseErrorKind::SerializationFailure => Self::unavailable(&error),
-            // SQLite's busy timeout ran out behind another writer.
-            _ if info.message().contains("database is locked") => Self::unavailable(&error),
-            _ => Self::internal(&error),
-        }
-    }
+fn clip_message(text: &str) -> String {
+    clip_to(text, MESSAGE_MAX_CHARS)
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(error: r2d2::Error) -> Self {
-        Self::unavailable(&error)
+fn clip_to(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
-}
-
-/// `error: cause: cause…`, with the database's detail where diesel keeps it apart.
-pub fn cause_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut out = error.to_string();
-    if let Some(DieselError::DatabaseError(kind, info)) = error.downcast_ref::<DieselError>() {
-        let _ = write!(out, " (kind {kind:?}");
-        if let Some(constraint) = info.constraint_name() {
-            let _ = write!(out, ", constraint {constraint}");
-        }
-        if let Some(table) = info.table_name() {
-            let _ = write!(out, ", table {table}");
-        }
-        out.push(')');
-    }
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(out, ": {cause}");
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use diesel::result::DatabaseErrorInformation;
+    use axum::http::StatusCode;
 
     use super::*;
 
-    #[derive(Debug)]
-    struct Info {
-        message: &'static str,
-        constraint: Option<&'static str>,
-    }
-
-    impl DatabaseErrorInformation for Info {
-        fn message(&self) -> &str {
-            self.message
-        }
-        fn details(&self) -> Option<&str> {
-            None
-        }
-        fn hint(&self) -> Option<&str> {
-            None
-        }
-        fn table_name(&self) -> Option<&str> {
-            None
-        }
-        fn column_name(&self) -> Option<&str> {
-            None
-        }
-        fn constraint_name(&self) -> Option<&str> {
-            self.constraint
-        }
-        fn statement_position(&self) -> Option<i32> {
-            None
-        }
-    }
-
-    fn db_error(
-        kind: DatabaseErrorKind,
-        message: &'static str,
-        constraint: Option<&'static str>,
-    ) -> ApiError {
-        DieselError::DatabaseError(
-            kind,
-            Box::new(Info {
-                message,
-                constraint,
-            }),
-        )
-        .into()
-    }
-
     #[test]
-    fn the_review_foreign_key_becomes_book_not_found_on_both_backends() {
-        let pg = db_error(
-            DatabaseErrorKind::ForeignKeyViolation,
-            "insert or update on table \"review\" violates foreign key constraint",
-            Some(REVIEW_BOOK_FKEY),
-        );
-        let sqlite = db_error(
-            DatabaseErrorKind::ForeignKeyViolation,
-            "FOREIGN KEY constraint failed",
-            None,
-        );
-        for error in [pg, sqlite] {
-            assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-            assert_eq!(error.code(), "book_not_found");
-            assert_eq!(error.field(), Some("book_id"));
-        }
-    }
-
-    #[test]
-    fn unique_violations_are_conflicts_and_other_rules_are_unprocessable() {
-        let unique = db_error(DatabaseErrorKind::UniqueViolation, "dup", Some("book_pkey"));
-        assert_eq!(unique.status(), StatusCode::CONFLICT);
-        let rate = db_error(
-            DatabaseErrorKind::CheckViolation,
-            "check",
-            Some(REVIEW_RATE_CHECK),
-        );
-        assert_eq!(
-            (rate.status(), rate.field()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("rate"))
-        );
-        let other = db_error(DatabaseErrorKind::CheckViolation, "check", Some("x"));
-        assert_eq!(
-            (other.status(), other.field()),
-            (StatusCode::UNPROCESSABLE_ENTITY, None)
-        );
-    }
-
-    #[test]
-    fn connection_failures_are_503_and_everything_else_is_500() {
-        for kind in [
-            DatabaseErrorKind::ClosedConnection,
-            DatabaseErrorKind::ReadOnlyTransaction,
-        ] {
-            assert_eq!(db_error(kind, "gone", None).code(), "database_unavailable");
-        }
-        assert_eq!(
-            db_error(DatabaseErrorKind::Unknown, "database is locked", None).code(),
-            "database_unavailable"
-        );
-        let unknown = db_error(
-            DatabaseErrorKind::Unknown,
-            "relation \"book\" does not exist",
-            None,
-        );
-        assert_eq!(unknown.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(unknown.public_message(), INTERNAL_MESSAGE);
-        assert_eq!(ApiError::from(DieselError::NotFound).code(), "internal");
-    }
-
-    #[test]
-    fn server_errors_never_show_their_cause() {
-        let secret = "password=hunter2 SELECT * FROM book";
+    fn echoed_names_are_clipped_to_64_characters_with_an_ellipsis() {
+        let long = "é".repeat(65_000);
         for error in [
-            ApiError::Internal {
-                cause: secret.into(),
-            },
-            ApiError::DatabaseUnavailable {
-                cause: secret.into(),
-            },
-            ApiError::Conflict {
-                constraint: Some(secret.into()),
-            },
-            ApiError::ConstraintViolation {
-                constraint: Some(secret.into()),
-                field: None,
-            },
+            ApiError::unknown_parameter(&long),
+            ApiError::unknown_field(&long),
+            ApiError::invalid_parameter(&long, &long),
+            ApiError::route_not_found(&long),
         ] {
-            assert!(!error.public_message().contains("hunter2"), "{error:?}");
+            let message = error.public_message();
+            assert!(message.chars().count() < 2 * MESSAGE_MAX_CHARS, "{message}");
+            assert!(message.contains('…'), "{message}");
+            if let Some(field) = error.field() {
+                assert_eq!(field.chars().count(), ECHO_MAX_CHARS + 1, "{field}");
+                assert!(field.ends_with('…'));
+            }
         }
+        assert_eq!(clip("limit"), "limit");
+        assert_eq!(clip(&"x".repeat(64)), "x".repeat(64));
+        assert_eq!(clip(&"x".repeat(65)), format!("{}…", "x".repeat(64)));
+    }
+
+    #[test]
+    fn resources_give_their_not_found_codes() {
+        let missing = ApiError::not_found("book", 7);
+        assert_eq!(
+            (missing.status(), missing.code(), missing.field()),
+            (StatusCode::NOT_FOUND, "book_not_found".into(), None)
+        );
+        assert_eq!(missing.public_message(), "book 7 does not exist");
+        let reference = ApiError::unknown_reference("book", "book_id", 42);
+        assert_eq!(
+            (reference.status(), reference.code(), reference.field()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "book_not_found".into(),
+                Some("book_id")
+            )
+        );
+        assert_eq!(reference.public_message(), "book 42 does not exist");
     }
 }

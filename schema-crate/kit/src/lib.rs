@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod extract;
+mod logging;
 pub mod router;
 pub mod stage;
 pub mod startup;
@@ -10,6 +11,7 @@ pub mod validate;
 
 pub use error::ApiError;
 pub use stage::lambda_service;
+pub use startup::{run_function, run_local};
 pub use state::{AppState, Dispatch};
 
 /// This crate's version.

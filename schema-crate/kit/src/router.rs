@@ -27,14 +27,11 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 async fn route_not_found(uri: Uri) -> ApiError {
-    let path: String = uri.path().chars().take(200).collect();
-    ApiError::RouteNotFound { path }
+    ApiError::route_not_found(uri.path())
 }
 
 async fn method_not_allowed(method: Method) -> ApiError {
-    ApiError::MethodNotAllowed {
-        method: method.to_string(),
-    }
+    ApiError::method_not_allowed(method.as_str())
 }
 
 /// One structured line per request: request id, method, path, status, duration.

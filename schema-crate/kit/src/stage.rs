@@ -1,10 +1,21 @@
-//! The Lambda edge: what `lambda_http::run` is given.
+//! The Lambda edge: what `lambda_http::run` is given, and the one place the API
+//! Gateway stage is handled.
 //!
-//! For API Gateway events `lambda_http` puts the stage in front of every path
-//! (`/prod/book`) unless `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH=true` is set, and some
-//! events carry it in `path` itself. [`lambda_service`] strips one leading `/{requestContext.stage}`
-//! segment before routing, so the routes match with or without that variable. Do not
-//! name a stage after a resource (`book`, `review`): its paths would lose a segment.
+//! `lambda_http` puts the stage in front of a REST or HTTP API event's path (`/prod/book`)
+//! unless the path already starts with it; some events (a custom domain without a base
+//! path mapping) carry it in `path` themselves. [`lambda_service`] routes through
+//! [`strip_stage`], which removes one leading `/{requestContext.stage}` segment and
+//! records the client's [`BasePath`] for `Location` headers.
+//!
+//! This is the only stage mechanism. `lambda_http`'s own switch,
+//! `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`, is not needed and need not be set: it is a
+//! process-wide variable read on every request, which cannot be tested in-process (setting
+//! it is `unsafe` in edition 2024), does not help the events that carry the stage in
+//! `path`, and still leaves the base path to compute. `strip_stage` is a pure function of
+//! the event, tested with real API Gateway events, and gives the same result whether or
+//! not the variable is set.
+//!
+//! Do not name a stage after a resource (`book`, `review`): its paths would lose a segment.
 
 use axum::{
     Router,

@@ -8,26 +8,30 @@
 //! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
 //! | `PORT` | local | port on 127.0.0.1 | 3000 |
 //! | `RUST_LOG` | all | log filter (`tracing_subscriber::EnvFilter`) | `info` |
-//! | `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` | Lambda | `true`: `lambda_http` leaves the stage out of paths; routing works either way (see [`crate::stage`]) | unset |
+//!
+//! The API Gateway stage needs no variable: [`crate::stage`] handles it.
 //!
 //! Deployed functions never migrate: they check the schema at cold start and answer
 //! `503 schema_behind` until the schema Lambda has run. The local server migrates at start.
 
-use std::{env, net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use axum::Router;
 use bookstore_schema::{
     ConfigError, DbPool, DbTarget, PoolConfig, build_pool,
+    env::Env,
     migrate::{RunOptions, Runner},
     pool::PasswordSource,
 };
-use tracing_subscriber::EnvFilter;
 
 use crate::{
+    router,
     stage::lambda_service,
     state::{AppState, Dispatch},
 };
+
+pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
 
 /// Port of the local server when `PORT` is unset.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -35,54 +39,6 @@ pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://bookstore.db";
 /// The local server's pool size when `DB_POOL_SIZE` is unset (browsers open several connections).
 pub const LOCAL_DEFAULT_POOL_SIZE: u32 = 4;
-/// Log filter when `RUST_LOG` is unset.
-pub const DEFAULT_LOG_FILTER: &str = "info";
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One JSON object per line (Lambda, CloudWatch).
-    Json,
-    /// Human-readable lines (the local server).
-    Plain,
-}
-
-/// Installs the global `tracing` subscriber on stdout, filtered by `RUST_LOG`.
-pub fn init_tracing(format: LogFormat) {
-    // Fails only if a subscriber is already set: keep that one.
-    let filter = env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.to_owned());
-    let _ = tracing::subscriber::set_global_default(subscriber(format, &filter, std::io::stdout));
-}
-
-/// The subscriber [`init_tracing`] installs: `filter` in `RUST_LOG` syntax (an invalid
-/// one falls back to `info`), lines written to `writer` (tests capture them).
-pub fn subscriber<W>(
-    format: LogFormat,
-    filter: &str,
-    writer: W,
-) -> Box<dyn tracing::Subscriber + Send + Sync>
-where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-{
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
-        LogFormat::Json => Box::new(
-            builder
-                .json()
-                .flatten_event(true)
-                // The request span (request id, method, path) on every line inside a request.
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_ansi(false)
-                .finish(),
-        ),
-        LogFormat::Plain => Box::new(builder.finish()),
-    }
-}
-
 /// The seam for database credentials: a password per new connection (a Secrets Manager
 /// secret, an RDS IAM token). `None` uses the target's own password. Every binary builds
 /// its pool through [`build_state`], so this is the one place to plug a source in.
@@ -111,6 +67,34 @@ fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool
     build_pool(target, passwords, config).context("building the database pool")
 }
 
+/// A deployed function's whole `main`: JSON logs, the state from the environment (the
+/// schema checked at cold start, an init error reported to Lambda), `routes` finished by
+/// [`router::finish`], served on the Lambda runtime until it stops.
+///
+/// ```no_run
+/// # use axum::{Router, routing::get};
+/// # fn routes() -> Router<bookstore_kit::AppState> { Router::new().route("/ping", get(|| async { "pong" })) }
+/// #[tokio::main]
+/// async fn main() -> anyhow::Result<()> {
+///     bookstore_kit::run_function(routes()).await
+/// }
+/// ```
+pub async fn run_function(routes: Router<AppState>) -> anyhow::Result<()> {
+    init_tracing(LogFormat::Json);
+    let state = build_state_from_env().await?;
+    run_lambda(router::finish(routes, state)).await
+}
+
+/// The local server's whole `main`: plain logs, [`LocalConfig`] from the environment, the
+/// database migrated, `routes` finished by [`router::finish`], served on `127.0.0.1:$PORT`
+/// until Ctrl-C.
+pub async fn run_local(routes: Router<AppState>) -> anyhow::Result<()> {
+    init_tracing(LogFormat::Plain);
+    let config = LocalConfig::from_env()?;
+    let state = build_local_state(&config).await?;
+    serve_local(router::finish(routes, state), config.addr).await
+}
+
 /// A deployed function's state: configuration from the environment (failing fast,
 /// naming the variable), the pool built once, the schema checked at cold start.
 /// Refuses to run outside Lambda, before touching the database.
@@ -136,7 +120,7 @@ fn state_from_env() -> anyhow::Result<AppState> {
 /// configuration is at fault), so the failure shows as that error rather than as an exit
 /// status. Best effort: the caller still returns the error and the process exits.
 fn report_init_error(error: &anyhow::Error) {
-    let Ok(api) = env::var("AWS_LAMBDA_RUNTIME_API") else {
+    let Some(api) = Env::from_env().non_empty("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };
     let error_type = if error.chain().any(|cause| cause.is::<ConfigError>()) {
@@ -171,7 +155,7 @@ pub async fn check_schema_at_start(state: &AppState) {
     match state.check_schema().await {
         Ok(()) => {}
         Err(error) => tracing::warn!(
-            error.code = error.code(),
+            error.code = %error.code(),
             error.cause = %error,
             "schema check at start failed; requests will retry it"
         ),
@@ -192,7 +176,7 @@ pub async fn run_lambda(router: Router) -> anyhow::Result<()> {
 
 /// Fails unless this process runs on Lambda (the runtime panics without its variables).
 fn ensure_on_lambda() -> anyhow::Result<()> {
-    if env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+    if !Env::from_env().is_set("AWS_LAMBDA_FUNCTION_NAME") {
         anyhow::bail!(
             "AWS_LAMBDA_FUNCTION_NAME is not set: this binary runs on AWS Lambda only; \
              run `cargo run -p bookstore-functions --bin bookstore-local` to serve the API locally"
@@ -203,6 +187,7 @@ fn ensure_on_lambda() -> anyhow::Result<()> {
 
 /// The local server's configuration.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LocalConfig {
     /// Where to listen (127.0.0.1 and `PORT`).
     pub addr: SocketAddr,
@@ -213,28 +198,23 @@ pub struct LocalConfig {
 }
 
 impl LocalConfig {
-    /// Reads the environment (see the module docs).
+    /// Reads the process environment (see the module docs).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| env::var(name).ok())
+        Self::from_vars(&Env::from_env())
     }
 
-    /// [`LocalConfig::from_env`] over any lookup.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let port = match get("PORT") {
-            Some(v) => v.parse::<u16>().map_err(|_| ConfigError::Invalid {
-                name: "PORT",
-                reason: format!("`{v}` is not a port number"),
-            })?,
-            None => DEFAULT_PORT,
-        };
-        let has = |name: &str| get(name).is_some_and(|v| !v.is_empty());
-        let target = if has("DATABASE_URL") || has("DB_HOST") {
-            DbTarget::from_lookup(&get)?
+    /// [`LocalConfig::from_env`] over any [`Env`] (tests pass `Env::from_pairs`).
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let port = env
+            .parse::<u16>("PORT", "a port number")?
+            .unwrap_or(DEFAULT_PORT);
+        let target = if env.is_set("DATABASE_URL") || env.is_set("DB_HOST") {
+            DbTarget::from_lookup(env.lookup())?
         } else {
             DbTarget::from_url(DEFAULT_SQLITE_URL)?
         };
-        let mut pool = PoolConfig::from_lookup(&get)?;
-        if get("DB_POOL_SIZE").is_none() {
+        let mut pool = PoolConfig::from_lookup(env.lookup())?;
+        if env.string("DB_POOL_SIZE").is_none() {
             pool.max_size = LOCAL_DEFAULT_POOL_SIZE;
         }
         Ok(Self {
@@ -285,21 +265,15 @@ pub async fn serve_local(router: Router, addr: SocketAddr) -> anyhow::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k| map.get(k).cloned()
+    fn local(pairs: &[(&'static str, &'static str)]) -> Result<LocalConfig, ConfigError> {
+        LocalConfig::from_vars(&Env::from_pairs(pairs.iter().copied()))
     }
 
     #[test]
     fn with_no_environment_the_local_server_uses_sqlite_on_port_3000() {
-        let c = LocalConfig::from_lookup(lookup(&[])).unwrap();
+        let c = local(&[]).unwrap();
         assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
         assert!(matches!(&c.target, DbTarget::Sqlite(p) if p == "bookstore.db"));
         assert_eq!(c.pool.max_size, LOCAL_DEFAULT_POOL_SIZE);
@@ -307,11 +281,11 @@ mod tests {
 
     #[test]
     fn database_url_and_port_override_the_local_defaults() {
-        let c = LocalConfig::from_lookup(lookup(&[
+        let c = local(&[
             ("PORT", "8080"),
             ("DATABASE_URL", "postgres://u@h/db"),
             ("DB_POOL_SIZE", "2"),
-        ]))
+        ])
         .unwrap();
         assert_eq!(c.addr.port(), 8080);
         assert!(matches!(c.target, DbTarget::PostgresUrl(_)));
@@ -319,8 +293,13 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_port_names_the_variable() {
-        let err = LocalConfig::from_lookup(lookup(&[("PORT", "http")])).unwrap_err();
+    fn bad_values_name_their_variable() {
+        let err = local(&[("PORT", "http")]).unwrap_err();
         assert!(err.to_string().starts_with("PORT is invalid"), "{err}");
+        let err = local(&[("DB_POOL_SIZE", "0")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("DB_POOL_SIZE is invalid"),
+            "{err}"
+        );
     }
 }

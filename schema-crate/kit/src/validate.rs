@@ -1,6 +1,8 @@
 //! Field rules the API checks before the database does, so that a client hears which
 //! field is wrong instead of a constraint name.
 
+use std::{fmt::Display, ops::RangeInclusive};
+
 use crate::error::ApiError;
 
 /// A required text field: not blank, at most `max` characters (not bytes, as
@@ -24,24 +26,21 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Result<(), ApiErro
     Ok(())
 }
 
-/// An integer field within `min..=max`, as the column's type.
-pub fn int_in_range<N: TryFrom<i64>>(
-    field: &str,
-    value: i64,
-    min: i64,
-    max: i64,
-) -> Result<N, ApiError> {
-    if !(min..=max).contains(&value) {
+/// An integer field within `range`, converted to the column's type `N` (`i16` for a
+/// `smallint`): pass the schema's own range (`bookstore_schema::facts::REVIEW_RATE_RANGE`).
+pub fn in_range<N>(field: &str, value: i64, range: RangeInclusive<N>) -> Result<N, ApiError>
+where
+    N: Copy + Display + Into<i64> + TryFrom<i64>,
+{
+    let (min, max) = (*range.start(), *range.end());
+    if !(min.into()..=max.into()).contains(&value) {
         return Err(invalid(field, &format!("must be between {min} and {max}")));
     }
     N::try_from(value).map_err(|_| invalid(field, &format!("must be between {min} and {max}")))
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::InvalidField {
-        field: field.to_owned(),
-        message: message.to_owned(),
-    }
+    ApiError::invalid_field(field, message)
 }
 
 #[cfg(test)]
@@ -71,8 +70,11 @@ mod tests {
 
     #[test]
     fn integers_outside_the_range_are_refused() {
-        assert_eq!(int_in_range::<i16>("rate", 5, 1, 5).unwrap(), 5);
-        assert!(int_in_range::<i16>("rate", 0, 1, 5).is_err());
-        assert!(int_in_range::<i16>("rate", 70_000, 1, 5).is_err());
+        assert_eq!(in_range::<i16>("rate", 5, 1..=5).unwrap(), 5);
+        assert!(in_range::<i16>("rate", 0, 1..=5).is_err());
+        assert!(in_range::<i16>("rate", 70_000, 1..=5).is_err());
+        assert_eq!(in_range("year", 1965, 1450..=2100_i64).unwrap(), 1965);
+        let e = in_range("id", 99_999_999_999, 1..=i32::MAX).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("invalid_field".into(), Some("id")));
     }
 }
