@@ -164,6 +164,20 @@ pub enum ApiError {
         /// The pinned schema crate's version.
         crate_version: &'static str,
     },
+    /// A contract migration applied to the database is past this function's pinned
+    /// `bookstore-schema`: the database no longer has what this version reads.
+    #[error(
+        "the database applied contract migration {contract_version}, which needs bookstore-schema {floor} or newer; this function runs {crate_version}"
+    )]
+    #[non_exhaustive]
+    SchemaIncompatible {
+        /// The contract migration.
+        contract_version: String,
+        /// The oldest crate version that works after it.
+        floor: String,
+        /// The pinned schema crate's version.
+        crate_version: &'static str,
+    },
     /// No connection could be had, or it broke: retrying later may work.
     #[error("database unavailable: {cause}")]
     #[non_exhaustive]
@@ -291,6 +305,16 @@ impl ApiError {
         Self::SchemaBehind {
             database_version,
             required_version,
+            crate_version: bookstore_schema::VERSION,
+        }
+    }
+
+    /// `503 schema_incompatible`: the database applied `contract_version`, whose floor
+    /// is above this function's pinned version.
+    pub fn schema_incompatible(contract_version: String, floor: String) -> Self {
+        Self::SchemaIncompatible {
+            contract_version,
+            floor,
             crate_version: bookstore_schema::VERSION,
         }
     }

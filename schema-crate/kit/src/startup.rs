@@ -113,7 +113,14 @@ fn state_from_env() -> anyhow::Result<AppState> {
     // One connection per container unless `AWS_LAMBDA_MAX_CONCURRENCY` (or
     // `DB_POOL_SIZE`) says the container serves several requests at once.
     let dispatch = Dispatch::for_pool_size(config.max_size);
-    build_state(target, &config, dispatch)
+    let function_name = Env::from_env()
+        .non_empty("AWS_LAMBDA_FUNCTION_NAME")
+        .unwrap_or_else(|| "unnamed-function".to_owned());
+    Ok(AppState::for_function(
+        build_db_pool(target, &config)?,
+        dispatch,
+        function_name,
+    ))
 }
 
 /// Tells Lambda why init failed (`POST /runtime/init/error`, typed `ConfigError` when the
@@ -244,7 +251,7 @@ pub async fn build_local_state(config: &LocalConfig) -> anyhow::Result<AppState>
         "database migrated"
     );
     // A server: many requests at once, each unit of work off the async workers.
-    let state = AppState::new(pool, Dispatch::Offload);
+    let state = AppState::for_function(pool, Dispatch::Offload, "bookstore-local");
     check_schema_at_start(&state).await;
     Ok(state)
 }

@@ -57,6 +57,9 @@ struct Inner {
     /// database never loses migrations under a running function, so it is never unset.
     schema_current: AtomicBool,
     dispatch: Dispatch,
+    /// The name this function records its pin under once the schema is current (the
+    /// compatibility window); `None` records nothing.
+    function_name: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -76,11 +79,28 @@ impl AppState {
     /// State over `pool`, running units of work as `dispatch` says; the schema is checked
     /// on first use (or by [`AppState::check_schema`]).
     pub fn new(pool: DbPool, dispatch: Dispatch) -> Self {
+        Self::build(pool, dispatch, None)
+    }
+
+    /// [`AppState::new`] for a deployed function: once the schema check passes, the
+    /// function records `function_name` and its `bookstore-schema` version in the pins
+    /// table (one statement per container), so the schema team's runner knows which
+    /// versions are live and holds back contract migrations they still need.
+    pub fn for_function(
+        pool: DbPool,
+        dispatch: Dispatch,
+        function_name: impl Into<String>,
+    ) -> Self {
+        Self::build(pool, dispatch, Some(function_name.into()))
+    }
+
+    fn build(pool: DbPool, dispatch: Dispatch, function_name: Option<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
                 schema_current: AtomicBool::new(false),
                 dispatch,
+                function_name,
             }),
         }
     }
@@ -167,7 +187,34 @@ impl AppState {
                     schema.crate_version = bookstore_schema::VERSION,
                     "database schema is current"
                 );
+                if let Some(name) = &self.inner.function_name {
+                    // Best effort: a function that cannot record itself still serves;
+                    // the schema team's window then does not see it (logged).
+                    match migrate::record_pin(conn, name, bookstore_schema::VERSION) {
+                        Ok(()) => tracing::info!(function = %name, "recorded this function's pin"),
+                        Err(error) => tracing::warn!(
+                            function = %name,
+                            error = %error,
+                            "could not record this function's pin; the runner will not see it as live"
+                        ),
+                    }
+                }
                 Ok(())
+            }
+            SchemaCheck::Incompatible {
+                database_version,
+                contract_version,
+                floor,
+                crate_version,
+            } => {
+                tracing::error!(
+                    schema.database_version = %database_version,
+                    schema.contract_version = %contract_version,
+                    schema.floor = %floor,
+                    schema.crate_version = %crate_version,
+                    "a contract migration removed what this function's schema version relies on; answering 503 until it runs a version at or above the floor"
+                );
+                Err(ApiError::schema_incompatible(contract_version, floor))
             }
             SchemaCheck::Behind {
                 database_version,

@@ -134,6 +134,12 @@ impl ApiError {
                     None,
                     format!("{self}; the schema migration has not run yet, retry after it has"),
                 ),
+                Self::SchemaIncompatible { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "schema_incompatible".into(),
+                    None,
+                    format!("{self}; deploy a version at or above the floor"),
+                ),
                 Self::DatabaseUnavailable { .. } => (
                     S::SERVICE_UNAVAILABLE,
                     "database_unavailable".into(),
