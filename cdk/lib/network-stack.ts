@@ -1,8 +1,9 @@
-import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { type CfnResource, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { EXPORTS, exportName, NETWORK_AZ_COUNT } from './exports';
+import { acknowledgeLogRetention } from './nag';
 
 /** Subnet group names, used by the other stacks to pick their placement. */
 export const SUBNETS = {
@@ -80,5 +81,15 @@ export class NetworkStack extends Stack {
       'AZs of the function subnets, in the same order',
     );
     exported(EXPORTS.network.functionSubnetIds, Fn.join(',', functionSubnets.subnetIds), 'Isolated subnets functions run in');
+
+    // restrictDefaultSecurityGroup runs a CDK provider function whose log group Lambda creates without retention.
+    const provider = this.node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    const handler = provider?.node.tryFindChild('Handler') as CfnResource | undefined;
+    if (!handler) throw new Error('the VpcRestrictDefaultSG provider moved: update NetworkStack');
+    new logs.LogRetention(this, 'RestrictDefaultSgProviderLogRetention', {
+      logGroupName: `/aws/lambda/${handler.ref}`,
+      retention: logs.RetentionDays.ONE_MONTH,
+    });
+    acknowledgeLogRetention(this);
   }
 }

@@ -206,6 +206,7 @@ describe('IAM', () => {
         `Bookstore-Database/SchemaFunction/Role/Resource: ${eni}`,
         `Bookstore-Database/SchemaFunction/Role/DefaultPolicy/Resource: ${xray}`,
         `Bookstore-App/${logRetention}`,
+        `Bookstore-Network/${logRetention}`,
         `Bookstore-Database/${logRetention}`,
         `${keyPolicy}: kms:*`,
         `${keyPolicy}: kms:Decrypt,kms:GenerateDataKey*`,
