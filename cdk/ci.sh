@@ -83,7 +83,9 @@ EOF
 chmod 755 "$placeholder/bootstrap"
 rm -rf cdk.out
 synth_status=0
-npx --no-install cdk synth --quiet -c "bookstore:placeholderArtifactDir=$placeholder" -o cdk.out || synth_status=$?
+# With the optional registry stack, so cfn-lint sees every template the app can produce.
+npx --no-install cdk synth --quiet -c "bookstore:placeholderArtifactDir=$placeholder" -c bookstore:codeArtifact=true \
+  -o cdk.out || synth_status=$?
 
 step "cfn-lint cdk.out/*.template.json"
 lint_status=0

@@ -39,8 +39,19 @@ test('acknowledges exactly the reviewed findings, each on the narrowest construc
   const acks = acknowledgements().map((a) => `${a.path} ${a.id}`).sort();
   expect(acks).toEqual(
     [
-      'Bookstore-App/Api AwsSolutions::AwsSolutions-APIG4',
-      'Bookstore-App/Api AwsSolutions::AwsSolutions-COG4',
+      ...[
+        'book/GET',
+        'book/POST',
+        'book/PUT',
+        'book/{id}/GET',
+        'book/{id}/reviews/GET',
+        'review/GET',
+        'review/POST',
+        'review/PUT',
+      ].flatMap((m) => [
+        `Bookstore-App/Api/Default/${m} AwsSolutions::AwsSolutions-APIG4`,
+        `Bookstore-App/Api/Default/${m} AwsSolutions::AwsSolutions-COG4`,
+      ]),
       'Bookstore-App/Api AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       'Bookstore-App/BookstoreVpc Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
       ...['BooksFunction', 'ReviewsFunction'].flatMap((fn) => [

@@ -2,9 +2,10 @@
  * A stack as an app team writes it in ANOTHER repository: its own App, its own Stack, only the
  * BookstoreFunction construct and the bookstore's exports. docs/deploy.md shows the same code.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { writePlaceholderArtifacts } from '../lib/artifacts';
 import { BookstoreFunction } from '../lib/bookstore-function';
 import { importBookstore } from '../lib/exports';
@@ -35,6 +36,8 @@ beforeAll(() => {
     context: { ...cdkJsonContext(), 'aws:cdk:enable-path-metadata': true },
   });
   new AuthorsStack(app, 'Authors', writePlaceholderArtifacts(tempDir('outside-zip-')));
+  // The bookstore's own policy packs: the construct brings its acknowledgements with it.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   t = Template.fromJSON(app.synth().getStackByName('Authors').template);
 });
 
