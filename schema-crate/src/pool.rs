@@ -22,6 +22,8 @@
 
 use std::{env, sync::Arc, time::Duration};
 
+use crate::env::Env;
+
 use crate::{
     DbConnection,
     config::{ConfigError, DbTarget, Secret},
@@ -120,58 +122,36 @@ impl PoolConfig {
 
     /// [`PoolConfig::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn parse(
-            get: &impl Fn(&str) -> Option<String>,
-            name: &'static str,
-            min: u64,
-        ) -> Result<Option<u64>, ConfigError> {
-            let what = if min == 0 {
-                "a whole number"
-            } else {
-                "a positive whole number"
-            };
-            get(name)
-                .map(|v| {
-                    v.parse::<u64>().ok().filter(|n| *n >= min).ok_or_else(|| {
-                        ConfigError::Invalid {
-                            name,
-                            reason: format!("`{v}` is not {what}"),
-                        }
-                    })
-                })
-                .transpose()
-        }
-        let num = |get: &_, name| parse(get, name, 1);
+        Self::from_vars(&Env::from_lookup(get))
+    }
+
+    /// [`PoolConfig::from_env`] over an [`Env`].
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let max_size = match num(&get, "DB_POOL_SIZE")? {
+        let max_size = match env.u64_at_least("DB_POOL_SIZE", 1)? {
             Some(n) => n,
-            None => {
-                num(&get, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(u64::from(DEFAULT_POOL_SIZE))
-            }
+            None => env
+                .u64_at_least("AWS_LAMBDA_MAX_CONCURRENCY", 1)?
+                .unwrap_or(u64::from(DEFAULT_POOL_SIZE)),
         };
-        let prepared_statements = match get("DB_PREPARED_STATEMENTS").as_deref() {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "DB_PREPARED_STATEMENTS",
-                    reason: format!("`{other}` is not true or false"),
-                });
-            }
-        };
+        let prepared_statements = env.bool("DB_PREPARED_STATEMENTS")?.unwrap_or(true);
         Ok(Self {
             max_size: u32::try_from(max_size).map_err(|_| ConfigError::Invalid {
                 name: "DB_POOL_SIZE",
                 reason: "too large".into(),
             })?,
-            checkout_timeout: num(&get, "DB_CHECKOUT_TIMEOUT_MS")?
-                .map_or(defaults.checkout_timeout, Duration::from_millis),
-            max_lifetime: num(&get, "DB_MAX_LIFETIME_SECS")?
-                .map_or(defaults.max_lifetime, Duration::from_secs),
-            idle_timeout: num(&get, "DB_IDLE_TIMEOUT_SECS")?
-                .map_or(defaults.idle_timeout, Duration::from_secs),
-            validate_after_idle: parse(&get, "DB_VALIDATE_AFTER_IDLE_MS", 0)?
-                .map_or(defaults.validate_after_idle, Duration::from_millis),
+            checkout_timeout: env
+                .millis("DB_CHECKOUT_TIMEOUT_MS", 1)?
+                .unwrap_or(defaults.checkout_timeout),
+            max_lifetime: env
+                .secs("DB_MAX_LIFETIME_SECS", 1)?
+                .unwrap_or(defaults.max_lifetime),
+            idle_timeout: env
+                .secs("DB_IDLE_TIMEOUT_SECS", 1)?
+                .unwrap_or(defaults.idle_timeout),
+            validate_after_idle: env
+                .millis("DB_VALIDATE_AFTER_IDLE_MS", 0)?
+                .unwrap_or(defaults.validate_after_idle),
             session: defaults
                 .session
                 .with_prepared_statements(prepared_statements),

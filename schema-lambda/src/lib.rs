@@ -6,6 +6,7 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use bookstore_schema::{
     Backend, DbConnection, PoolConfig,
     config::ConfigError,
+    env::Env,
     migrate::{
         self, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport, Runner, Status,
         Step,
@@ -51,13 +52,9 @@ impl Config {
             Some(role) if role.is_empty() => None,
             Some(role) => Some(role),
         };
-        let lock_timeout = match get("SCHEMA_LOCK_TIMEOUT_SECS") {
-            None => Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS),
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
-                name: "SCHEMA_LOCK_TIMEOUT_SECS",
-                reason: format!("`{v}` is not a whole number of seconds"),
-            })?),
-        };
+        let lock_timeout = Env::from_lookup(&get)
+            .secs("SCHEMA_LOCK_TIMEOUT_SECS", 0)?
+            .unwrap_or(Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS));
         Ok(Self {
             manager: DbManager::new(
                 target,
@@ -253,33 +250,11 @@ impl From<SchemaLambdaError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Tells Lambda why init failed (`POST /runtime/init/error` with the error's
-/// [`kind`](SchemaLambdaError::kind) as its type), so the failure shows as that error
-/// rather than as an exit status. Best effort; does nothing outside Lambda.
+/// Tells Lambda why init failed, typed with the error's
+/// [`kind`](SchemaLambdaError::kind) (the one reporter every function shares, in
+/// `bookstore_kit::lambda`). Best effort; does nothing outside Lambda.
 pub fn report_init_error(error: &SchemaLambdaError) {
-    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
-    let body = serde_json::json!({"errorType": error.kind(), "errorMessage": error.to_string()})
-        .to_string();
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
-         Lambda-Runtime-Function-Error-Type: {}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        error.kind(),
-        body.len()
-    );
-    let sent = (|| -> std::io::Result<()> {
-        use std::io::{Read as _, Write as _};
-        let mut stream = std::net::TcpStream::connect(&api)?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.write_all(request.as_bytes())?;
-        let mut status = [0_u8; 12];
-        stream.read_exact(&mut status)
-    })();
-    if let Err(e) = sent {
-        tracing::error!(error = %e, "could not report the init error to the Lambda Runtime API");
-    }
+    bookstore_kit::lambda::report_init_error(error.kind(), &error.to_string());
 }
 
 /// Opens the direct connection the runner works on.

@@ -127,33 +127,12 @@ fn state_from_env() -> anyhow::Result<AppState> {
 /// configuration is at fault), so the failure shows as that error rather than as an exit
 /// status. Best effort: the caller still returns the error and the process exits.
 fn report_init_error(error: &anyhow::Error) {
-    let Some(api) = Env::from_env().non_empty("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
     let error_type = if error.chain().any(|cause| cause.is::<ConfigError>()) {
         "ConfigError"
     } else {
         "InitError"
     };
-    let body = serde_json::json!({"errorType": error_type, "errorMessage": format!("{error:#}")})
-        .to_string();
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
-         Lambda-Runtime-Function-Error-Type: {error_type}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let sent = (|| -> std::io::Result<()> {
-        use std::io::{Read as _, Write as _};
-        let mut stream = std::net::TcpStream::connect(&api)?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        stream.write_all(request.as_bytes())?;
-        let mut status = [0_u8; 12];
-        stream.read_exact(&mut status)
-    })();
-    if let Err(e) = sent {
-        tracing::error!(error = %e, "could not report the init error to the Lambda Runtime API");
-    }
+    crate::lambda::report_init_error(error_type, &format!("{error:#}"));
 }
 
 /// Checks the schema before the first request. A database that is down or behind is
@@ -183,7 +162,7 @@ pub async fn run_lambda(router: Router) -> anyhow::Result<()> {
 
 /// Fails unless this process runs on Lambda (the runtime panics without its variables).
 fn ensure_on_lambda() -> anyhow::Result<()> {
-    if !Env::from_env().is_set("AWS_LAMBDA_FUNCTION_NAME") {
+    if !crate::lambda::on_lambda() {
         anyhow::bail!(
             "AWS_LAMBDA_FUNCTION_NAME is not set: this binary runs on AWS Lambda only; \
              run `cargo run -p bookstore-functions --bin bookstore-local` to serve the API locally"

@@ -1,7 +1,7 @@
 //! Everything that differs between the database products, in one place.
 //!
-//! Each backend implements [`Dialect`] once, on diesel's connection type for it
-//! ([`postgres`] for `PgConnection`, [`sqlite`] for `SqliteConnection`): how a session is
+//! Each backend implements `Dialect` once, on diesel's connection type for it
+//! (`postgres.rs` for `PgConnection`, `sqlite.rs` for `SqliteConnection`): how a session is
 //! opened and prepared, how a write transaction starts, the runner's bookkeeping SQL and
 //! lock, the app role, which errors are worth a retry. [`DbConnection`] holds one of
 //! them, and the crate-private `with_conn!` macro is the only `match` on the backend: it

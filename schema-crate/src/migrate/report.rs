@@ -95,7 +95,7 @@ pub enum Drift {
     },
 }
 
-/// What [`Runner::status`] reports.
+/// What [`Runner::status`](super::Runner::status) reports.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Status {
@@ -116,7 +116,7 @@ pub struct Status {
     pub blocked: Vec<BlockedContract>,
 }
 
-/// A migration [`Runner::plan`] would apply.
+/// A migration [`Runner::plan`](super::Runner::plan) would apply.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct PlannedMigration {
@@ -130,7 +130,7 @@ pub struct PlannedMigration {
     pub sql: String,
 }
 
-/// What [`Runner::plan`] reports.
+/// What [`Runner::plan`](super::Runner::plan) reports.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Plan {
@@ -156,7 +156,7 @@ pub struct Step {
     pub duration_ms: i64,
 }
 
-/// What [`Runner::migrate`] and [`Runner::revert`] report.
+/// What [`Runner::migrate`](super::Runner::migrate) and [`Runner::revert`](super::Runner::revert) report.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct RunReport {
