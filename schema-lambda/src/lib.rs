@@ -8,8 +8,8 @@ use bookstore_schema::{
     config::ConfigError,
     env::Env,
     migrate::{
-        self, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport, Runner, Status,
-        Step,
+        self, BlockedContract, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport,
+        Runner, Status, Step,
     },
     pool::DbManager,
 };
@@ -26,6 +26,7 @@ pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 /// | `DATABASE_URL` or `DB_*` | the database, as in `bookstore_schema::config` (use the cluster's writer, not the proxy: the advisory lock must not go through a transaction-pooling proxy) | — |
 /// | `APP_DB_ROLE` | the app role `migrate` creates and grants DML only; empty to skip | `bookstore_app` |
 /// | `SCHEMA_LOCK_TIMEOUT_SECS` | how long to wait for another runner | `60` |
+/// | `SCHEMA_PIN_WINDOW_SECS` | how recently a function must have recorded its pin to count as live (contract migrations wait for live functions below their floor) | `86400` |
 #[derive(Debug)]
 pub struct Config {
     /// How to open the direct connection.
@@ -34,6 +35,8 @@ pub struct Config {
     pub app_role: Option<String>,
     /// Lock timeout.
     pub lock_timeout: Duration,
+    /// How recently a function must have recorded its pin to count as live.
+    pub pin_window: Duration,
 }
 
 impl Config {
@@ -55,6 +58,9 @@ impl Config {
         let lock_timeout = Env::from_lookup(&get)
             .secs("SCHEMA_LOCK_TIMEOUT_SECS", 0)?
             .unwrap_or(Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS));
+        let pin_window = Env::from_lookup(&get)
+            .secs("SCHEMA_PIN_WINDOW_SECS", 0)?
+            .unwrap_or(migrate::DEFAULT_PIN_WINDOW);
         Ok(Self {
             manager: DbManager::new(
                 target,
@@ -63,6 +69,7 @@ impl Config {
             )?,
             app_role,
             lock_timeout,
+            pin_window,
         })
     }
 }
@@ -76,6 +83,10 @@ pub enum Action {
         /// Apply a pending migration older than the newest applied one.
         #[serde(default)]
         allow_out_of_order: bool,
+        /// Apply contract migrations although live functions pin a version below their
+        /// floor: an operator's explicit override of the compatibility window.
+        #[serde(default)]
+        ignore_live_pins: bool,
     },
     /// Report applied, pending and drift.
     Status,
@@ -86,6 +97,9 @@ pub enum Action {
         /// How many (default 1).
         #[serde(default = "one")]
         count: usize,
+        /// Revert although live functions need the migrations (an explicit override).
+        #[serde(default)]
+        ignore_live_pins: bool,
     },
     /// Adopt a database the Python bookstore created.
     Baseline,
@@ -131,6 +145,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
             return Ok((
                 Request::Run(Action::Migrate {
                     allow_out_of_order: false,
+                    ignore_live_pins: false,
                 }),
                 Origin::Direct,
             ));
@@ -139,6 +154,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
             return Ok((
                 Request::Run(Action::Migrate {
                     allow_out_of_order: false,
+                    ignore_live_pins: false,
                 }),
                 Origin::Direct,
             ));
@@ -155,6 +171,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
                 }
                 _ => Request::Run(Action::Migrate {
                     allow_out_of_order: false,
+                    ignore_live_pins: false,
                 }),
             };
             return Ok((request, Origin::CustomResource));
@@ -187,6 +204,9 @@ pub struct Report {
     pub pending: Vec<MigrationRef>,
     /// Drift between the database's record and the embedded migrations.
     pub drift: Vec<Drift>,
+    /// Pending contract migrations that `migrate` refuses while live functions pin a
+    /// version below their floor (`plan` and `status`).
+    pub blocked: Vec<BlockedContract>,
     /// `status`: every applied migration with when and how long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -206,6 +226,7 @@ impl Report {
             applied: run.steps,
             pending: run.pending,
             drift: run.drift,
+            blocked: Vec::new(),
             status: None,
             plan: None,
         }
@@ -272,35 +293,43 @@ pub fn run(
     action: &Action,
 ) -> Result<Report, SchemaLambdaError> {
     let backend = conn.backend();
-    let options = |allow_out_of_order| {
+    let options = |allow_out_of_order, ignore_live_pins| {
         RunOptions::default()
             .with_lock_timeout(config.lock_timeout)
             .with_allow_out_of_order(allow_out_of_order)
+            .with_pin_window(config.pin_window)
+            .with_ignore_live_pins(ignore_live_pins)
     };
     let report = match action {
-        Action::Migrate { allow_out_of_order } => {
+        Action::Migrate {
+            allow_out_of_order,
+            ignore_live_pins,
+        } => {
             let report = Report::from_run(
                 "migrate",
                 backend,
-                Runner::new(options(*allow_out_of_order)).migrate(conn)?,
+                Runner::new(options(*allow_out_of_order, *ignore_live_pins)).migrate(conn)?,
             );
             if let Some(role) = &config.app_role {
                 migrate::ensure_app_role(conn, role)?;
             }
             report
         }
-        Action::Revert { count } => Report::from_run(
+        Action::Revert {
+            count,
+            ignore_live_pins,
+        } => Report::from_run(
             "revert",
             backend,
-            Runner::new(options(false)).revert(conn, *count)?,
+            Runner::new(options(false, *ignore_live_pins)).revert(conn, *count)?,
         ),
         Action::Baseline => Report::from_run(
             "baseline",
             backend,
-            Runner::new(options(false)).baseline(conn)?,
+            Runner::new(options(false, false)).baseline(conn)?,
         ),
         Action::Status => {
-            let status = Runner::new(options(false)).status(conn)?;
+            let status = Runner::new(options(false, false)).status(conn)?;
             Report {
                 action: "status",
                 crate_version: bookstore_schema::VERSION,
@@ -310,12 +339,13 @@ pub fn run(
                 applied: Vec::new(),
                 pending: status.pending.clone(),
                 drift: status.drift.clone(),
+                blocked: status.blocked.clone(),
                 status: Some(status),
                 plan: None,
             }
         }
         Action::Plan => {
-            let plan = Runner::new(options(false)).plan(conn)?;
+            let plan = Runner::new(options(false, false)).plan(conn)?;
             Report {
                 action: "plan",
                 crate_version: bookstore_schema::VERSION,
@@ -325,6 +355,7 @@ pub fn run(
                 applied: Vec::new(),
                 pending: plan.pending.iter().map(MigrationRef::from).collect(),
                 drift: plan.drift.clone(),
+                blocked: plan.blocked.clone(),
                 status: None,
                 plan: Some(plan),
             }
@@ -427,6 +458,28 @@ pub fn render(report: &Report) -> String {
             out.push_str(&format!("  {} {}\n", p.version, p.name));
         }
     }
+    if !report.blocked.is_empty() {
+        out.push_str("blocked (contract migrations that wait for live functions):\n");
+        for b in &report.blocked {
+            let below: Vec<String> = b
+                .pinned_below
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} at {} (seen {})",
+                        p.function_name, p.crate_version, p.last_seen
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "  {} {} needs {} or newer; live below it: {}\n",
+                b.version,
+                b.name,
+                b.floor,
+                below.join(", ")
+            ));
+        }
+    }
     out.push_str("drift:");
     if report.drift.is_empty() {
         out.push_str(" none\n");
@@ -455,7 +508,8 @@ mod tests {
                 parse_event(&event).unwrap(),
                 (
                     Request::Run(Action::Migrate {
-                        allow_out_of_order: false
+                        allow_out_of_order: false,
+                        ignore_live_pins: false,
                     }),
                     Origin::Direct
                 )
@@ -469,11 +523,17 @@ mod tests {
             parse_event(&json!({"action": "revert", "count": 2}))
                 .unwrap()
                 .0,
-            Request::Run(Action::Revert { count: 2 })
+            Request::Run(Action::Revert {
+                count: 2,
+                ignore_live_pins: false
+            })
         );
         assert_eq!(
             parse_event(&json!({"action": "revert"})).unwrap().0,
-            Request::Run(Action::Revert { count: 1 })
+            Request::Run(Action::Revert {
+                count: 1,
+                ignore_live_pins: false
+            })
         );
         assert_eq!(
             parse_event(&json!({"action": "status"})).unwrap().0,
