@@ -88,7 +88,6 @@ export function databaseEnvironment(database: BookstoreDatabaseRef, sslRootCert:
     // RDS Proxy pins a client to one backend on named prepared statements.
     DB_PREPARED_STATEMENTS: 'false',
     RUST_LOG: 'info',
-    AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: 'true',
   };
 }
 

@@ -69,7 +69,6 @@ describe.each(FUNCTIONS)('%s', (name) => {
       DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
       DB_PREPARED_STATEMENTS: 'false',
       RUST_LOG: 'info',
-      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: 'true',
     });
   });
 

@@ -55,7 +55,6 @@ test('the function gets the bookstore environment, from the exports, plus its ow
     DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
     DB_PREPARED_STATEMENTS: 'false',
     RUST_LOG: 'info',
-    AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: 'true',
     AUTHORS_PAGE_SIZE: '50',
   });
   expect(fn().Properties).toMatchObject({
