@@ -75,10 +75,20 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// The catalog queries `baseline` compares shapes with, or `None` when the backend
     /// cannot be baselined.
     const CATALOG: Option<CatalogQueries>;
-    /// The SQL that leaves `role` with exactly DML on `tables` (each with a serial `id`),
-    /// read access to `bookkeeping`, and read, insert and update on `pins` once it
-    /// exists; or `None` when the backend has no roles.
-    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str, pins: &str) -> Option<String>;
+    /// The SQL that leaves the app role with exactly DML on its tables (each with a
+    /// serial `id`), read access to the bookkeeping table, read, insert and update on the
+    /// pins table once it exists, and its settings as the role's own session defaults; or
+    /// `None` when the backend has no roles.
+    fn app_role_sql(role: &AppRole<'_>) -> Option<String>;
+}
+
+/// What the app role may do, for [`Dialect::app_role_sql`].
+pub(crate) struct AppRole<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) tables: &'a [&'a str],
+    pub(crate) bookkeeping: &'a str,
+    pub(crate) pins: &'a str,
+    pub(crate) settings: &'a [(&'a str, &'a str)],
 }
 
 /// Two catalog queries, each taking a schema name as its one bind parameter: the

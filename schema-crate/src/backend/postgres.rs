@@ -6,7 +6,7 @@ use diesel::{
     sql_types::Bool,
 };
 
-use super::{CatalogQueries, Dialect};
+use super::{AppRole, CatalogQueries, Dialect};
 use crate::connection::SessionSettings;
 
 impl Dialect for PgConnection {
@@ -71,7 +71,20 @@ impl Dialect for PgConnection {
         .map(|_| ())
     }
 
-    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str, pins: &str) -> Option<String> {
+    fn app_role_sql(app: &AppRole<'_>) -> Option<String> {
+        let AppRole {
+            name: role,
+            tables,
+            bookkeeping,
+            pins,
+            settings,
+        } = app;
+        // Set on the role, so every session gets them at login: no `SET` that would pin an
+        // RDS Proxy session.
+        let settings: String = settings
+            .iter()
+            .map(|(name, value)| format!("ALTER ROLE {role} SET {name} = '{value}';\n"))
+            .collect();
         let sequences: String = tables
             .iter()
             .map(|t| format!("EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO {role}', pg_get_serial_sequence('{t}', 'id'));"))
@@ -97,7 +110,8 @@ impl Dialect for PgConnection {
                  IF to_regclass('{pins}') IS NOT NULL THEN
                      GRANT SELECT, INSERT, UPDATE ON {pins} TO {role};
                  END IF;
-             END $$;"
+             END $$;
+             {settings}"
         ))
     }
 }

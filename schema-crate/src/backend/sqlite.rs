@@ -5,7 +5,7 @@ use diesel::{
     connection::{AnsiTransactionManager, SimpleConnection},
 };
 
-use super::{CatalogQueries, Dialect};
+use super::{AppRole, CatalogQueries, Dialect};
 use crate::connection::SessionSettings;
 
 impl Dialect for SqliteConnection {
@@ -66,12 +66,7 @@ impl Dialect for SqliteConnection {
     }
 
     /// SQLite has no roles.
-    fn app_role_sql(
-        _role: &str,
-        _tables: &[&str],
-        _bookkeeping: &str,
-        _pins: &str,
-    ) -> Option<String> {
+    fn app_role_sql(_role: &AppRole<'_>) -> Option<String> {
         None
     }
 }

@@ -43,7 +43,7 @@ pub use self::{
         AppliedMigration, Drift, MigrationRef, Plan, PlannedMigration, RunReport, SchemaCheck,
         Status, Step,
     },
-    role::{DEFAULT_APP_ROLE, ensure_app_role},
+    role::{APP_ROLE_SETTINGS, DEFAULT_APP_ROLE, ensure_app_role},
     runner::{RunOptions, Runner},
 };
 pub(crate) use self::{

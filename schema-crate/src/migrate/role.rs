@@ -3,11 +3,22 @@
 use super::{BOOKKEEPING_TABLE, Context, MigrationError, PINS_TABLE};
 use crate::{
     DbConnection,
-    backend::{Dialect, with_conn},
+    backend::{AppRole, Dialect, with_conn},
 };
 
 /// The app role's name when `APP_DB_ROLE` is not set.
 pub const DEFAULT_APP_ROLE: &str = "bookstore_app";
+
+/// The app role's session defaults, set on the role (`ALTER ROLE … SET`) so that every
+/// function session has them from login, with no `SET` to pin an RDS Proxy session: a
+/// statement may run 5 s (well inside a function's 15 s timeout and API Gateway's 29 s), a
+/// lock wait 2 s, and a transaction left idle (a frozen or killed function) is ended after
+/// 10 s, releasing its locks.
+pub const APP_ROLE_SETTINGS: [(&str, &str); 3] = [
+    ("statement_timeout", "5s"),
+    ("lock_timeout", "2s"),
+    ("idle_in_transaction_session_timeout", "10s"),
+];
 
 /// Tables the functions read and write.
 const APP_TABLES: [&str; 2] = ["book", "review"];
@@ -32,7 +43,13 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
         )));
     }
     fn sql<C: Dialect>(_: &C, role: &str) -> Option<String> {
-        C::app_role_sql(role, &APP_TABLES, BOOKKEEPING_TABLE, PINS_TABLE)
+        C::app_role_sql(&AppRole {
+            name: role,
+            tables: &APP_TABLES,
+            bookkeeping: BOOKKEEPING_TABLE,
+            pins: PINS_TABLE,
+            settings: &APP_ROLE_SETTINGS,
+        })
     }
     let Some(sql) = with_conn!(&mut *conn, c => sql(c, role)) else {
         return Ok(());

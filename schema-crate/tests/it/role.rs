@@ -54,3 +54,40 @@ fn ensure_app_role_is_idempotent_and_rejects_unsafe_names() {
     let err = migrate::ensure_app_role(&mut admin, "app; DROP TABLE book").unwrap_err();
     assert!(err.to_string().contains("invalid app role name"), "{err}");
 }
+
+#[test]
+fn the_app_role_carries_its_timeouts_from_login_with_no_set_statement() {
+    let db = TestDb::migrated("app_role_timeouts");
+    let mut admin = db.connect();
+    migrate::ensure_app_role(&mut admin, migrate::DEFAULT_APP_ROLE).unwrap();
+    let mut app = connect_as_app_role(&db);
+    let before = app.statements_sent().unwrap();
+    for (name, value) in migrate::APP_ROLE_SETTINGS {
+        let shown = match app.backend_connection() {
+            bookstore_schema::BackendConnection::Postgres(c) => {
+                #[derive(diesel::QueryableByName)]
+                struct Setting {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    value: String,
+                }
+                use diesel::RunQueryDsl as _;
+                diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+                    .get_result::<Setting>(c)
+                    .unwrap()
+                    .value
+            }
+            _ => unreachable!("PostgreSQL"),
+        };
+        assert_eq!(shown, value, "{name}");
+    }
+    assert_eq!(
+        app.statements_sent().unwrap() - before,
+        u64::try_from(migrate::APP_ROLE_SETTINGS.len()).unwrap(),
+        "only the reads: the settings came with the login"
+    );
+    // A runaway statement is cut by the server, not left to hold the connection.
+    let err = app.batch_execute("SELECT pg_sleep(7)").unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    // The migrator (the cluster's owner) is not bound by them.
+    admin.batch_execute("SELECT pg_sleep(0.1)").unwrap();
+}
