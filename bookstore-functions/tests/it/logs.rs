@@ -156,6 +156,7 @@ async fn a_lambda_request_logs_a_json_line_with_request_id_method_path_status_an
     let event: LambdaRequest = serde_json::from_str(&fixture).unwrap();
     let mut context = Context::default();
     context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".to_owned();
+    context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".to_owned());
     let adapter = lambda_http::Adapter::from(lambda_service(build_app(
         app.state.clone(),
         Function::Books,
@@ -183,6 +184,72 @@ async fn a_lambda_request_logs_a_json_line_with_request_id_method_path_status_an
     assert_eq!(finished["status"], 200);
     assert!(finished["duration_ms"].is_f64(), "{finished}");
     assert_eq!(finished["level"], "INFO");
+    // Powertools' keys, at the top level of the line.
+    for key in ["function_name", "function_version", "service"] {
+        assert!(finished[key].is_string(), "{key}: {finished}");
+    }
+    assert!(finished["cold_start"].is_boolean(), "{finished}");
+    assert!(
+        finished.get("xray_trace_id").is_some() || finished["request_id"].is_string(),
+        "{finished}"
+    );
+
+    // One Embedded Metric Format record for the request, as the specification shapes it.
+    let records: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    assert_eq!(records.len(), 1, "{lines:?}");
+    bookstore_testing::assert_emf(records[0]);
+    assert_eq!(records[0]["route"], "GET /book", "{}", records[0]);
+    assert_eq!(records[0]["status_class"], "2xx");
+    assert_eq!(
+        records[0]["request_id"],
+        "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+    );
+    assert!(
+        records[0]["checkout"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{}",
+        records[0]
+    );
+}
+
+#[tokio::test]
+async fn every_request_writes_exactly_one_metric_record_and_plain_logs_none() {
+    let app = TestApp::new(Backend::Sqlite, "logs_emf_per_request");
+    let (logs, guard) = capture();
+    app.get("/book").await;
+    app.get("/book/%FF").await;
+    app.get("/no/such/route").await;
+    drop(guard);
+    let records: Vec<Value> = logs
+        .json()
+        .into_iter()
+        .filter(|line| line.get("_aws").is_some())
+        .collect();
+    let routes: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["route"].as_str().unwrap(),
+                r["status_class"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("GET /book", "2xx"),
+            ("GET /book/{id}", "4xx"),
+            ("unmatched", "4xx")
+        ]
+    );
+    for record in &records {
+        bookstore_testing::assert_emf(record);
+    }
+    let (plain, _guard) = capture_as(LogFormat::Plain);
+    app.get("/book").await;
+    assert!(!plain.text().contains("_aws"), "{}", plain.text());
 }
 
 #[tokio::test]
@@ -206,7 +273,10 @@ async fn a_server_error_logs_its_cause_and_answers_without_it() {
         "{cause}"
     );
     assert_eq!(failed["level"], "ERROR");
-    assert_eq!(failed["span"]["path"], "/review", "{failed}");
+    assert_eq!(
+        failed["path"], "/review",
+        "the request's fields are on every line: {failed}"
+    );
 }
 
 #[tokio::test]

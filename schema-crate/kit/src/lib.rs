@@ -7,6 +7,8 @@ pub mod extract;
 pub mod lambda;
 pub mod logging;
 #[cfg(feature = "http")]
+mod observe;
+#[cfg(feature = "http")]
 pub mod router;
 #[cfg(feature = "http")]
 pub mod stage;

@@ -146,11 +146,30 @@ impl AppState {
         T: Send + 'static,
     {
         let state = self.clone();
+        let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let waited_in_run = Arc::clone(&waited);
         let run = move || {
-            let mut conn = state.inner.pool.get()?;
+            let asked = std::time::Instant::now();
+            let conn = state.inner.pool.get();
+            let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+            waited_in_run.store(micros, Ordering::Relaxed);
+            let mut conn = conn?;
             state.ensure_schema(&mut conn)?;
             work(&mut conn)
         };
+        let result = self.dispatch(run).await;
+        crate::observe::add_checkout(std::time::Duration::from_micros(
+            waited.load(Ordering::Relaxed),
+        ));
+        result
+    }
+
+    /// Runs `run` where the [`Dispatch`] says; a panic in it answers `500 internal`.
+    async fn dispatch<T, F>(&self, run: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         let flavor = tokio::runtime::Handle::current().runtime_flavor();
         match (self.inner.dispatch, flavor) {
             (Dispatch::Inline, _) => catching_panics(run),

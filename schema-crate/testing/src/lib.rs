@@ -284,3 +284,70 @@ pub fn scalar(conn: &mut DbConnection, sql: &str) -> i64 {
     };
     result.unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }
+
+/// Fails unless `record` is a CloudWatch Embedded Metric Format record as the
+/// specification defines it: `_aws.Timestamp` a number of milliseconds, each directive's
+/// `Namespace` a non-empty string, each dimension set at most 30 names of top-level string
+/// members, each metric a `Name` with a CloudWatch unit and a top-level numeric member.
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>)
+pub fn assert_emf(record: &serde_json::Value) {
+    const UNITS: [&str; 8] = [
+        "Milliseconds",
+        "Microseconds",
+        "Seconds",
+        "Count",
+        "Bytes",
+        "Percent",
+        "Count/Second",
+        "None",
+    ];
+    let aws = &record["_aws"];
+    assert!(aws["Timestamp"].is_u64(), "_aws.Timestamp: {record}");
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .unwrap_or_else(|| panic!("_aws.CloudWatchMetrics: {record}"));
+    assert!(!directives.is_empty(), "no metric directive: {record}");
+    for directive in directives {
+        assert!(
+            directive["Namespace"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty()),
+            "Namespace: {record}"
+        );
+        for set in directive["Dimensions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("Dimensions: {record}"))
+        {
+            let names = set
+                .as_array()
+                .unwrap_or_else(|| panic!("a dimension set: {record}"));
+            assert!(names.len() <= 30, "more than 30 dimensions: {record}");
+            for name in names {
+                let name = name
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a dimension name: {record}"));
+                assert!(
+                    record[name].is_string(),
+                    "dimension {name} has no string value: {record}"
+                );
+            }
+        }
+        for metric in directive["Metrics"]
+            .as_array()
+            .unwrap_or_else(|| panic!("Metrics: {record}"))
+        {
+            let name = metric["Name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a metric name: {record}"));
+            let unit = metric["Unit"].as_str().unwrap_or("None");
+            assert!(
+                UNITS.contains(&unit),
+                "metric {name}: unit {unit}: {record}"
+            );
+            assert!(
+                record[name].is_number(),
+                "metric {name} has no numeric value: {record}"
+            );
+        }
+    }
+}
