@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The outside app (bookstore-functions/outside-app): a function from another repository,
+# built on the published crates only. As its team would, from a copy of the fixture outside
+# this workspace:
+#   1. pinned =X.Y.Z from the registry in DIR (filled by scripts/publish-local.sh): run its
+#      tests against PostgreSQL, build its Lambda zip with scripts/build-lambdas.sh and pass
+#      scripts/check-artifacts.sh;
+#   2. pinned by git tag from a file:// clone of this repository (the release tags are
+#      created in the clone, at the commit that released each crate's current version, so
+#      CI needs no tags of its own): run its tests again.
+#
+#   bash scripts/outside-app.sh --registry-dir DIR
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+[ "${1:-}" = "--registry-dir" ] && [ -n "${2:-}" ] || die "usage: outside-app.sh --registry-dir DIR"
+registry_dir=$2
+url=$(bash "$SCRIPTS_DIR/registry.sh" url "$registry_dir")
+fixture=$REPO_ROOT/bookstore-functions/outside-app
+[ -f "$fixture/Cargo.toml" ] || die "no fixture at $fixture"
+start_postgres
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# One target directory for every run: third-party crates build once.
+export CARGO_TARGET_DIR=$REPO_ROOT/target/outside-app
+# The team's registry, named `bookstore` in its manifest, is this one.
+export CARGO_REGISTRIES_BOOKSTORE_INDEX=$url
+
+# The fixture's lock file pins its third-party crates; ours come from wherever it is
+# pointed now (their checksums change with every build of the crates), so they are
+# resolved again and nothing else moves.
+refresh_our_crates() {
+  cargo update --quiet --manifest-path "$1/Cargo.toml" \
+    -p bookstore-schema -p bookstore-kit -p bookstore-testing
+}
+
+say "1/2: from the registry $url"
+cp -r "$fixture" "$work/registry"
+refresh_our_crates "$work/registry"
+cargo test --manifest-path "$work/registry/Cargo.toml"
+bash "$SCRIPTS_DIR/build-lambdas.sh" --manifest-path "$work/registry/Cargo.toml" --bin author-books --out "$work/dist"
+bash "$SCRIPTS_DIR/check-artifacts.sh" --manifest-path "$work/registry/Cargo.toml" --bin author-books --out "$work/dist"
+
+say "2/2: by git tag from a file:// clone"
+git clone --quiet --no-local "$REPO_ROOT" "$work/repo"
+declare -A tag_of
+while read -r crate version manifest; do
+  tag="$(tag_prefix "$crate")-v$version"
+  # The release is the commit that last changed the crate's version line (release.sh).
+  commit=$(git -C "$work/repo" log -n 1 --format=%H -G '^version = ' -- "${manifest#"$REPO_ROOT"/}")
+  git -C "$work/repo" tag -f "$tag" "${commit:-HEAD}" >/dev/null
+  tag_of[$crate]=$tag
+done < <(published_crates)
+cp -r "$fixture" "$work/git"
+python3 - "$work/git/Cargo.toml" "file://$work/repo" \
+  "${tag_of[bookstore-schema]}" "${tag_of[bookstore-kit]}" "${tag_of[bookstore-testing]}" <<'PY'
+import re, sys
+path, repo, schema, kit, testing = sys.argv[1:]
+text = open(path).read()
+tags = {"bookstore-schema": schema, "bookstore-kit": kit, "bookstore-testing": testing}
+def pin(m):
+    name = m.group(1)
+    return f'{name} = {{ git = "{repo}", tag = "{tags[name]}", '
+count = 0
+text, count = re.subn(r'^(bookstore-schema|bookstore-kit|bookstore-testing) = \{ ', pin, text, flags=re.M)
+text = text.replace(', registry = "bookstore"', '')
+assert count == 3, f"expected three pins, rewrote {count}"
+open(path, "w").write(text)
+PY
+grep -E '^bookstore-' "$work/git/Cargo.toml"
+refresh_our_crates "$work/git"
+cargo test --manifest-path "$work/git/Cargo.toml"
+say "the outside app builds, tests and zips from the registry, and tests from git tags"
