@@ -263,29 +263,61 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Replaces the password in a PostgreSQL URL (userinfo or `password=` parameter) with `***`.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |i| rest_start + i);
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
-            }
-        }
+/// A database URL as it may be shown: the scheme, `***@` where it had user information,
+/// the host and port, and the database name; the query, any user name and the password
+/// are left out.
+///
+/// libpq accepts URLs a parser cannot split with certainty (an unencoded `/`, `?`, `@` or
+/// `#` in the password, a bad percent-encoding), so nothing is shown unless it can only be
+/// a host: the part after the *last* `@`, and only when it is made of host-name, address
+/// and port characters; otherwise the whole location is `[redacted]`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[redacted: not a URL]".to_owned();
+    };
+    let scheme: String = scheme
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '+')
+        .collect();
+    let (userinfo, location) = match rest.rfind('@') {
+        Some(at) => ("***@", &rest[at + 1..]),
+        None => ("", rest),
+    };
+    let end = location.find(['/', '?', '#']).unwrap_or(location.len());
+    let host = &location[..end];
+    let is_host = |text: &str| {
+        text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | ',' | '_')
+        })
+    };
+    if !is_host(host) {
+        return format!("{scheme}://[redacted]");
     }
-    // `password=` as a query parameter or conninfo keyword.
-    let lower = out.to_ascii_lowercase();
-    if let Some(pos) = lower.find("password=") {
-        let start = pos + "password=".len();
-        let end = out[start..]
-            .find(['&', ' '])
-            .map_or(out.len(), |i| start + i);
-        out.replace_range(start..end, "***");
+    let after = &location[end..];
+    let dbname = after
+        .strip_prefix('/')
+        .map(|path| &path[..path.find(['?', '#']).unwrap_or(path.len())])
+        .filter(|db| !db.is_empty() && is_host(db))
+        .map(|db| format!("/{db}"))
+        .unwrap_or_default();
+    let query = if after.contains('?') { "?…" } else { "" };
+    format!("{scheme}://{userinfo}{host}{dbname}{query}")
+}
+
+/// `message` (from libpq, which may quote the URL it could not parse) with every piece of
+/// `url` that could be secret replaced by `***`: each run between the URL's delimiters,
+/// except the scheme and what [`redact_url`] would show anyway (host, port, database).
+pub(crate) fn scrub_url_from(message: &str, url: &str) -> String {
+    let shown = redact_url(url);
+    let mut pieces: Vec<&str> = url
+        .split(|c: char| matches!(c, ':' | '/' | '@' | '?' | '&' | '=' | '#'))
+        .filter(|piece| piece.len() >= 2 && !shown.contains(piece))
+        .collect();
+    // Longest first, so that a piece inside another is not left half replaced.
+    pieces.sort_by_key(|piece| std::cmp::Reverse(piece.len()));
+    let mut out = message.replace(url, &shown);
+    for piece in pieces {
+        out = out.replace(piece, "***");
     }
     out
 }
@@ -304,17 +336,58 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
+    /// Every URL form libpq accepts or rejects, with `hunter2` somewhere secret.
+    const SECRET_URLS: [&str; 9] = [
+        "postgres://app:hunter2@db:5432/x",
+        "postgres://db/x?user=a&password=hunter2&sslmode=require",
+        "postgres://app:hun/ter2@db/x",
+        "postgres://app:hun?ter2@db/x",
+        "postgres://app:hun@ter2@db/x",
+        "postgres://app:hun#ter2@db/x",
+        "postgres://app:hunter2%zz@db/x",
+        "postgresql://app:hunter2@/x?host=/tmp",
+        "postgres://db/x?password=hun@ter2&x=1",
+    ];
+
     #[test]
-    fn redact_url_hides_userinfo_and_query_passwords() {
+    fn redact_url_shows_only_the_scheme_host_and_database_for_every_url_form() {
         assert_eq!(
             redact_url("postgres://app:s3cr3t@db:5432/x"),
-            "postgres://app:***@db:5432/x"
+            "postgres://***@db:5432/x"
         );
         assert_eq!(
-            redact_url("postgres://db/x?user=a&password=s3cr3t&sslmode=require"),
-            "postgres://db/x?user=a&password=***&sslmode=require"
+            redact_url("postgres://db/x?user=a&password=s3cr3t"),
+            "postgres://db/x?…"
         );
-        assert_eq!(redact_url("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(redact_url("postgres://app:a/b@db/x"), "postgres://***@db/x");
+        assert_eq!(
+            redact_url("host=db password=s3cr3t"),
+            "[redacted: not a URL]"
+        );
+        for url in SECRET_URLS {
+            let shown = redact_url(url);
+            assert!(
+                !shown.contains("hun") && !shown.contains("ter2"),
+                "{url} → {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_libpq_message_quoting_the_url_loses_every_secret_piece() {
+        for url in SECRET_URLS {
+            // What libpq quotes: the URL, the part it took for a query, or for user info.
+            let query = url.split_once('?').map_or("", |(_, q)| q);
+            let userinfo = url.rsplit_once('@').map_or("", |(u, _)| u);
+            let message = format!(
+                "invalid URI: \"{url}\"; invalid URI query parameter: \"{query}\"; \"{userinfo}\""
+            );
+            let scrubbed = scrub_url_from(&message, url);
+            assert!(
+                !scrubbed.contains("hun") && !scrubbed.contains("ter2"),
+                "{url} → {scrubbed}"
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use diesel::{
 
 use crate::{
     backend::{self, Dialect, Inner, with_conn},
-    config::{DbTarget, Secret},
+    config::{DbTarget, Secret, scrub_url_from},
 };
 
 /// How a new connection is prepared before first use.
@@ -83,9 +83,12 @@ impl DbConnection {
                     .to_owned(),
             ));
         }
-        let mut conn = Self {
-            inner: backend::establish(target, password)?,
-        };
+        let inner = backend::establish(target, password).map_err(|error| match target {
+            // libpq quotes what it could not parse: keep no piece of a URL's secrets.
+            DbTarget::PostgresUrl(url) => scrub(error, url.expose()),
+            _ => error,
+        })?;
+        let mut conn = Self { inner };
         with_conn!(&mut conn, c => c.prepare_session(&settings))
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
         let activity = Activity::new();
@@ -128,6 +131,19 @@ impl DbConnection {
 
     fn activity(&mut self) -> Option<&mut Activity> {
         with_conn!(self, c => c.instrumentation().downcast_mut::<Activity>())
+    }
+}
+
+/// `error` with every secret piece of `url` scrubbed from its message.
+fn scrub(error: ConnectionError, url: &str) -> ConnectionError {
+    match error {
+        ConnectionError::BadConnection(message) => {
+            ConnectionError::BadConnection(scrub_url_from(&message, url))
+        }
+        ConnectionError::InvalidConnectionUrl(message) => {
+            ConnectionError::InvalidConnectionUrl(scrub_url_from(&message, url))
+        }
+        other => other,
     }
 }
 

@@ -166,3 +166,43 @@ fn schema_admin_applies_inspects_and_reverts_the_schema_as_the_readme_says() {
     assert_eq!(code, 1);
     assert!(err.contains("(Refused)"), "{err}");
 }
+
+#[test]
+fn no_url_form_puts_the_password_in_schema_admins_output_or_logs() {
+    let db = TestDb::migrated("schema_admin_url_forms");
+    // The test server's host, port and database, with a password (`hunter2`, cut by each
+    // character libpq may mistake for a delimiter) it ignores (trust) or cannot parse.
+    let url = db.url();
+    let location = url.rsplit_once('@').map_or(url.as_str(), |(_, l)| l);
+    let forms = [
+        format!("postgres://postgres:hunter2@{location}"),
+        format!("postgres://postgres:hun/ter2@{location}"),
+        format!("postgres://postgres:hun?ter2@{location}"),
+        format!("postgres://postgres:hun@ter2@{location}"),
+        format!("postgres://postgres:hun#ter2@{location}"),
+        format!("postgres://postgres:hunter2%zz@{location}"),
+        format!("postgres://{location}?password=hun@ter2&sslmode=disable"),
+        "postgres://postgres:hunter2@127.0.0.1:1/x".to_owned(),
+    ];
+    for form in forms {
+        for args in [&["status"][..], &["status", "--json"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_schema-admin"))
+                .args(args)
+                .env_clear()
+                .env("DATABASE_URL", &form)
+                .env("DB_CONNECT_TIMEOUT_SECS", "2")
+                .env("RUST_LOG", "debug")
+                .output()
+                .unwrap();
+            let shown = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                !shown.contains("hun") && !shown.contains("ter2"),
+                "{form} {args:?}: {shown}"
+            );
+        }
+    }
+}
