@@ -310,7 +310,7 @@ pub(crate) fn redact_url(url: &str) -> String {
 pub(crate) fn scrub_url_from(message: &str, url: &str) -> String {
     let shown = redact_url(url);
     let mut pieces: Vec<&str> = url
-        .split(|c: char| matches!(c, ':' | '/' | '@' | '?' | '&' | '=' | '#'))
+        .split([':', '/', '@', '?', '&', '=', '#'])
         .filter(|piece| piece.len() >= 2 && !shown.contains(piece))
         .collect();
     // Longest first, so that a piece inside another is not left half replaced.
