@@ -199,7 +199,7 @@ impl Drop for Server {
 
 fn start_local(url: &str, pool: usize) -> anyhow::Result<Server> {
     let port = system::free_port()?;
-    let child = Command::new(system::local_exe())
+    let child = Command::new(system::local_exe()?)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", url)

@@ -308,7 +308,7 @@ async fn measure(instances: usize, rounds: usize) -> anyhow::Result<(Row, String
         bail!("pgbouncer is not installed (scripts/bench.sh installs it)");
     }
     let db = TestDb::migrated("bench_connections");
-    let db_name = db.url().rsplit('/').next().unwrap_or_default().to_owned();
+    let db_name = db.name().to_owned();
     let dir = system::shared_scratch_dir("pgbouncer")?;
     let bouncer = start_pgbouncer(&dir, &db_name)?;
     let port = bouncer.port;
