@@ -147,13 +147,9 @@ pub fn run(base_url: &str, runs: usize) -> Section {
     let (select1, books) = match exes {
         Ok(exes) => exes,
         Err(e) => {
-            section.rows.push(Row::new(
-                "cold start",
-                "—",
-                "—",
-                "≤ 15 ms, ≤ 2× baseline",
-                Verdict::Broken(format!("{e:#}")),
-            ));
+            section
+                .rows
+                .push(Row::broken("cold start", "≤ 15 ms, ≤ 2× baseline", &e));
             return section;
         }
     };
@@ -235,12 +231,10 @@ pub fn run(base_url: &str, runs: usize) -> Section {
                     }
                 }
             }
-            Err(e) => section.rows.push(Row::new(
+            Err(e) => section.rows.push(Row::broken(
                 format!("cold start, {label}"),
-                "—",
-                "—",
                 "≤ 15 ms, ≤ 2× baseline",
-                Verdict::Broken(format!("{e:#}")),
+                &e,
             )),
         }
     }

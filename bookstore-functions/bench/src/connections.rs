@@ -292,12 +292,10 @@ pub async fn run(instances: usize, rounds: usize) -> Section {
             section.rows.push(row);
             section.notes = notes;
         }
-        Err(e) => section.rows.push(Row::new(
+        Err(e) => section.rows.push(Row::broken(
             format!("connections, {instances} instances through pgbouncer"),
-            "—",
-            "—",
             "≤ 20 server connections, 0 errors, every acknowledged write present",
-            Verdict::Broken(format!("{e:#}")),
+            &e,
         )),
     }
     section

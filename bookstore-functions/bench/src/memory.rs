@@ -118,13 +118,7 @@ pub fn run(db_url: &str, ids: (i32, i32), requests: usize) -> Section {
                 fmt_dur(m.latencies.p99()),
             );
         }
-        Err(e) => section.rows.push(Row::new(
-            "memory",
-            "—",
-            "—",
-            "≤ 12 MiB",
-            Verdict::Broken(format!("{e:#}")),
-        )),
+        Err(e) => section.rows.push(Row::broken("memory", "≤ 12 MiB", &e)),
     }
     section
 }

@@ -392,12 +392,10 @@ pub async fn run(db: &TestDb, book_id: i32, warmup: usize, calls: usize) -> Sect
                     fmt_dur(hop.p99()),
                 );
             }
-            Err(e) => section.rows.push(Row::new(
+            Err(e) => section.rows.push(Row::broken(
                 format!("warm latency ({label})"),
-                "—",
-                "—",
                 "≤ 1.3× raw at p50",
-                Verdict::Broken(format!("{e:#}")),
+                &e,
             )),
         }
         match traces(db, book_id, prepared).await {
