@@ -13,7 +13,6 @@ pub mod lambda;
 pub mod moto;
 
 use std::{
-    collections::HashMap,
     path::PathBuf,
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -23,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use bookstore_schema::{
     Backend, BackendConnection, DbConnection, DbTarget, SessionSettings,
+    env::Env,
     migrate::{self, RunOptions, Runner},
 };
 
@@ -84,19 +84,17 @@ fn url_parts(url: &str) -> UrlParts<'_> {
     }
 }
 
-/// A lookup for the `from_lookup` constructors (`DbTarget`, `PoolConfig`, …): the value
-/// of the last pair with that name, as if `pairs` were the whole environment.
+/// A lookup for the APIs that take one (`DbTarget::from_lookup`,
+/// `bookstore_credentials::target_from_lookup`, …): exactly these variables, the last
+/// pair with a name winning, as [`Env::from_pairs`] reads them.
 ///
 /// ```
 /// let get = bookstore_testing::lookup(&[("DB_HOST", "h"), ("DB_PORT", "1"), ("DB_PORT", "2")]);
 /// assert_eq!((get("DB_PORT").as_deref(), get("DB_USER")), (Some("2"), None));
 /// ```
 pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    move |name| map.get(name).cloned()
+    let env = Env::from_pairs(pairs.iter().copied());
+    move |name| env.string(name)
 }
 
 fn sanitise(name: &str) -> String {
