@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark harness (bookstore-functions/benches/bookstore): cold start, warm latency,
+# The benchmark harness (bookstore-functions/bench, package bookstore-bench): cold start, warm latency,
 # throughput, memory, artifact size, migrations and connections, each beside its baseline
 # measured in the same run. See docs/benchmarks.md.
 #
@@ -64,4 +64,4 @@ fi
 echo "bench: cargo build --release (the functions and the cold-start baseline)"
 cargo build --release --locked -p bookstore-functions --bins --example select1
 BENCH_COMMAND="bash scripts/bench.sh $mode${args[*]:+ ${args[*]}}" \
-  cargo bench --locked -p bookstore-functions --bench bookstore -- "$mode" "${args[@]}"
+  cargo run --release --locked -p bookstore-bench -- "$mode" "${args[@]}"

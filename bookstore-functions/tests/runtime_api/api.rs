@@ -2,42 +2,49 @@
 //! validation error and an unknown id.
 
 use bookstore_schema::{Book, NewBook};
-use bookstore_testing::TestDb;
-use serde_json::json;
+use bookstore_testing::{
+    TestDb,
+    lambda::{Instance, rest_event},
+};
+use serde_json::{Value, json};
 
-use crate::support::{Lambda, api_response, db_parts, rest_event};
+use crate::support::{db_env, start};
+
+/// `method` on `path` (routed as `resource`) through `function`: status and JSON body.
+fn call(
+    function: &mut Instance,
+    method: &str,
+    path: &str,
+    resource: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    function
+        .invoke(&rest_event(method, path, resource, body))
+        .api_response()
+}
 
 fn app_env(db: &TestDb) -> Vec<(String, String)> {
-    let mut env = db_parts(&db.url());
+    let mut env = db_env(db);
     // As the CDK app sets them.
     env.push(("DB_PREPARED_STATEMENTS".into(), "false".into()));
-    env.push(("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".into(), "true".into()));
     env
 }
 
-#[tokio::test]
-async fn books_creates_lists_gets_and_refuses_through_the_runtime_api() {
+#[test]
+fn books_creates_lists_gets_and_refuses_through_the_runtime_api() {
     let db = TestDb::migrated("e2e_books");
-    let mut books = Lambda::start("books", &app_env(&db)).await;
+    let mut books = start("books", &app_env(&db));
 
     let dune =
         json!({"title": "Dune", "author": "Frank Herbert", "publisher": "Chilton", "year": 1965});
-    let (status, created) = api_response(
-        &books
-            .invoke(rest_event("POST", "/book", "/book", Some(&dune)))
-            .await,
-    );
+    let (status, created) = call(&mut books, "POST", "/book", "/book", Some(&dune));
     assert_eq!(status, 201, "{created}");
     let id = created["id"]
         .as_i64()
         .unwrap_or_else(|| panic!("no id in {created}"));
     assert_eq!(created["title"], "Dune");
 
-    let (status, list) = api_response(
-        &books
-            .invoke(rest_event("GET", "/book?limit=10", "/book", None))
-            .await,
-    );
+    let (status, list) = call(&mut books, "GET", "/book?limit=10", "/book", None);
     assert_eq!(status, 200, "{list}");
     let titles: Vec<_> = list["books"]
         .as_array()
@@ -47,15 +54,12 @@ async fn books_creates_lists_gets_and_refuses_through_the_runtime_api() {
         .collect();
     assert_eq!(titles, [json!("Dune")], "{list}");
 
-    let (status, got) = api_response(
-        &books
-            .invoke(rest_event(
-                "GET",
-                &format!("/book/{id}"),
-                "/book/{id}",
-                None,
-            ))
-            .await,
+    let (status, got) = call(
+        &mut books,
+        "GET",
+        &format!("/book/{id}"),
+        "/book/{id}",
+        None,
     );
     assert_eq!(status, 200, "{got}");
     assert_eq!(
@@ -64,30 +68,22 @@ async fn books_creates_lists_gets_and_refuses_through_the_runtime_api() {
     );
 
     let bad = json!({"title": "x", "author": "y", "publisher": "z", "year": "2019"});
-    let (status, error) = api_response(
-        &books
-            .invoke(rest_event("POST", "/book", "/book", Some(&bad)))
-            .await,
-    );
+    let (status, error) = call(&mut books, "POST", "/book", "/book", Some(&bad));
     assert_eq!(status, 400, "{error}");
     assert_eq!(
         (&error["error"]["code"], &error["error"]["field"]),
         (&json!("invalid_field"), &json!("year"))
     );
 
-    let (status, error) = api_response(
-        &books
-            .invoke(rest_event("GET", "/book/999999", "/book/{id}", None))
-            .await,
-    );
+    let (status, error) = call(&mut books, "GET", "/book/999999", "/book/{id}", None);
     assert_eq!(status, 404, "{error}");
     assert_eq!(error["error"]["code"], "book_not_found");
 
     books.finish("create, list, get, 400, 404");
 }
 
-#[tokio::test]
-async fn reviews_creates_lists_and_refuses_through_the_runtime_api() {
+#[test]
+fn reviews_creates_lists_and_refuses_through_the_runtime_api() {
     let db = TestDb::migrated("e2e_reviews");
     let book = Book::create(
         &mut db.connect(),
@@ -99,70 +95,48 @@ async fn reviews_creates_lists_and_refuses_through_the_runtime_api() {
         },
     )
     .expect("create a book");
-    let mut reviews = Lambda::start("reviews", &app_env(&db)).await;
+    let mut reviews = start("reviews", &app_env(&db));
 
     let review = json!({"book_id": book.id, "reviewer": "ana", "rate": 5, "review": "A classic."});
-    let (status, created) = api_response(
-        &reviews
-            .invoke(rest_event("POST", "/review", "/review", Some(&review)))
-            .await,
-    );
+    let (status, created) = call(&mut reviews, "POST", "/review", "/review", Some(&review));
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["reviewer"], "ana");
 
     let path = format!("/book/{}/reviews", book.id);
-    let (status, list) = api_response(
-        &reviews
-            .invoke(rest_event("GET", &path, "/book/{id}/reviews", None))
-            .await,
-    );
+    let (status, list) = call(&mut reviews, "GET", &path, "/book/{id}/reviews", None);
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["reviews"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list["reviews"][0]["review"], "A classic.");
 
-    let (status, list) = api_response(
-        &reviews
-            .invoke(rest_event(
-                "GET",
-                &format!("/review?book_id={}", book.id),
-                "/review",
-                None,
-            ))
-            .await,
+    let (status, list) = call(
+        &mut reviews,
+        "GET",
+        &format!("/review?book_id={}", book.id),
+        "/review",
+        None,
     );
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["reviews"].as_array().map(Vec::len), Some(1), "{list}");
 
     let bad = json!({"book_id": book.id, "reviewer": "ana", "rate": 9, "review": "!"});
-    let (status, error) = api_response(
-        &reviews
-            .invoke(rest_event("POST", "/review", "/review", Some(&bad)))
-            .await,
-    );
+    let (status, error) = call(&mut reviews, "POST", "/review", "/review", Some(&bad));
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["error"]["field"], "rate", "{error}");
 
     let orphan = json!({"book_id": 999999, "reviewer": "ana", "rate": 3, "review": "?"});
-    let (status, error) = api_response(
-        &reviews
-            .invoke(rest_event("POST", "/review", "/review", Some(&orphan)))
-            .await,
-    );
+    let (status, error) = call(&mut reviews, "POST", "/review", "/review", Some(&orphan));
     assert_eq!(status, 422, "{error}");
     assert_eq!(
         (&error["error"]["code"], &error["error"]["field"]),
         (&json!("book_not_found"), &json!("book_id"))
     );
 
-    let (status, error) = api_response(
-        &reviews
-            .invoke(rest_event(
-                "GET",
-                "/book/999999/reviews",
-                "/book/{id}/reviews",
-                None,
-            ))
-            .await,
+    let (status, error) = call(
+        &mut reviews,
+        "GET",
+        "/book/999999/reviews",
+        "/book/{id}/reviews",
+        None,
     );
     assert_eq!(status, 404, "{error}");
     assert_eq!(error["error"]["code"], "book_not_found");

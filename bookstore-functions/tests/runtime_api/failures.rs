@@ -3,10 +3,9 @@
 
 use serde_json::json;
 
-use crate::{
-    fixture::Kind,
-    support::{Lambda, api_response, free_port, rest_event},
-};
+use bookstore_testing::lambda::{Kind, rest_event};
+
+use crate::support::{free_port, start};
 
 /// A database that is not there: a closed port on this machine.
 fn unreachable_db() -> Vec<(String, String)> {
@@ -23,11 +22,11 @@ fn unreachable_db() -> Vec<(String, String)> {
     .collect()
 }
 
-#[tokio::test]
-async fn schema_lambda_reports_an_unreachable_database_and_a_bad_event_as_typed_errors() {
-    let mut lambda = Lambda::start("schema-lambda", &unreachable_db()).await;
+#[test]
+fn schema_lambda_reports_an_unreachable_database_and_a_bad_event_as_typed_errors() {
+    let mut lambda = start("schema-lambda", &unreachable_db());
 
-    let down = lambda.invoke(json!({"action": "status"})).await;
+    let down = lambda.invoke(&json!({"action": "status"}));
     assert_eq!(down.kind, Kind::Error, "{down:?}");
     assert_eq!(down.error_type(), Some("DatabaseUnavailable"), "{down:?}");
     assert!(
@@ -35,28 +34,25 @@ async fn schema_lambda_reports_an_unreachable_database_and_a_bad_event_as_typed_
         "leaked: {down:?}"
     );
 
-    let bad = lambda.invoke(json!({"action": "explode"})).await;
+    let bad = lambda.invoke(&json!({"action": "explode"}));
     assert_eq!(bad.kind, Kind::Error, "{bad:?}");
     assert_eq!(bad.error_type(), Some("BadEvent"), "{bad:?}");
 
     // Still the same process, still taking events: no crash loop.
-    let again = lambda.invoke(json!({"action": "plan"})).await;
+    let again = lambda.invoke(&json!({"action": "plan"}));
     assert_eq!(again.error_type(), Some("DatabaseUnavailable"), "{again:?}");
     assert!(lambda.is_running(), "the function exited");
     lambda.finish("database unreachable: 3 typed errors");
 }
 
-#[tokio::test]
-async fn books_starts_with_the_database_unreachable_and_answers_503() {
-    let mut env = unreachable_db();
-    env.push(("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".into(), "true".into()));
-    let mut books = Lambda::start("books", &env).await;
+#[test]
+fn books_starts_with_the_database_unreachable_and_answers_503() {
+    let env = unreachable_db();
+    let mut books = start("books", &env);
 
     for _ in 0..2 {
-        let outcome = books
-            .invoke(rest_event("GET", "/book", "/book", None))
-            .await;
-        let (status, body) = api_response(&outcome);
+        let outcome = books.invoke(&rest_event("GET", "/book", "/book", None));
+        let (status, body) = outcome.api_response();
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
         assert!(!body.to_string().contains("hunter2"), "leaked: {body}");
@@ -65,13 +61,13 @@ async fn books_starts_with_the_database_unreachable_and_answers_503() {
     books.finish("database unreachable: 503 x2");
 }
 
-#[tokio::test]
-async fn a_configuration_that_cannot_work_is_a_typed_init_error() {
+#[test]
+fn a_configuration_that_cannot_work_is_a_typed_init_error() {
     for name in ["schema-lambda", "books"] {
         let mut env = unreachable_db();
         env.push(("DB_PORT".into(), "not-a-port".into()));
-        let mut lambda = Lambda::start(name, &env).await;
-        let outcome = lambda.wait_for(None).await;
+        let mut lambda = start(name, &env);
+        let outcome = lambda.next_outcome();
         assert_eq!(outcome.kind, Kind::InitError, "{name}: {outcome:?}");
         assert_eq!(
             outcome.error_type(),
@@ -88,7 +84,7 @@ async fn a_configuration_that_cannot_work_is_a_typed_init_error() {
             "{name}: {outcome:?}"
         );
         assert_ne!(
-            lambda.exit_code().await,
+            lambda.exit_code(),
             Some(0),
             "{name} must exit after an init error"
         );

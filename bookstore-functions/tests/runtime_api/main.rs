@@ -1,6 +1,6 @@
 //! End to end through a Lambda Runtime API: the built artifacts
 //! (`target/lambda/<name>/bootstrap.zip`, from `bash scripts/build-lambdas.sh`) run as
-//! Lambda runs them, against a Runtime API fixture and the real PostgreSQL.
+//! Lambda runs them, against `bookstore_testing::lambda`'s Runtime API and the real PostgreSQL.
 //!
 //! Each test unzips the bootstrap it needs and fails, saying how to build it, when the
 //! zip is missing. Each function process prints its cold start (spawn → first answer)
@@ -9,7 +9,6 @@
 
 mod api;
 mod failures;
-mod fixture;
 mod schema;
 mod secret;
 mod support;

@@ -3,10 +3,9 @@
 use bookstore_testing::TestDb;
 use serde_json::{Value, json};
 
-use crate::{
-    fixture::Kind,
-    support::{Lambda, db_parts},
-};
+use bookstore_testing::lambda::Kind;
+
+use crate::support::{db_env, start};
 
 fn count(report: &Value, key: &str) -> usize {
     report[key]
@@ -15,12 +14,12 @@ fn count(report: &Value, key: &str) -> usize {
         .len()
 }
 
-#[tokio::test]
-async fn schema_lambda_plans_migrates_and_reports_status_through_the_runtime_api() {
+#[test]
+fn schema_lambda_plans_migrates_and_reports_status_through_the_runtime_api() {
     let db = TestDb::empty("e2e_schema_lambda");
-    let mut lambda = Lambda::start("schema-lambda", &db_parts(&db.url())).await;
+    let mut lambda = start("schema-lambda", &db_env(&db));
 
-    let plan = lambda.invoke(json!({"action": "plan"})).await;
+    let plan = lambda.invoke(&json!({"action": "plan"}));
     assert_eq!(plan.kind, Kind::Response, "{plan:?}");
     assert_eq!(plan.body["action"], "plan", "{}", plan.body);
     let pending = count(&plan.body, "pending");
@@ -31,12 +30,12 @@ async fn schema_lambda_plans_migrates_and_reports_status_through_the_runtime_api
     );
     assert_eq!(count(&plan.body, "applied"), 0, "plan changes nothing");
 
-    let migrate = lambda.invoke(json!({"action": "migrate"})).await;
+    let migrate = lambda.invoke(&json!({"action": "migrate"}));
     assert_eq!(migrate.kind, Kind::Response, "{migrate:?}");
     assert_eq!(count(&migrate.body, "applied"), pending, "{}", migrate.body);
     assert_eq!(count(&migrate.body, "pending"), 0, "{}", migrate.body);
 
-    let status = lambda.invoke(json!({"action": "status"})).await;
+    let status = lambda.invoke(&json!({"action": "status"}));
     assert_eq!(status.kind, Kind::Response, "{status:?}");
     assert_eq!(count(&status.body, "pending"), 0, "{}", status.body);
     assert_eq!(
@@ -46,7 +45,7 @@ async fn schema_lambda_plans_migrates_and_reports_status_through_the_runtime_api
     );
 
     // `{}` (the CDK trigger's event) is migrate: nothing left to do.
-    let again = lambda.invoke(json!({})).await;
+    let again = lambda.invoke(&json!({}));
     assert_eq!(again.kind, Kind::Response, "{again:?}");
     assert_eq!(count(&again.body, "applied"), 0, "{}", again.body);
 

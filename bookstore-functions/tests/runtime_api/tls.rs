@@ -12,10 +12,9 @@ use std::{
 use bookstore_schema::{DbConnection, DbTarget, SessionSettings};
 use serde_json::json;
 
-use crate::{
-    fixture::Kind,
-    support::{Lambda, free_port},
-};
+use bookstore_testing::{lambda::Kind, lookup};
+
+use crate::support::{free_port, start};
 
 /// Which server certificate the cluster presents.
 #[derive(Clone, Copy)]
@@ -238,9 +237,12 @@ impl TlsCluster {
     }
 
     fn connect(&self, env: &[(String, String)]) -> Result<DbConnection, String> {
-        let target =
-            DbTarget::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-                .expect("a valid configuration");
+        let target = DbTarget::from_lookup(lookup(
+            &env.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        ))
+        .expect("a valid configuration");
         DbConnection::establish(&target, None, SessionSettings::default())
             .map_err(|e| e.to_string())
     }
@@ -257,8 +259,8 @@ impl Drop for TlsCluster {
     }
 }
 
-#[tokio::test]
-async fn verify_full_with_the_test_ca_connects_and_another_ca_is_refused() {
+#[test]
+fn verify_full_with_the_test_ca_connects_and_another_ca_is_refused() {
     let cluster = TlsCluster::start(ServerCert::Matching);
     for host in ["localhost", "127.0.0.1"] {
         let mut conn = cluster
@@ -281,22 +283,22 @@ async fn verify_full_with_the_test_ca_connects_and_another_ca_is_refused() {
     assert!(err.contains("certificate verify failed"), "{err}");
 
     // The built artifact: bundled libpq with the OpenSSL linked into it.
-    let mut lambda = Lambda::start("schema-lambda", &cluster.env("localhost", "ca.crt")).await;
-    let status = lambda.invoke(json!({"action": "status"})).await;
+    let mut lambda = start("schema-lambda", &cluster.env("localhost", "ca.crt"));
+    let status = lambda.invoke(&json!({"action": "status"}));
     assert_eq!(status.kind, Kind::Response, "{status:?}");
     lambda.finish("status over TLS (verify-full)");
 }
 
-#[tokio::test]
-async fn verify_full_refuses_a_server_whose_certificate_names_another_host() {
+#[test]
+fn verify_full_refuses_a_server_whose_certificate_names_another_host() {
     let cluster = TlsCluster::start(ServerCert::OtherHost);
     let err = cluster
         .connect(&cluster.env("localhost", "ca.crt"))
         .expect_err("the certificate is for db.example.invalid");
     assert!(err.contains("does not match host name"), "{err}");
 
-    let mut lambda = Lambda::start("schema-lambda", &cluster.env("localhost", "ca.crt")).await;
-    let refused = lambda.invoke(json!({"action": "status"})).await;
+    let mut lambda = start("schema-lambda", &cluster.env("localhost", "ca.crt"));
+    let refused = lambda.invoke(&json!({"action": "status"}));
     assert_eq!(refused.kind, Kind::Error, "{refused:?}");
     assert_eq!(
         refused.error_type(),

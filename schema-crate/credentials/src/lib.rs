@@ -209,18 +209,9 @@ fn credentials_from_lookup(
 
 #[cfg(all(test, feature = "secrets-manager"))]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
     use bookstore_schema::config::Secret;
-
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use bookstore_testing::lookup;
 
     #[derive(Debug)]
     struct Fixed(Result<String, String>);

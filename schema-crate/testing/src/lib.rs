@@ -4,8 +4,12 @@
 //! migration set; [`TestDb::empty`] is for runner tests. Each database is named after
 //! its test and dropped when the value is dropped. `TEST_DATABASE_URL` points at the
 //! server's maintenance database (default `postgres://postgres@127.0.0.1:5432/postgres`).
-//! [`moto::Moto`] runs a local Secrets Manager for the credential tests.
+//! [`moto::Moto`] runs a local Secrets Manager for the credential tests; [`lookup`] is
+//! the environment seam for `from_lookup` constructors; with the `lambda` feature,
+//! [`lambda`] runs a built Lambda `bootstrap` against a local Runtime API.
 
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod moto;
 
 use std::{
@@ -18,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use bookstore_schema::{
     Backend, BackendConnection, DbConnection, DbTarget, SessionSettings,
+    env::Env,
     migrate::{self, RunOptions, Runner},
 };
 
@@ -50,6 +55,46 @@ fn url_for(db: &str) -> String {
         .rsplit_once('/')
         .map_or(admin.as_str(), |(base, _)| base);
     format!("{base}/{db}")
+}
+
+/// The parts of a `postgres://user[:password]@host[:port]/dbname[?…]` URL.
+struct UrlParts<'a> {
+    user: &'a str,
+    password: Option<&'a str>,
+    host: &'a str,
+    port: &'a str,
+    dbname: &'a str,
+}
+
+fn url_parts(url: &str) -> UrlParts<'_> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (userinfo, rest) = rest.rsplit_once('@').unwrap_or(("postgres", rest));
+    let (user, password) = userinfo
+        .split_once(':')
+        .map_or((userinfo, None), |(u, p)| (u, Some(p)));
+    let (hostport, dbname) = rest.split_once('/').unwrap_or((rest, "postgres"));
+    let dbname = dbname.split('?').next().unwrap_or(dbname);
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+    UrlParts {
+        user,
+        password,
+        host,
+        port,
+        dbname,
+    }
+}
+
+/// A lookup for the APIs that take one (`DbTarget::from_lookup`,
+/// `bookstore_credentials::target_from_lookup`, …): exactly these variables, the last
+/// pair with a name winning, as [`Env::from_pairs`] reads them.
+///
+/// ```
+/// let get = bookstore_testing::lookup(&[("DB_HOST", "h"), ("DB_PORT", "1"), ("DB_PORT", "2")]);
+/// assert_eq!((get("DB_PORT").as_deref(), get("DB_USER")), (Some("2"), None));
+/// ```
+pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let env = Env::from_pairs(pairs.iter().copied());
+    move |name| env.string(name)
 }
 
 fn sanitise(name: &str) -> String {
@@ -162,6 +207,66 @@ impl TestDb {
             Self::Postgres { name } => url_for(name),
             Self::Sqlite { path } => format!("sqlite://{}", path.display()),
         }
+    }
+
+    /// The PostgreSQL database's name, or the SQLite file's path.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Postgres { name } => name,
+            Self::Sqlite { path } => path.to_str().unwrap_or_default(),
+        }
+    }
+
+    /// This PostgreSQL database reached through `host:port` (a proxy in front of the
+    /// server) instead, with `query` (e.g. `sslmode=disable`) appended when not empty.
+    pub fn url_via(&self, host_port: &str, query: &str) -> String {
+        let url = self.url();
+        let parts = url_parts(&url);
+        let userinfo = parts
+            .password
+            .map_or_else(|| parts.user.to_owned(), |p| format!("{}:{p}", parts.user));
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("postgres://{userinfo}@{host_port}/{}{query}", parts.dbname)
+    }
+
+    /// This PostgreSQL database as the `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER` (and
+    /// `DB_PASSWORD`, when the URL has one) variables: how the functions are given it on AWS.
+    pub fn db_vars(&self) -> Vec<(String, String)> {
+        let url = self.url();
+        let parts = url_parts(&url);
+        let mut vars = vec![
+            ("DB_HOST".to_owned(), parts.host.to_owned()),
+            ("DB_PORT".to_owned(), parts.port.to_owned()),
+            ("DB_NAME".to_owned(), parts.dbname.to_owned()),
+            ("DB_USER".to_owned(), parts.user.to_owned()),
+        ];
+        if let Some(password) = parts.password {
+            vars.push(("DB_PASSWORD".to_owned(), password.to_owned()));
+        }
+        vars
+    }
+
+    /// The JSON of the secret RDS keeps for this PostgreSQL database's master user
+    /// (`engine`, `host`, `port`, `dbname`, `username`, `password`,
+    /// `dbClusterIdentifier`), with `password` as the password (the test server trusts
+    /// local connections, so any will do).
+    pub fn rds_secret_json(&self, password: &str) -> String {
+        let url = self.url();
+        let parts = url_parts(&url);
+        serde_json::json!({
+            "engine": "postgres",
+            "host": parts.host,
+            "port": parts.port.parse::<u16>().unwrap_or(5432),
+            "dbname": parts.dbname,
+            "username": parts.user,
+            "password": password,
+            "dbClusterIdentifier": "bookstore",
+        })
+        .to_string()
     }
 
     /// The target for pools and managers.
@@ -349,5 +454,24 @@ pub fn assert_emf(record: &serde_json::Value) {
                 "metric {name} has no numeric value: {record}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts_split_user_password_host_port_and_database() {
+        let p = url_parts("postgres://app:pw@db.example:6543/books?sslmode=require");
+        assert_eq!(
+            (p.user, p.password, p.host, p.port, p.dbname),
+            ("app", Some("pw"), "db.example", "6543", "books")
+        );
+        let p = url_parts("postgres://postgres@127.0.0.1/t_x");
+        assert_eq!(
+            (p.user, p.password, p.host, p.port, p.dbname),
+            ("postgres", None, "127.0.0.1", "5432", "t_x")
+        );
     }
 }

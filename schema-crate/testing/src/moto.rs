@@ -118,6 +118,12 @@ impl Moto {
             .to_owned()
     }
 
+    /// `CreateSecret` of the secret RDS would keep for `db`'s master user (see
+    /// [`TestDb::rds_secret_json`](crate::TestDb::rds_secret_json)); returns its ARN.
+    pub fn create_rds_secret(&self, name: &str, db: &crate::TestDb, password: &str) -> String {
+        self.create_secret(name, &db.rds_secret_json(password))
+    }
+
     /// The variables that point an AWS client at this server: the endpoint, a region and
     /// test credentials (moto checks no signature).
     pub fn vars(&self) -> Vec<(String, String)> {

@@ -16,6 +16,16 @@ fn head() -> &'static str {
     migrate::head_version(Backend::Postgres)
 }
 
+/// `status` says the database is at the embedded head.
+fn assert_at_head(conn: &mut bookstore_schema::DbConnection) {
+    let status = runner().status(conn).unwrap();
+    assert_eq!(
+        status.current_version.as_deref(),
+        Some(head()),
+        "{status:?}"
+    );
+}
+
 fn table_exists(conn: &mut bookstore_schema::DbConnection, table: &str) -> bool {
     count(
         conn,
@@ -138,14 +148,7 @@ fn a_broken_migration_leaves_the_database_unchanged_and_the_error_names_it() {
         ),
         0
     );
-    assert_eq!(
-        runner()
-            .status(&mut conn)
-            .unwrap()
-            .current_version
-            .as_deref(),
-        Some(head())
-    );
+    assert_at_head(&mut conn);
 }
 
 #[test]
@@ -336,14 +339,7 @@ fn baseline_adopts_a_python_app_database_and_migrate_keeps_its_data() {
     );
 
     runner().migrate(&mut conn).unwrap();
-    assert_eq!(
-        runner()
-            .status(&mut conn)
-            .unwrap()
-            .current_version
-            .as_deref(),
-        Some(head())
-    );
+    assert_at_head(&mut conn);
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 2);
     assert_eq!(
         count(&mut conn, "SELECT count(*) AS n FROM review"),

@@ -12,6 +12,11 @@ const BOOK: NewBook<'static> = NewBook {
     year: 2000,
 };
 
+/// How many books there are.
+fn books(conn: &mut bookstore_schema::DbConnection) -> i64 {
+    count(conn, "SELECT count(*) AS n FROM book")
+}
+
 #[derive(Debug)]
 struct Failed;
 impl From<diesel::result::Error> for Failed {
@@ -25,19 +30,14 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
     for db in [TestDb::migrated("uow"), TestDb::sqlite_migrated("uow")] {
         let mut conn = db.connect();
         transactional(&mut conn, |c| Book::create(c, &BOOK).map(|_| ())).unwrap();
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+        assert_eq!(books(&mut conn), 1);
 
         let result: Result<(), Failed> = transactional(&mut conn, |c| {
             Book::create(c, &BOOK)?;
             Err(Failed)
         });
         assert!(result.is_err());
-        assert_eq!(
-            count(&mut conn, "SELECT count(*) AS n FROM book"),
-            1,
-            "{:?}: Err rolled back",
-            db.backend()
-        );
+        assert_eq!(books(&mut conn), 1, "{:?}: Err rolled back", db.backend());
 
         let panicked = catch_unwind(AssertUnwindSafe(|| {
             let _: Result<(), Failed> = transactional(&mut conn, |c| {
@@ -46,12 +46,7 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
             });
         }));
         assert!(panicked.is_err());
-        assert_eq!(
-            count(&mut conn, "SELECT count(*) AS n FROM book"),
-            1,
-            "{:?}: panic rolled back",
-            db.backend()
-        );
+        assert_eq!(books(&mut conn), 1, "{:?}: panic rolled back", db.backend());
         assert!(
             !bookstore_schema::uow::in_transaction(&mut conn).unwrap(),
             "no transaction left open after a panic"
@@ -65,7 +60,7 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
         });
         assert!(nested.is_err());
         assert_eq!(
-            count(&mut conn, "SELECT count(*) AS n FROM book"),
+            books(&mut conn),
             1,
             "{:?}: nested write rolled back",
             db.backend()
@@ -78,7 +73,7 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
             Ok(())
         });
         joined.unwrap();
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 3);
+        assert_eq!(books(&mut conn), 3);
     }
 }
 
@@ -97,7 +92,7 @@ fn one_statement_sends_no_begin_or_commit_and_refuses_a_second_statement_in_debu
             "{:?}: the insert alone, no BEGIN/COMMIT",
             db.backend()
         );
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+        assert_eq!(books(&mut conn), 1);
 
         // A failing statement writes nothing: the database rolled it back on its own.
         let failed = one_statement(&mut conn, |c| {
@@ -110,7 +105,7 @@ fn one_statement_sends_no_begin_or_commit_and_refuses_a_second_statement_in_debu
             )
         });
         assert!(failed.is_err(), "{:?}: a 300-character title", db.backend());
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+        assert_eq!(books(&mut conn), 1);
 
         // Inside a transaction it joins, like `transactional`.
         let joined: Result<(), Failed> = transactional(&mut conn, |c| {
@@ -118,7 +113,7 @@ fn one_statement_sends_no_begin_or_commit_and_refuses_a_second_statement_in_debu
             Err(Failed)
         });
         assert!(joined.is_err());
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM book"), 1);
+        assert_eq!(books(&mut conn), 1);
 
         // Two statements are a bug: debug builds panic (after the fact: both ran).
         let two = catch_unwind(AssertUnwindSafe(|| {
@@ -170,31 +165,28 @@ fn a_broken_transaction_manager_is_an_error_never_a_transaction_to_join_on_both_
             db.backend()
         );
         let mut ran = false;
-        let result: Result<(), diesel::result::Error> = transactional(&mut conn, |c| {
+        let mut work = |c: &mut bookstore_schema::DbConnection| {
             ran = true;
             Book::create(c, &BOOK).map(|_| ())
-        });
-        assert!(
-            matches!(result, Err(diesel::result::Error::BrokenTransactionManager)),
-            "{:?}: {result:?}",
-            db.backend()
-        );
-        let result: Result<(), diesel::result::Error> = one_statement(&mut conn, |c| {
-            ran = true;
-            Book::create(c, &BOOK).map(|_| ())
-        });
-        assert!(
-            matches!(result, Err(diesel::result::Error::BrokenTransactionManager)),
-            "{:?}: {result:?}",
-            db.backend()
-        );
+        };
+        let results = [
+            ("transactional", transactional(&mut conn, &mut work)),
+            ("one_statement", one_statement(&mut conn, &mut work)),
+        ];
+        for (name, result) in results {
+            assert!(
+                matches!(result, Err(diesel::result::Error::BrokenTransactionManager)),
+                "{:?} {name}: {result:?}",
+                db.backend()
+            );
+        }
         assert!(
             !ran,
             "{:?}: the work ran without its transaction",
             db.backend()
         );
         assert_eq!(
-            count(&mut db.connect(), "SELECT count(*) AS n FROM book"),
+            books(&mut db.connect()),
             0,
             "{:?}: nothing was written",
             db.backend()

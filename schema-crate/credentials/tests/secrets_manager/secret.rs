@@ -4,44 +4,24 @@ use std::time::{Duration, Instant};
 
 use bookstore_credentials::target_from_lookup;
 use bookstore_schema::{DbConnection, DbTarget, SessionSettings};
-use bookstore_testing::{TestDb, moto::Moto};
+use bookstore_testing::{TestDb, lookup, moto::Moto};
 
 /// A lookup for `target_from_lookup`: moto's variables plus `extra`.
 fn env(moto: &Moto, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let mut pairs = moto.vars();
-    pairs.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    move |name| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
+    let vars = moto.vars();
+    let pairs: Vec<(&str, &str)> = vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra.iter().copied())
+        .collect();
+    lookup(&pairs)
 }
 
 #[test]
 fn db_secret_arn_supplies_user_password_host_port_and_dbname() {
     let db = TestDb::empty("secret_supplies_parts");
-    let name = db
-        .url()
-        .rsplit('/')
-        .next()
-        .expect("a database name")
-        .to_owned();
     let moto = Moto::start();
-    let arn = moto.create_secret(
-        "bookstore/master",
-        &serde_json::json!({
-            "engine": "postgres", "host": "127.0.0.1", "port": 5432, "dbname": name,
-            "username": "postgres", "password": "hunter2-very-secret",
-            "dbClusterIdentifier": "bookstore",
-        })
-        .to_string(),
-    );
+    let arn = moto.create_rds_secret("bookstore/master", &db, "hunter2-very-secret");
 
     let target =
         target_from_lookup(env(&moto, &[("DB_SECRET_ARN", &arn)])).expect("read the secret");
@@ -55,7 +35,7 @@ fn db_secret_arn_supplies_user_password_host_port_and_dbname() {
             parts.dbname.as_str(),
             parts.user.as_str()
         ),
-        ("127.0.0.1", 5432, name.as_str(), "postgres")
+        ("127.0.0.1", 5432, db.name(), "postgres")
     );
     assert_eq!(
         parts.password.as_ref().map(|p| p.expose()),
@@ -136,12 +116,7 @@ fn an_unreachable_secrets_manager_fails_start_in_bounded_time() {
         ("DB_HOST", "h"),
     ];
     let started = Instant::now();
-    let err = target_from_lookup(|k| {
-        env.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .expect_err("nothing listens there");
+    let err = target_from_lookup(lookup(&env)).expect_err("nothing listens there");
     assert!(
         err.to_string()
             .contains("could not read secret `arn:aws:secretsmanager:eu-west-1"),

@@ -199,7 +199,7 @@ impl Drop for Server {
 
 fn start_local(url: &str, pool: usize) -> anyhow::Result<Server> {
     let port = system::free_port()?;
-    let child = Command::new(system::local_exe())
+    let child = Command::new(system::local_exe()?)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", url)
@@ -310,13 +310,9 @@ pub fn run(db_url: &str, db_name: &str, ids: (i32, i32), secs: u64) -> Section {
         Ok(())
     })();
     if let Err(e) = result {
-        section.rows.push(Row::new(
-            "throughput",
-            "—",
-            "—",
-            "≥ 50% of baseline",
-            Verdict::Broken(format!("{e:#}")),
-        ));
+        section
+            .rows
+            .push(Row::broken("throughput", "≥ 50% of baseline", &e));
     }
     section.notes = notes;
     section

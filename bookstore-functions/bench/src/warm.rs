@@ -254,10 +254,9 @@ async fn floors(
 /// What each endpoint sends, through the trace proxy: app and raw.
 async fn traces(db: &TestDb, book_id: i32, prepared: bool) -> anyhow::Result<String> {
     let proxy = Proxy::start("127.0.0.1:5432".to_owned()).await?;
-    let name = db.url().rsplit('/').next().unwrap_or_default().to_owned();
-    let url = format!(
-        "postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable&gssencmode=disable",
-        proxy.port()
+    let url = db.url_via(
+        &format!("127.0.0.1:{}", proxy.port()),
+        "sslmode=disable&gssencmode=disable",
     );
     let target = DbTarget::from_url(&url)?;
     let state = startup::build_state(target.clone(), &pool_config(prepared), Dispatch::Inline)?;
@@ -393,12 +392,10 @@ pub async fn run(db: &TestDb, book_id: i32, warmup: usize, calls: usize) -> Sect
                     fmt_dur(hop.p99()),
                 );
             }
-            Err(e) => section.rows.push(Row::new(
+            Err(e) => section.rows.push(Row::broken(
                 format!("warm latency ({label})"),
-                "—",
-                "—",
                 "≤ 1.3× raw at p50",
-                Verdict::Broken(format!("{e:#}")),
+                &e,
             )),
         }
         match traces(db, book_id, prepared).await {

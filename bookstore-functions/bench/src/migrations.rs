@@ -123,13 +123,9 @@ pub fn run(migrate_runs: usize, status_runs: usize) -> Section {
                 fmt_dur(m.check.p50())
             );
         }
-        Err(e) => section.rows.push(Row::new(
-            "migrations",
-            "—",
-            "—",
-            "≤ 150 ms; ≤ 5 ms",
-            Verdict::Broken(format!("{e:#}")),
-        )),
+        Err(e) => section
+            .rows
+            .push(Row::broken("migrations", "≤ 150 ms; ≤ 5 ms", &e)),
     }
     section
 }

@@ -11,37 +11,48 @@ use std::{
 
 use anyhow::{Context as _, bail};
 
-/// The workspace root (the parent of this package).
+/// The workspace root (two levels above this package).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// The directory the release binaries are in (`target/release`, or wherever
-/// `CARGO_TARGET_DIR` put them): the one Cargo built `books` into for this bench.
+/// `CARGO_TARGET_DIR` put them): the harness's own, as `cargo run --release` built it.
 pub fn release_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_books"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| workspace_root().join("target").join("release"))
 }
 
-/// `books`, as built for this bench (release settings: LTO, one codegen unit, stripped).
-pub fn books_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_books"))
+/// `books`, as `cargo build --release` built it beside the harness (LTO, one codegen
+/// unit, stripped).
+pub fn books_exe() -> anyhow::Result<PathBuf> {
+    built(&["books"], "books")
 }
 
-/// `bookstore-local`, as built for this bench.
-pub fn local_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_bookstore-local"))
+/// `bookstore-local`, likewise.
+pub fn local_exe() -> anyhow::Result<PathBuf> {
+    built(&["bookstore-local"], "bookstore-local")
 }
 
-/// The cold-start baseline (`examples/select1.rs`), built with `cargo build --release`
-/// first if it is missing.
+/// The cold-start baseline (`bookstore-functions/examples/select1.rs`), likewise.
 pub fn select1_exe() -> anyhow::Result<PathBuf> {
-    let exe = release_dir().join("examples").join("select1");
+    built(&["examples", "select1"], "select1")
+}
+
+/// `path` under the release directory; when it is missing, built first with
+/// `cargo build --release -p bookstore-functions --bins --example select1` (what
+/// `scripts/bench.sh` runs before the harness, so that the binaries are current).
+fn built(path: &[&str], what: &str) -> anyhow::Result<PathBuf> {
+    let exe = path.iter().fold(release_dir(), |dir, p| dir.join(p));
     if !exe.exists() {
-        eprintln!("bench: building the baseline: cargo build --release --example select1");
+        eprintln!(
+            "bench: {what} is missing; cargo build --release -p bookstore-functions --bins --example select1"
+        );
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
             .current_dir(workspace_root())
@@ -50,14 +61,15 @@ pub fn select1_exe() -> anyhow::Result<PathBuf> {
                 "--release",
                 "-p",
                 "bookstore-functions",
+                "--bins",
                 "--example",
                 "select1",
             ])
             .status()
-            .context("running cargo build for the baseline")?;
+            .context("running cargo build for the functions")?;
         if !status.success() || !exe.exists() {
             bail!(
-                "could not build {}; run `cargo build --release -p bookstore-functions --example select1`",
+                "could not build {}; run `cargo build --release -p bookstore-functions --bins --example select1`",
                 exe.display()
             );
         }

@@ -6,7 +6,7 @@
 //! ```sh
 //! bash scripts/bench.sh --quick   # small counts, a few minutes: what CI runs
 //! bash scripts/bench.sh --full    # the figures in docs/benchmarks.md
-//! cargo bench -p bookstore-functions --bench bookstore -- --quick [--only warm,cold] [--out FILE]
+//! cargo run --release -p bookstore-bench -- --quick [--only warm,cold] [--out FILE]
 //! ```
 //!
 //! Timing never fails a run; errors, failed requests and missing writes do (exit 1).
@@ -17,7 +17,6 @@ mod connections;
 mod memory;
 mod migrations;
 mod report;
-mod runtime_api;
 mod sql_trace;
 mod stats;
 mod system;
@@ -119,8 +118,6 @@ fn parse_args() -> anyhow::Result<Args> {
                     );
                 }
             }
-            // Cargo passes `--bench` to every bench target.
-            "--bench" => {}
             other => {
                 bail!("unknown argument `{other}`: use --quick | --full [--only LIST] [--out FILE]")
             }
@@ -138,14 +135,9 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     });
     let command = std::env::var("BENCH_COMMAND").unwrap_or_else(|_| {
-        let args: Vec<&str> = raw
-            .iter()
-            .map(String::as_str)
-            .filter(|a| *a != "--bench")
-            .collect();
         format!(
-            "cargo bench -p bookstore-functions --bench bookstore -- {}",
-            args.join(" ")
+            "cargo run --release -p bookstore-bench -- {}",
+            raw.join(" ")
         )
     });
     Ok(Args {
@@ -219,16 +211,13 @@ fn run() -> anyhow::Result<Vec<String>> {
         warm::seed(&mut conn, c.seeded_books)?
     };
     let url = db.url();
-    let db_name = url.rsplit('/').next().unwrap_or_default().to_owned();
+    let db_name = db.name().to_owned();
 
     let mut report = Report::default();
     let mut add = |title: &str, section: Section| report.sections.push((title.to_owned(), section));
     if wants("cold") {
         step("cold start");
-        add(
-            "Cold start",
-            rt.block_on(cold_start::run(&url, c.cold_runs)),
-        );
+        add("Cold start", cold_start::run(&url, c.cold_runs));
     }
     if wants("warm") {
         step("warm latency");
@@ -246,10 +235,7 @@ fn run() -> anyhow::Result<Vec<String>> {
     }
     if wants("memory") {
         step("memory");
-        add(
-            "Memory",
-            rt.block_on(memory::run(&url, seeded.ids, c.memory_requests)),
-        );
+        add("Memory", memory::run(&url, seeded.ids, c.memory_requests));
     }
     if wants("artifacts") {
         step("artifacts");

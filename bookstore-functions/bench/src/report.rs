@@ -67,6 +67,23 @@ impl Row {
     }
 }
 
+impl Row {
+    /// A row for a measurement that failed: `error`, with its causes, is the verdict.
+    pub fn broken(
+        what: impl Into<String>,
+        target: impl Into<String>,
+        error: &anyhow::Error,
+    ) -> Self {
+        Self::new(
+            what,
+            "—",
+            "—",
+            target,
+            Verdict::Broken(format!("{error:#}")),
+        )
+    }
+}
+
 /// What one section (cold start, warm latency, …) produced.
 #[derive(Debug, Default)]
 pub struct Section {

@@ -1,4 +1,4 @@
-//! Cold start: the real `books` binary through the Runtime API fixture, from spawn to its
+//! Cold start: the real `books` binary through `bookstore_testing::lambda`, from spawn to its
 //! first `GET /book` answer (200), beside a process that opens one connection with the
 //! same libpq and runs `SELECT 1`. Runs alternate (baseline, books, books, baseline, …)
 //! so that drift on the shared machine hits both alike.
@@ -13,9 +13,10 @@ use std::{
 
 use anyhow::{Context as _, bail};
 
+use bookstore_testing::lambda::{Instance, rest_event};
+
 use crate::{
     report::{Row, Section, Verdict},
-    runtime_api::{self, Fixture},
     stats::{Samples, fmt_dur, ratio},
     system,
 };
@@ -51,34 +52,29 @@ fn run_select1(exe: &Path, url: &str) -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
-/// Spawn → the fixture receives `books`' answer to a queued `GET /book`.
-async fn run_books(exe: &Path, url: &str) -> anyhow::Result<Duration> {
-    let mut fixture = Fixture::start().await?;
-    fixture.invoke(&runtime_api::rest_event(
-        "GET",
-        "/book",
-        &[("limit", "10")],
-        None,
-    ));
-    let started = Instant::now();
-    let child = runtime_api::spawn_lambda(exe, &fixture, &[("DATABASE_URL", url)])?;
-    let outcome = fixture.outcome(Duration::from_secs(20)).await;
-    let stderr = runtime_api::stop(child);
-    let outcome = outcome.with_context(|| format!("books did not answer; stderr: {stderr}"))?;
-    let elapsed = outcome.at.duration_since(started);
+/// Spawn → the Runtime API receives `books`' answer to a `GET /book?limit=10`.
+fn run_books(exe: &Path, url: &str) -> anyhow::Result<Duration> {
+    let log = system::scratch_dir("cold-start")?.join("books.log");
+    let mut books = Instance::builder(exe)
+        .name("books")
+        .env("DATABASE_URL", url)
+        .log_file(log)
+        .start()?;
+    let event = rest_event("GET", "/book?limit=10", "/book", None);
+    let outcome = books.try_invoke(&event, Duration::from_secs(20))?;
+    let elapsed = books.cold_start().context("no answer timed")?;
     match outcome.status_code() {
         Some(200) => Ok(elapsed),
         other => bail!(
-            "books answered {} {:?}: {}",
+            "books answered {:?} {other:?}: {}",
             outcome.kind,
-            other,
-            String::from_utf8_lossy(&outcome.body)
+            outcome.body
         ),
     }
 }
 
 /// One pair of series (books, baseline) over `url`.
-async fn measure(
+fn measure(
     books: &Path,
     select1: &Path,
     url: &str,
@@ -87,16 +83,16 @@ async fn measure(
     // Page cache and the server's first-connection work, for both.
     for _ in 0..2 {
         run_select1(select1, url)?;
-        run_books(books, url).await?;
+        run_books(books, url)?;
     }
     let mut app = Vec::with_capacity(runs);
     let mut base = Vec::with_capacity(runs);
     for i in 0..runs {
         if i % 2 == 0 {
             base.push(run_select1(select1, url)?);
-            app.push(run_books(books, url).await?);
+            app.push(run_books(books, url)?);
         } else {
-            app.push(run_books(books, url).await?);
+            app.push(run_books(books, url)?);
             base.push(run_select1(select1, url)?);
         }
     }
@@ -145,28 +141,24 @@ fn hyperfine(select1: &Path, url: &str, runs: usize) -> Option<String> {
 }
 
 /// The rows: with TLS (`sslmode=require`, what production uses) and without.
-pub async fn run(base_url: &str, runs: usize) -> Section {
+pub fn run(base_url: &str, runs: usize) -> Section {
     let mut section = Section::default();
-    let select1 = match system::select1_exe() {
-        Ok(exe) => exe,
+    let exes = system::select1_exe().and_then(|select1| Ok((select1, system::books_exe()?)));
+    let (select1, books) = match exes {
+        Ok(exes) => exes,
         Err(e) => {
-            section.rows.push(Row::new(
-                "cold start",
-                "—",
-                "—",
-                "≤ 15 ms, ≤ 2× baseline",
-                Verdict::Broken(format!("{e:#}")),
-            ));
+            section
+                .rows
+                .push(Row::broken("cold start", "≤ 15 ms, ≤ 2× baseline", &e));
             return section;
         }
     };
-    let books = system::books_exe();
     let mut notes = String::new();
     let _ = writeln!(
         notes,
         "`books` (release build: LTO, one codegen unit, stripped) is started as Lambda starts it: only the \
-         Lambda variables and `DATABASE_URL`, against the harness's Runtime API fixture, with a `GET /book?limit=10` \
-         REST event already queued. The clock runs from `spawn` to the fixture receiving the response (status 200 \
+         Lambda variables and `DATABASE_URL`, against `bookstore_testing::lambda`'s Runtime API (its output to a file), \
+         with a `GET /book?limit=10` REST event queued. The clock runs from `spawn` to the fixture receiving the response (status 200 \
          checked): process start, tokio, logs, configuration, the pool (no connection), the schema check at \
          start (connect + 2 queries), the Runtime API round trip, the request (one select: the connection was used a moment ago, so no ping, and one statement needs no `BEGIN`/`COMMIT`). \
          The baseline (`examples/select1.rs`) runs from `spawn` to its `ok` line after `SELECT 1` on one \
@@ -175,7 +167,7 @@ pub async fn run(base_url: &str, runs: usize) -> Section {
     );
     for (label, mode) in [("TLS", "require"), ("no TLS", "disable")] {
         let url = format!("{base_url}?sslmode={mode}");
-        match measure(&books, &select1, &url, runs).await {
+        match measure(&books, &select1, &url, runs) {
             Ok((app, base)) => {
                 let r = ratio(app.p50(), base.p50());
                 let ok = app.p50() <= TARGET_ABS && r <= TARGET_RATIO;
@@ -222,7 +214,7 @@ pub async fn run(base_url: &str, runs: usize) -> Section {
                 if mode == "require"
                     && let Some(artifact) = artifact.filter(|a| a.exists())
                 {
-                    match measure(&artifact, &select1, &url, runs).await {
+                    match measure(&artifact, &select1, &url, runs) {
                         Ok((app, base)) => {
                             let _ = writeln!(
                                 notes,
@@ -239,12 +231,10 @@ pub async fn run(base_url: &str, runs: usize) -> Section {
                     }
                 }
             }
-            Err(e) => section.rows.push(Row::new(
+            Err(e) => section.rows.push(Row::broken(
                 format!("cold start, {label}"),
-                "—",
-                "—",
                 "≤ 15 ms, ≤ 2× baseline",
-                Verdict::Broken(format!("{e:#}")),
+                &e,
             )),
         }
     }

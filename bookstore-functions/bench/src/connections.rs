@@ -292,12 +292,10 @@ pub async fn run(instances: usize, rounds: usize) -> Section {
             section.rows.push(row);
             section.notes = notes;
         }
-        Err(e) => section.rows.push(Row::new(
+        Err(e) => section.rows.push(Row::broken(
             format!("connections, {instances} instances through pgbouncer"),
-            "—",
-            "—",
             "≤ 20 server connections, 0 errors, every acknowledged write present",
-            Verdict::Broken(format!("{e:#}")),
+            &e,
         )),
     }
     section
@@ -308,7 +306,7 @@ async fn measure(instances: usize, rounds: usize) -> anyhow::Result<(Row, String
         bail!("pgbouncer is not installed (scripts/bench.sh installs it)");
     }
     let db = TestDb::migrated("bench_connections");
-    let db_name = db.url().rsplit('/').next().unwrap_or_default().to_owned();
+    let db_name = db.name().to_owned();
     let dir = system::shared_scratch_dir("pgbouncer")?;
     let bouncer = start_pgbouncer(&dir, &db_name)?;
     let port = bouncer.port;
