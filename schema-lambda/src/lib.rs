@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use bookstore_schema::{
@@ -11,7 +14,7 @@ use bookstore_schema::{
         self, BlockedContract, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport,
         Runner, Status, Step,
     },
-    pool::DbManager,
+    pool::{DbManager, ManagerError},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,16 +30,34 @@ pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 /// | `APP_DB_ROLE` | the app role `migrate` creates and grants DML only; empty to skip | `bookstore_app` |
 /// | `SCHEMA_LOCK_TIMEOUT_SECS` | how long to wait for another runner | `60` |
 /// | `SCHEMA_PIN_WINDOW_SECS` | how recently a function must have recorded its pin to count as live (contract migrations wait for live functions below their floor) | `86400` |
-#[derive(Debug)]
 pub struct Config {
-    /// How to open the direct connection.
-    pub manager: DbManager,
+    /// How to open the direct connection; replaced when the secret is read again.
+    manager: Mutex<DbManager>,
+    /// Where the configuration came from, to read the secret again after a rotation.
+    lookup: Lookup,
+    /// Whether the credentials come from `DB_SECRET_ARN` (and so may be rotated).
+    from_secret: bool,
     /// The app role to ensure after `migrate`, if any.
     pub app_role: Option<String>,
     /// Lock timeout.
     pub lock_timeout: Duration,
     /// How recently a function must have recorded its pin to count as live.
     pub pin_window: Duration,
+}
+
+/// A configuration source: the process environment, or a test's map.
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("manager", &self.manager)
+            .field("from_secret", &self.from_secret)
+            .field("app_role", &self.app_role)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("pin_window", &self.pin_window)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -46,32 +67,45 @@ impl Config {
     }
 
     /// [`Config::from_env`] over any lookup.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        // `DB_*` parts completed by the `DB_SECRET_ARN` secret (read once, here) when set.
-        let target = bookstore_credentials::target_from_lookup(&get)?;
-        let pool = PoolConfig::from_lookup(&get)?;
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Result<Self, ConfigError> {
+        let lookup: Lookup = Arc::new(get);
+        let get = |name: &str| lookup(name);
+        let manager = manager_from(&get)?;
+        let from_secret = get("DB_SECRET_ARN").is_some_and(|v| !v.trim().is_empty());
         let app_role = match get("APP_DB_ROLE") {
             None => Some(migrate::DEFAULT_APP_ROLE.to_owned()),
             Some(role) if role.is_empty() => None,
             Some(role) => Some(role),
         };
-        let lock_timeout = Env::from_lookup(&get)
+        let lock_timeout = Env::from_lookup(get)
             .secs("SCHEMA_LOCK_TIMEOUT_SECS", 0)?
             .unwrap_or(Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS));
-        let pin_window = Env::from_lookup(&get)
+        let pin_window = Env::from_lookup(get)
             .secs("SCHEMA_PIN_WINDOW_SECS", 0)?
             .unwrap_or(migrate::DEFAULT_PIN_WINDOW);
         Ok(Self {
-            manager: DbManager::new(
-                target,
-                bookstore_credentials::password_source_from_lookup(&get)?,
-                pool.session,
-            )?,
+            manager: Mutex::new(manager),
+            lookup: Arc::clone(&lookup),
+            from_secret,
             app_role,
             lock_timeout,
             pin_window,
         })
     }
+}
+
+/// The direct connection's manager: `DB_*` parts completed by the `DB_SECRET_ARN` secret
+/// (read here) when set.
+fn manager_from(get: &dyn Fn(&str) -> Option<String>) -> Result<DbManager, ConfigError> {
+    let target = bookstore_credentials::target_from_lookup(get)?;
+    let pool = PoolConfig::from_lookup(get)?;
+    DbManager::new(
+        target,
+        bookstore_credentials::password_source_from_lookup(get)?,
+        pool.session,
+    )
 }
 
 /// What to do, as sent in the event's `action`.
@@ -278,12 +312,43 @@ pub fn report_init_error(error: &SchemaLambdaError) {
     bookstore_kit::lambda::report_init_error(error.kind(), &error.to_string());
 }
 
-/// Opens the direct connection the runner works on.
+/// Opens the direct connection the runner works on. When the credentials come from
+/// `DB_SECRET_ARN` and the server refuses them, the secret is read once more (a rotation
+/// may have changed the password since this container started) and the connection tried
+/// again with it; the fresh credentials are kept for the next invocations.
 pub fn connect(config: &Config) -> Result<DbConnection, SchemaLambdaError> {
-    config
-        .manager
-        .connect()
-        .map_err(|e| SchemaLambdaError::Connect(e.to_string()))
+    let refused = |e: &ManagerError| SchemaLambdaError::Connect(e.to_string());
+    let first = lock(&config.manager).connect();
+    match first {
+        Err(error) if config.from_secret && is_authentication_failure(&error) => {
+            tracing::warn!(
+                error = %error,
+                "the database refused the secret's credentials; reading the secret again (rotated?)"
+            );
+            let fresh = manager_from(&|name: &str| (config.lookup)(name))?;
+            let conn = fresh.connect().map_err(|e| refused(&e))?;
+            *lock(&config.manager) = fresh;
+            tracing::info!("connected with the secret read again");
+            Ok(conn)
+        }
+        other => other.map_err(|e| refused(&e)),
+    }
+}
+
+fn lock(manager: &Mutex<DbManager>) -> std::sync::MutexGuard<'_, DbManager> {
+    // A panic while holding it cannot leave a manager half replaced: use it as it is.
+    manager
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether the server refused the credentials (libpq's message for SQLSTATE 28P01 and
+/// 28000: a wrong password, an expired IAM token).
+fn is_authentication_failure(error: &ManagerError) -> bool {
+    let message = error.to_string();
+    message.contains("password authentication failed")
+        || message.contains("PAM authentication failed")
+        || message.contains("authentication failed for user")
 }
 
 /// Runs one action on `conn`.

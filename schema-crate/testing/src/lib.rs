@@ -8,6 +8,7 @@
 //! the environment seam for `from_lookup` constructors; with the `lambda` feature,
 //! [`lambda`] runs a built Lambda `bootstrap` against a local Runtime API.
 
+pub mod cluster;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod moto;

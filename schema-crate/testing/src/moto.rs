@@ -88,10 +88,31 @@ impl Moto {
 
     /// `CreateSecret` with `text` as its `SecretString`; returns the new secret's ARN.
     pub fn create_secret(&self, name: &str, text: &str) -> String {
-        let body = serde_json::json!({"Name": name, "SecretString": text}).to_string();
+        let value = self.call(
+            "CreateSecret",
+            &serde_json::json!({"Name": name, "SecretString": text}),
+        );
+        value["ARN"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no ARN in {value}"))
+            .to_owned()
+    }
+
+    /// `PutSecretValue`: `text` becomes the current `SecretString` of `id` (what a
+    /// rotation does).
+    pub fn put_secret_value(&self, id: &str, text: &str) {
+        self.call(
+            "PutSecretValue",
+            &serde_json::json!({"SecretId": id, "SecretString": text}),
+        );
+    }
+
+    /// One Secrets Manager call, answered as JSON.
+    fn call(&self, operation: &str, body: &serde_json::Value) -> serde_json::Value {
+        let body = body.to_string();
         // moto routes on the credential scope of the Authorization header; it checks no signature.
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Amz-Target: secretsmanager.CreateSecret\r\n\
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Amz-Target: secretsmanager.{operation}\r\n\
              Content-Type: application/x-amz-json-1.1\r\n\
              Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -101,21 +122,17 @@ impl Moto {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
         stream
             .write_all(request.as_bytes())
-            .expect("send CreateSecret");
+            .unwrap_or_else(|e| panic!("send {operation}: {e}"));
         let mut response = String::new();
         stream
             .read_to_string(&mut response)
-            .expect("read CreateSecret's answer");
-        let json = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        let json = json.trim_start_matches(|c: char| c.is_ascii_hexdigit() || c.is_whitespace());
-        let start = response.find('{').expect("a JSON answer");
-        let value: serde_json::Value =
-            serde_json::from_str(&response[start..response.rfind('}').expect("JSON") + 1])
-                .unwrap_or_else(|e| panic!("CreateSecret answered {response}: {e} ({json})"));
-        value["ARN"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no ARN in {value}"))
-            .to_owned()
+            .unwrap_or_else(|e| panic!("read {operation}'s answer: {e}"));
+        let (start, end) = (response.find('{'), response.rfind('}'));
+        let (Some(start), Some(end)) = (start, end) else {
+            panic!("{operation} answered {response}");
+        };
+        serde_json::from_str(&response[start..=end])
+            .unwrap_or_else(|e| panic!("{operation} answered {response}: {e}"))
     }
 
     /// `CreateSecret` of the secret RDS would keep for `db`'s master user (see

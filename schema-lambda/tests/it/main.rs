@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 fn config_for(db: &TestDb) -> Config {
     let url = db.url();
-    Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).unwrap()
+    Config::from_lookup(move |k| (k == "DATABASE_URL").then(|| url.clone())).unwrap()
 }
 
 fn fixture(name: &str) -> Value {
@@ -113,7 +113,7 @@ fn the_password_never_shows_in_config_debug_or_in_errors() {
     let diagnostic = lambda_runtime::Diagnostic::from(err);
     let shown = format!("{config:?} {diagnostic:?}");
     assert!(!shown.contains(secret), "leaked: {shown}");
-    let config = Config::from_lookup(|k| {
+    let config = Config::from_lookup(move |k| {
         (k == "DATABASE_URL").then(|| format!("postgres://u:{secret}@127.0.0.1:1/db"))
     })
     .unwrap();
@@ -205,4 +205,52 @@ fn no_url_form_puts_the_password_in_schema_admins_output_or_logs() {
             );
         }
     }
+}
+
+/// The secret RDS keeps for the master user of `cluster`, with `password`.
+fn master_secret(cluster: &bookstore_testing::cluster::Cluster, password: &str) -> String {
+    json!({
+        "engine": "postgres",
+        "host": "127.0.0.1",
+        "port": cluster.port(),
+        "username": "postgres",
+        "password": password,
+        "dbname": "postgres",
+    })
+    .to_string()
+}
+
+#[test]
+fn after_a_rotation_the_schema_lambda_reads_the_secret_again_once_and_connects() {
+    // A server that checks passwords (the shared one trusts 127.0.0.1).
+    let cluster = bookstore_testing::cluster::Cluster::builder()
+        .hba("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+        .superuser_password("before-rotation")
+        .start();
+    let moto = bookstore_testing::moto::Moto::start();
+    let arn = moto.create_secret("master", &master_secret(&cluster, "before-rotation"));
+    let mut vars = moto.vars();
+    vars.push(("DB_SECRET_ARN".into(), arn.clone()));
+    vars.push(("APP_DB_ROLE".into(), String::new()));
+    let vars: std::collections::HashMap<String, String> = vars.into_iter().collect();
+    let config = Config::from_lookup(move |name| vars.get(name).cloned()).unwrap();
+    handle(&config, &json!({"action": "status"})).expect("connects with the secret read at start");
+
+    // Rotation: the password changes on the server and in the secret.
+    cluster.psql("ALTER ROLE postgres PASSWORD 'after-rotation'");
+    moto.put_secret_value(&arn, &master_secret(&cluster, "after-rotation"));
+    let status = handle(&config, &json!({"action": "status"}))
+        .expect("reads the secret again after the refusal, and connects");
+    assert_eq!(status["action"], "status");
+    handle(&config, &json!({"action": "migrate"})).expect("keeps the fresh credentials");
+
+    // A password the secret does not have: one more read, then a typed error, no secret.
+    cluster.psql("ALTER ROLE postgres PASSWORD 'nobody-knows'");
+    let err = handle(&config, &json!({"action": "status"})).unwrap_err();
+    assert_eq!(err.kind(), "DatabaseUnavailable", "{err}");
+    let shown = format!("{err} {err:?} {config:?}");
+    assert!(
+        !shown.contains("rotation") && !shown.contains("nobody-knows"),
+        "{shown}"
+    );
 }

@@ -1,0 +1,237 @@
+//! A throwaway PostgreSQL cluster of a test's own (initdb on a free port of 127.0.0.1 in
+//! a temporary folder, stopped and removed on drop), for what the shared server on 5432
+//! must not be made to do: require passwords, speak TLS only, stop or freeze.
+//!
+//! PostgreSQL's server programs come from `PATH` or Debian's `/usr/lib/postgresql/*/bin`
+//! (`apt-get install postgresql`); as root they run as the `postgres` user.
+
+use std::{
+    fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+/// A running throwaway cluster.
+pub struct Cluster {
+    dir: PathBuf,
+    port: u16,
+}
+
+/// How to start a [`Cluster`].
+#[derive(Debug, Clone)]
+pub struct ClusterBuilder {
+    hba: String,
+    options: Vec<(String, String)>,
+    files: Vec<(String, Vec<u8>)>,
+    superuser_password: Option<String>,
+}
+
+impl Default for ClusterBuilder {
+    fn default() -> Self {
+        Self {
+            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".to_owned(),
+            options: Vec::new(),
+            files: Vec::new(),
+            superuser_password: None,
+        }
+    }
+}
+
+impl ClusterBuilder {
+    /// `pg_hba.conf`'s whole text (default: trust on the socket and 127.0.0.1).
+    #[must_use]
+    pub fn hba(mut self, text: &str) -> Self {
+        text.clone_into(&mut self.hba);
+        self
+    }
+
+    /// A server setting (`-c name=value`).
+    #[must_use]
+    pub fn option(mut self, name: &str, value: &str) -> Self {
+        self.options.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// A file written into the cluster's folder before start (a certificate, a key),
+    /// readable by the server only; refer to it as `{dir}/name` in options.
+    #[must_use]
+    pub fn file(mut self, name: &str, contents: impl Into<Vec<u8>>) -> Self {
+        self.files.push((name.to_owned(), contents.into()));
+        self
+    }
+
+    /// Sets the `postgres` superuser's password (for `scram-sha-256` lines in the hba).
+    #[must_use]
+    pub fn superuser_password(mut self, password: &str) -> Self {
+        self.superuser_password = Some(password.to_owned());
+        self
+    }
+
+    /// Starts the cluster; panics naming the step and its output when one fails.
+    pub fn start(self) -> Cluster {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("bookstore-cluster-{}-{port}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the cluster folder");
+        for (name, contents) in &self.files {
+            fs::write(dir.join(name), contents).unwrap_or_else(|e| panic!("write {name}: {e}"));
+        }
+        if is_root() {
+            run(
+                "chown",
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir),
+            );
+        }
+        for (name, _) in &self.files {
+            run(
+                "chmod",
+                Command::new("chmod").arg("0600").arg(dir.join(name)),
+            );
+        }
+        let cluster = Cluster { dir, port };
+        run(
+            "initdb",
+            as_postgres(&pg_bin("initdb"))
+                .args(["-U", "postgres", "-A", "trust", "--no-sync", "-D"])
+                .arg(cluster.data()),
+        );
+        fs::write(cluster.data().join("pg_hba.conf"), &self.hba).expect("write pg_hba.conf");
+        let dir = cluster.dir.display().to_string();
+        let mut options = format!(
+            "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir} -c fsync=off"
+        );
+        for (name, value) in &self.options {
+            options.push_str(&format!(" -c {name}={}", value.replace("{dir}", &dir)));
+        }
+        run(
+            "pg_ctl start",
+            as_postgres(&pg_bin("pg_ctl"))
+                .args(["-w", "-t", "60", "-D"])
+                .arg(cluster.data())
+                .arg("-l")
+                .arg(cluster.dir.join("server.log"))
+                .args(["-o", &options, "start"]),
+        );
+        if let Some(password) = &self.superuser_password {
+            cluster.psql(&format!(
+                "ALTER ROLE postgres PASSWORD '{}'",
+                password.replace('\'', "''")
+            ));
+        }
+        cluster
+    }
+}
+
+impl Cluster {
+    /// How to start one.
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder::default()
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its folder (certificates and keys given to the builder are there).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Runs SQL as the superuser over the Unix socket (trusted), panicking on failure.
+    pub fn psql(&self, sql: &str) {
+        run(
+            "psql",
+            as_postgres(&pg_bin("psql"))
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
+                .arg(&self.dir)
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    sql,
+                ]),
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(&pg_bin("pg_ctl"))
+            .args(["-m", "immediate", "-w", "-D"])
+            .arg(self.data())
+            .arg("stop")
+            .output();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn run(what: &str, command: &mut Command) -> Output {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e} (is it installed? apt-get install postgresql)"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// PostgreSQL's server programs: on `PATH`, else Debian's newest versioned folder.
+fn pg_bin(name: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path
+        .or_else(|| {
+            let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            found.pop()
+        })
+        .unwrap_or_else(|| panic!("{name} not found: apt-get install postgresql"))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// PostgreSQL refuses to run as root: its programs run as `postgres` when we are root.
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
