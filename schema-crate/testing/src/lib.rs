@@ -27,6 +27,9 @@ use bookstore_schema::{
     migrate::{self, RunOptions, Runner},
 };
 
+/// Names a database to clone test databases from instead of the migrated template.
+pub const TEMPLATE_VARIABLE: &str = "TEST_TEMPLATE_DATABASE";
+
 /// The maintenance database tests connect to when `TEST_DATABASE_URL` is unset.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -156,8 +159,20 @@ impl TestDb {
 
     /// A PostgreSQL database at the embedded head, cloned from a template that is
     /// migrated once per migration set (and given the app role).
+    ///
+    /// With `TEST_TEMPLATE_DATABASE` set, the clone is of that database instead, as it
+    /// is: how CI runs an older release's tests against a database a newer runner
+    /// migrated (the compatibility gate).
     pub fn migrated(test: &str) -> Self {
-        let template = ensure_template();
+        let template = Env::from_env()
+            .non_empty(TEMPLATE_VARIABLE)
+            .unwrap_or_else(ensure_template);
+        Self::cloned_from(&template, test)
+    }
+
+    /// A PostgreSQL database cloned from the database `template` (no one may be connected
+    /// to it), named after `test`.
+    pub fn cloned_from(template: &str, test: &str) -> Self {
         let name = unique_name("t", test);
         admin()
             .batch_execute(&format!(
