@@ -16,29 +16,16 @@
 # as `rds-global-bundle.pem` (then DB_SSLROOTCERT=/var/task/rds-global-bundle.pem); see
 # docs/deploy.md. Check the result with `bash scripts/check-artifacts.sh`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
 
-CARGO_LAMBDA_VERSION=1.9.2
 TARGET=x86_64-unknown-linux-gnu.2.34
 FUNCTIONS=(schema-lambda books reviews)
 
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "build-lambdas: apt-get install ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-}
-# libssl-dev: the static OpenSSL; zip/unzip: packaging and the artifact check.
-apt_install libssl-dev zip unzip
-
-if ! cargo lambda --version 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
-  echo "build-lambdas: pip install cargo-lambda==$CARGO_LAMBDA_VERSION (brings zig)"
-  pip install --quiet --disable-pip-version-check --root-user-action=ignore "cargo-lambda==$CARGO_LAMBDA_VERSION" \
-    || { echo "build-lambdas: could not install cargo-lambda; run: pip install cargo-lambda==$CARGO_LAMBDA_VERSION" >&2; exit 1; }
-  hash -r
-fi
+# libssl-dev (the static OpenSSL), zip and cargo-lambda come from `bash scripts/setup.sh build`.
+[ -f /usr/include/openssl/ssl.h ] || die "OpenSSL headers are missing; run: bash scripts/setup.sh build"
+require zip build
+require_version "cargo lambda --version" "cargo-lambda $CARGO_LAMBDA_VERSION" build
 
 # Fresh outputs only: a stale zip from an earlier build must not pass for this one.
 for name in "${FUNCTIONS[@]}"; do rm -rf "target/lambda/$name"; done

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Regenerates schema-crate/src/schema.rs (PostgreSQL) and schema_sqlite.rs from the
 # migrations, on throwaway databases. With --check, fails if either file would change
-# (CI's schema-drift check). Needs diesel_cli 2.3 (`bash scripts/install-tools.sh`).
+# (CI's schema-drift check). Needs diesel_cli and PostgreSQL (`bash scripts/setup.sh test`).
 # The patch files rename the `review` column of table `review` (diesel needs distinct names).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+require_version "diesel --version" "Version: $DIESEL_CLI_VERSION" test
+require psql test
+start_postgres
 check=false
 [ "${1:-}" = "--check" ] && check=true
 PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}

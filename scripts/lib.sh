@@ -1,0 +1,147 @@
+# Shared shell helpers, sourced by every script in scripts/ (and .ci/run):
+#   . "$(dirname "$0")/lib.sh"
+# It sources versions.env, so every script sees the pinned tool versions. Nothing here
+# installs anything on its own: apt_install, pip_install and cargo_install are meant for
+# scripts/setup.sh, the one script that installs; other scripts use `require` to fail
+# with the command that would fix it.
+# shellcheck shell=bash
+
+SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPTS_DIR/.." && pwd)
+# shellcheck source=versions.env
+. "$SCRIPTS_DIR/versions.env"
+
+# The calling script's name, for messages: "build-lambdas: ...".
+SCRIPT_NAME=$(basename "${0%.sh}")
+
+say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
+die() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+
+# require CMD [SETUP_GROUP]: fail naming the set-up command when CMD is not on PATH.
+require() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is missing; run: bash scripts/setup.sh ${2:-}"
+}
+
+# require_version "COMMAND ..." PATTERN [SETUP_GROUP]: fail unless COMMAND's output matches
+# PATTERN (a pinned version), naming the set-up command.
+require_version() {
+  local out
+  out=$(bash -c "$1" 2>/dev/null || true)
+  printf '%s' "$out" | grep -q -- "$2" \
+    || die "\`$1\` says '${out:-nothing}', expected $2; run: bash scripts/setup.sh ${3:-}"
+}
+
+# The local PostgreSQL (127.0.0.1:5432, trust, user postgres): start the Debian cluster if it
+# is down and wait until it accepts connections.
+start_postgres() {
+  export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432}
+  pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null && return 0
+  command -v pg_ctlcluster >/dev/null 2>&1 || die "PostgreSQL is not installed; run: apt-get install postgresql"
+  say "PostgreSQL is down; starting it"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
+  local _
+  for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && return 0; sleep 1; done
+  die "PostgreSQL did not start on $PGHOST:$PGPORT; see /var/log/postgresql"
+}
+
+# apt_install PKG...: install the Debian packages that are missing (root, or sudo).
+apt_install() {
+  local missing=() pkg sudo=""
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "missing ${missing[*]}; install them: apt-get install ${missing[*]}"
+    sudo=sudo
+  fi
+  say "apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# pip_install SPEC [WHY]: pip install one pinned requirement into the user's Python.
+pip_install() {
+  say "pip install $1${2:+ ($2)}"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$1" \
+    || die "could not install $1; run: python3 -m pip install '$1'"
+  hash -r
+}
+
+# cargo_install CRATE VERSION [WHY] [EXTRA ARGS...]: cargo install --locked at a pinned version.
+cargo_install() {
+  local crate=$1 version=$2 why=${3:-}
+  shift 3 || shift $#
+  say "cargo install $crate $version${why:+ ($why)}"
+  cargo install --locked --quiet "$crate" --version "$version" "$@" \
+    || die "could not install $crate $version; run: cargo install --locked $crate --version $version $*"
+  hash -r
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# workspace_metadata [MANIFEST]: `cargo metadata` (no dependencies) of the workspace as JSON.
+workspace_metadata() {
+  cargo metadata --format-version 1 --no-deps --locked --manifest-path "${1:-$REPO_ROOT/Cargo.toml}"
+}
+
+# published_crates [MANIFEST]: "name version manifest_path" of every workspace package whose
+# `publish` is not false, dependencies before their dependents (path dependencies between
+# workspace members decide the order).
+published_crates() {
+  workspace_metadata "${1:-}" | python3 -c '
+import json, sys
+meta = json.load(sys.stdin)
+members = set(meta["workspace_members"])
+pkgs = {p["name"]: p for p in meta["packages"] if p["id"] in members and p.get("publish") != []}
+order, seen = [], set()
+def visit(name):
+    if name in seen:
+        return
+    seen.add(name)
+    for dep in pkgs[name]["dependencies"]:
+        if dep["name"] in pkgs and dep["name"] != name and dep.get("kind") != "dev":
+            visit(dep["name"])
+    order.append(name)
+for name in sorted(pkgs):
+    visit(name)
+for name in order:
+    p = pkgs[name]
+    print(p["name"], p["version"], p["manifest_path"])
+'
+}
+
+# tag_prefix CRATE: the release-tag prefix of a published crate (schema-vX.Y.Z, kit-vX.Y.Z, …).
+tag_prefix() {
+  case "$1" in
+    bookstore-schema) echo schema ;;
+    bookstore-*) echo "${1#bookstore-}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# previous_release MANIFEST_RELATIVE_PATH VERSION: the release before VERSION, found from
+# history alone (CI's clone may have no tags): the highest version below VERSION that the
+# manifest's [package] ever had, and the commit that changed the `version =` line to it.
+# Prints "commit X", or nothing when the crate has no earlier release.
+previous_release() {
+  local manifest=$1 current=$2 commit v found_v="" found_c=""
+  while read -r commit; do
+    v=$(manifest_version "$commit" "$manifest")
+    [ -n "$v" ] || continue
+    [ "$v" != "$current" ] && [ "$(printf '%s\n%s\n' "$v" "$current" | sort -V | head -n 1)" = "$v" ] || continue
+    # Newest to oldest: the last commit seen with the highest version is the one that set it.
+    if [ -z "$found_v" ] || [ "$(printf '%s\n%s\n' "$v" "$found_v" | sort -V | tail -n 1)" = "$v" ]; then
+      found_v=$v found_c=$commit
+    fi
+  done < <(git -C "$REPO_ROOT" log --format=%H -G '^version *=' -- "$manifest")
+  [ -z "$found_v" ] || echo "$found_c $found_v"
+}
+
+# manifest_version COMMIT MANIFEST_RELATIVE_PATH: the [package] version of that manifest at
+# that commit (empty when the file did not exist).
+manifest_version() {
+  git -C "$REPO_ROOT" show "$1:$2" 2>/dev/null \
+    | sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' | head -n 1
+}
