@@ -121,27 +121,50 @@ tag_prefix() {
   esac
 }
 
-# previous_release MANIFEST_RELATIVE_PATH VERSION: the release before VERSION, found from
-# history alone (CI's clone may have no tags): the highest version below VERSION that the
-# manifest's [package] ever had, and the commit that changed the `version =` line to it.
-# Prints "commit X", or nothing when the crate has no earlier release.
-previous_release() {
-  local manifest=$1 current=$2 commit v found_v="" found_c=""
+# version_changes MANIFEST_RELATIVE_PATH: "commit version" for every commit (reachable from
+# HEAD, newest first) that changed the manifest's [package] version, to that version. This is
+# how the scripts find releases without tags: CI's clone may have none.
+version_changes() {
+  local manifest=$1 commit v parent_v
   while read -r commit; do
     v=$(manifest_version "$commit" "$manifest")
     [ -n "$v" ] || continue
-    [ "$v" != "$current" ] && [ "$(printf '%s\n%s\n' "$v" "$current" | sort -V | head -n 1)" = "$v" ] || continue
-    # Newest to oldest: the last commit seen with the highest version is the one that set it.
-    if [ -z "$found_v" ] || [ "$(printf '%s\n%s\n' "$v" "$found_v" | sort -V | tail -n 1)" = "$v" ]; then
-      found_v=$v found_c=$commit
-    fi
+    parent_v=$(manifest_version "$commit^" "$manifest")
+    [ "$v" = "$parent_v" ] || echo "$commit $v"
   done < <(git -C "$REPO_ROOT" log --format=%H -G '^version *=' -- "$manifest")
-  [ -z "$found_v" ] || echo "$found_c $found_v"
+}
+
+# release_commit MANIFEST_RELATIVE_PATH VERSION: the commit that last changed the version to
+# VERSION (empty when none did).
+release_commit() {
+  version_changes "$1" | awk -v v="$2" '$2 == v && !found { print $1; found = 1 }'
+}
+
+# previous_release MANIFEST_RELATIVE_PATH VERSION: "commit X" for the highest version X below
+# VERSION that the manifest ever had, with the commit that changed it to X; nothing when
+# the crate has no earlier release.
+previous_release() {
+  local current=$2
+  version_changes "$1" | python3 -c '
+import sys
+def key(v):
+    core, _, pre = v.partition("-")
+    return tuple(int(x) for x in core.split(".")), pre == "", pre
+current = key(sys.argv[1])
+best = None
+for line in sys.stdin:
+    commit, v = line.split()
+    if key(v) < current and (best is None or key(v) > key(best[1])):
+        best = (commit, v)
+if best:
+    print(*best)
+' "$current"
 }
 
 # manifest_version COMMIT MANIFEST_RELATIVE_PATH: the [package] version of that manifest at
 # that commit (empty when the file did not exist).
 manifest_version() {
-  git -C "$REPO_ROOT" show "$1:$2" 2>/dev/null \
-    | sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' | head -n 1
+  { git -C "$REPO_ROOT" show "$1:$2" 2>/dev/null || true; } \
+    | sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' | sed -n 1p
 }
+
