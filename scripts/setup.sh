@@ -10,15 +10,15 @@
 #   test     PostgreSQL running; libpq/OpenSSL/SQLite headers; diesel_cli (schema drift),
 #            squawk (migration lint), moto (Secrets Manager emulator), cfn-lint (cdk/ci.sh)
 #   build    libssl-dev, zip, unzip, binutils and cargo-lambda (brings zig): scripts/build-lambdas.sh
-#   release  cargo-hack, cargo-semver-checks and the kellnr registry: scripts/check-features.sh,
-#            scripts/semver-check.sh, scripts/registry.sh (cargo builds: ~15 min on 2 cores)
+#   release  cargo-hack and cargo-semver-checks: scripts/check-features.sh and
+#            scripts/semver-check.sh (cargo builds: several minutes each on 2 cores)
 #   bench    wrk, pgbouncer, hyperfine, pgbench: scripts/bench.sh
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
 setup_test() {
-  apt_install postgresql libpq-dev libssl-dev pkg-config sqlite3 openssl python3-pip
+  apt_install postgresql libpq-dev libssl-dev pkg-config sqlite3 openssl curl python3-pip
   start_postgres
   if ! diesel --version 2>/dev/null | grep -q "Version: $DIESEL_CLI_VERSION\$"; then
     cargo_install diesel_cli "$DIESEL_CLI_VERSION" "the schema-drift check" --no-default-features --features postgres,sqlite-bundled
@@ -51,10 +51,6 @@ setup_release() {
   fi
   if ! cargo semver-checks --version 2>/dev/null | grep -q "cargo-semver-checks $CARGO_SEMVER_CHECKS_VERSION"; then
     cargo_install cargo-semver-checks "$CARGO_SEMVER_CHECKS_VERSION" "the semver check against the previous release"
-  fi
-  if ! kellnr --version 2>/dev/null | grep -q "$KELLNR_VERSION"; then
-    # No vendored OpenSSL (kellnr's default feature): its clients use rustls; saves a C build.
-    cargo_install kellnr "$KELLNR_VERSION" "the private Cargo registry for CI" --no-default-features
   fi
 }
 
