@@ -168,3 +168,88 @@ manifest_version() {
     | sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' | sed -n 1p
 }
 
+# parse_lambda_args ARGS...: the arguments build-lambdas.sh and check-artifacts.sh share, so
+# a team outside this repository runs both with the same ones:
+#   --manifest-path PATH   the Cargo.toml to build (default: this workspace's)
+#   -p, --package PKG      the package of the --bin options that follow it; alone, all its binaries
+#   --bin NAME             one Lambda binary (repeatable)
+#   --features LIST        features of the package named before it (cargo --features)
+#   --out DIR              where <bin>/bootstrap.zip go (default: <target dir>/lambda)
+# With none of -p/--bin: this workspace's three functions, or every binary of the
+# manifest's own package. Sets LAMBDA_MANIFEST, LAMBDA_OUT, LAMBDA_TARGET_DIR and
+# LAMBDA_BUILDS: one "package<TAB>features or -<TAB>bin bin ..." line per package (one cargo
+# build each, so that one package's features never leak into another's binaries).
+parse_lambda_args() {
+  local manifest="$REPO_ROOT/Cargo.toml" out="" specs=() pkg=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --manifest-path) manifest=${2:?--manifest-path needs a path}; shift 2 ;;
+      -p|--package) pkg=${2:?$1 needs a package name}; specs+=("pkg $pkg"); shift 2 ;;
+      --bin) specs+=("bin ${pkg:--} ${2:?--bin needs a binary name}"); shift 2 ;;
+      --features) [ -n "$pkg" ] || die "--features must follow -p PACKAGE"; specs+=("features $pkg ${2:?--features needs a list}"); shift 2 ;;
+      --out) out=${2:?--out needs a directory}; shift 2 ;;
+      -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown argument '$1' (see --help)" ;;
+    esac
+  done
+  [ -f "$manifest" ] || die "no Cargo.toml at $manifest"
+  LAMBDA_MANIFEST=$(cd "$(dirname "$manifest")" && pwd)/$(basename "$manifest")
+  if [ ${#specs[@]} -eq 0 ] && [ "$LAMBDA_MANIFEST" = "$REPO_ROOT/Cargo.toml" ]; then
+    specs=("pkg schema-lambda" "bin schema-lambda schema-lambda" "pkg bookstore-functions" "bin bookstore-functions books" "bin bookstore-functions reviews")
+  fi
+  local plan
+  plan=$(cargo metadata --format-version 1 --no-deps --manifest-path "$LAMBDA_MANIFEST" | python3 -c '
+import json, sys
+meta = json.load(sys.stdin)
+manifest, specs = sys.argv[1], sys.argv[2:]
+members = [p for p in meta["packages"] if p["id"] in set(meta["workspace_members"])]
+bins = {p["name"]: [t["name"] for t in p["targets"] if "bin" in t["kind"]] for p in members}
+def fail(msg):
+    print("ERROR " + msg); sys.exit(0)
+order, chosen, feats = [], {}, {}
+def add(pkg, b=None):
+    if pkg not in bins:
+        fail("no package %s in %s" % (pkg, manifest))
+    if pkg not in chosen:
+        order.append(pkg); chosen[pkg] = []
+    if b is not None:
+        if b not in bins[pkg]:
+            fail("package %s has no binary %s (it has: %s)" % (pkg, b, ", ".join(bins[pkg]) or "none"))
+        if b not in chosen[pkg]:
+            chosen[pkg].append(b)
+for spec in specs:
+    kind, rest = spec.split(" ", 1)
+    if kind == "pkg":
+        add(rest)
+    elif kind == "features":
+        pkg, f = rest.split(" ", 1); feats[pkg] = f
+    else:
+        pkg, b = rest.split(" ", 1)
+        if pkg == "-":
+            owners = [p for p, bs in bins.items() if b in bs]
+            if len(owners) != 1:
+                fail("binary %s is in %s; name its package with -p" % (b, ", ".join(owners) or "no package"))
+            pkg = owners[0]
+        add(pkg, b)
+if not order:
+    own = [p for p in members if p["manifest_path"] == manifest]
+    if not own:
+        fail("%s is a virtual workspace: name the package (-p) or the binaries (--bin)" % manifest)
+    add(own[0]["name"])
+print("TARGET " + meta["target_directory"])
+for pkg in order:
+    bs = chosen[pkg] or bins[pkg]
+    if not bs:
+        fail("package %s has no binary" % pkg)
+    print("BUILD %s\t%s\t%s" % (pkg, feats.get(pkg, "-"), " ".join(bs)))
+' "$LAMBDA_MANIFEST" "${specs[@]}") || die "cargo metadata failed for $LAMBDA_MANIFEST"
+  if grep -q '^ERROR ' <<<"$plan"; then die "$(sed -n 's/^ERROR //p' <<<"$plan")"; fi
+  LAMBDA_TARGET_DIR=$(sed -n 's/^TARGET //p' <<<"$plan")
+  LAMBDA_BUILDS=$(sed -n 's/^BUILD //p' <<<"$plan")
+  LAMBDA_OUT=${out:-$LAMBDA_TARGET_DIR/lambda}
+  mkdir -p "$LAMBDA_OUT"
+  LAMBDA_OUT=$(cd "$LAMBDA_OUT" && pwd)
+}
+
+# lambda_bins: every binary of LAMBDA_BUILDS, one a line.
+lambda_bins() { cut -f3 <<<"$LAMBDA_BUILDS" | tr ' ' '\n' | grep -v '^$'; }
