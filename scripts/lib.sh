@@ -121,6 +121,13 @@ tag_prefix() {
   esac
 }
 
+# require_history: the release scripts read releases from git history; a shallow clone
+# would silently have none.
+require_history() {
+  [ "$(git -C "$REPO_ROOT" rev-parse --is-shallow-repository)" = false ] \
+    || die "this clone is shallow: releases are found from history; run: git fetch --unshallow"
+}
+
 # version_changes MANIFEST_RELATIVE_PATH: "commit version" for every commit (reachable from
 # HEAD, newest first) that changed the manifest's [package] version, to that version. This is
 # how the scripts find releases without tags: CI's clone may have none.

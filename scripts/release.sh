@@ -71,6 +71,7 @@ check_crate() { # CRATE VERSION MANIFEST -> prints problems, returns their count
   return "$problems"
 }
 
+require_history
 if [ "${1:-}" = --check ]; then
   failures=0
   while read -r crate version manifest; do
