@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The CDK app's CI, offline and without AWS credentials, from a fresh clone:
-#   npm ci -> cfn-lint (pinned, in cdk/.venv) -> tsc -> jest -> cdk synth with placeholder
-#   artifacts -> cfn-lint on the templates.
+#   npm ci -> cfn-lint (pinned) -> tsc -> jest -> cdk synth with placeholder artifacts -> cfn-lint on
+#   the templates.
+# cfn-lint: when ../scripts/versions.env exists, its CFN_LINT_VERSION is the pin and cfn-lint must already
+# be on PATH at that version (scripts/setup.sh installs it); otherwise this script installs its own
+# pinned copy into cdk/.venv.
 # Prints "N passed, N failed" for the jest run and exits non-zero if any step failed.
 # Called from the repo root by scripts/test.sh as `bash cdk/ci.sh`; works from anywhere.
 set -euo pipefail
@@ -9,6 +12,11 @@ cd "$(dirname "$0")"
 
 CFN_LINT_VERSION=1.58.0
 NODE_MAJOR_MIN=20
+VERSIONS_ENV=../scripts/versions.env
+if [ -f "$VERSIONS_ENV" ]; then
+  # shellcheck source=/dev/null
+  . "$VERSIONS_ENV"
+fi
 
 # Offline synth: no version check, no EC2 metadata probe for credentials or region.
 export CDK_DISABLE_VERSION_CHECK=1 AWS_EC2_METADATA_DISABLED=true
@@ -21,21 +29,30 @@ die() { printf 'cdk/ci.sh: %s\n' "$1" >&2; exit 1; }
 step "tools"
 command -v node >/dev/null || die "node is missing: install Node.js >= $NODE_MAJOR_MIN (Debian: apt-get install nodejs npm)"
 command -v npm >/dev/null || die "npm is missing: apt-get install npm"
-command -v python3 >/dev/null || die "python3 is missing: apt-get install python3 python3-venv"
+[ -f "$VERSIONS_ENV" ] || command -v python3 >/dev/null || die "python3 is missing: apt-get install python3 python3-venv"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge "$NODE_MAJOR_MIN" ] || die "node $(node --version) is too old: aws-cdk-lib needs >= $NODE_MAJOR_MIN"
-echo "node $(node --version), npm $(npm --version 2>/dev/null), $(python3 --version)"
+echo "node $(node --version), npm $(npm --version 2>/dev/null)"
 
 step "npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 
 step "cfn-lint $CFN_LINT_VERSION"
-if [ "$(.venv/bin/cfn-lint --version 2>/dev/null || true)" != "cfn-lint $CFN_LINT_VERSION" ]; then
-  rm -rf .venv
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+if [ -f "$VERSIONS_ENV" ]; then
+  # The repository installs its tools in one place; this script only checks.
+  found=$(cfn-lint --version 2>/dev/null || true)
+  [ "$found" = "cfn-lint $CFN_LINT_VERSION" ] ||
+    die "cfn-lint $CFN_LINT_VERSION is not on PATH (found: ${found:-none}): run \`bash scripts/setup.sh\` from the repository root"
+  CFN_LINT=$(command -v cfn-lint)
+else
+  if [ "$(.venv/bin/cfn-lint --version 2>/dev/null || true)" != "cfn-lint $CFN_LINT_VERSION" ]; then
+    rm -rf .venv
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
+  fi
+  CFN_LINT=.venv/bin/cfn-lint
 fi
-.venv/bin/cfn-lint --version
+"$CFN_LINT" --version
 
 step "tsc --noEmit"
 npx --no-install tsc --noEmit -p .
@@ -66,13 +83,15 @@ EOF
 chmod 755 "$placeholder/bootstrap"
 rm -rf cdk.out
 synth_status=0
-npx --no-install cdk synth --quiet -c "bookstore:placeholderArtifactDir=$placeholder" -o cdk.out || synth_status=$?
+# With the optional registry stack, so cfn-lint sees every template the app can produce.
+npx --no-install cdk synth --quiet -c "bookstore:placeholderArtifactDir=$placeholder" -c bookstore:codeArtifact=true \
+  -o cdk.out || synth_status=$?
 
 step "cfn-lint cdk.out/*.template.json"
 lint_status=0
 if [ "$synth_status" -eq 0 ]; then
   # .cfnlintrc.yaml (this folder) holds the one ignored rule and why.
-  .venv/bin/cfn-lint -- cdk.out/*.template.json || lint_status=$?
+  "$CFN_LINT" -- cdk.out/*.template.json || lint_status=$?
   [ "$lint_status" -eq 0 ] && echo "cfn-lint: $(ls cdk.out/*.template.json | wc -l) templates clean"
 else
   echo "skipped: synth failed"

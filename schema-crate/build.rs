@@ -4,14 +4,33 @@
 //! the runner needs the SQL (for checksums and `plan`), so this script writes a table
 //! of `include_str!`s and tells cargo to rerun whenever the folder changes.
 
-use std::{env, fmt::Write as _, fs, path::Path};
+use std::{collections::BTreeMap, env, fmt::Write as _, fs, path::Path};
+
+#[path = "src/migrate/metadata.rs"]
+mod metadata;
 
 fn main() {
     let manifest = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&manifest).join("migrations");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut out = String::new();
-    for (backend, konst) in [("postgres", "POSTGRES"), ("sqlite", "SQLITE")] {
+    let mut backends: Vec<String> = fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .map(|entry| entry.expect("readable directory entry").path())
+        .filter(|path| path.is_dir())
+        .map(|path| {
+            path.file_name()
+                .expect("a folder has a name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    backends.sort();
+    let mut sets = Vec::new();
+    let mut phases: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for backend in &backends {
+        let konst = backend.to_ascii_uppercase();
+        sets.push(format!("({backend:?}, {konst})"));
         let dir = root.join(backend);
         println!("cargo:rerun-if-changed={}", dir.display());
         let mut folders: Vec<_> = fs::read_dir(&dir)
@@ -46,39 +65,54 @@ fn main() {
             } else {
                 "None".to_owned()
             };
-            let run_in_transaction = read_run_in_transaction(&folder.join("metadata.toml"));
+            let meta_path = folder.join("metadata.toml");
+            let declared = metadata::parse(fs::read_to_string(&meta_path).ok().as_deref())
+                .unwrap_or_else(|e| panic!("{}: {e}", meta_path.display()));
+            let run_in_transaction = declared.run_in_transaction;
+            let phase = match &declared.contract_floor {
+                None => "Phase::Expand".to_owned(),
+                Some(floor) => format!("Phase::Contract {{ floor: {floor:?} }}"),
+            };
+            if let Some(floor) = &declared.contract_floor {
+                let own = env::var("CARGO_PKG_VERSION").expect("cargo sets CARGO_PKG_VERSION");
+                assert!(
+                    metadata::parse_version(floor) <= metadata::parse_version(&own),
+                    "migration `{file_name}`: floor {floor} is above this crate's own version {own}; \
+                     release the floor version first (docs/migrations.md)"
+                );
+            }
+            if let Some(other) = phases.insert(version.clone(), declared.contract_floor.clone())
+                && other != declared.contract_floor
+            {
+                panic!("migration {version}: the backends declare different phases or floors");
+            }
+            // The fleet runs on PostgreSQL: its expand migrations must be additive.
+            // (SQLite is the local default; its table rebuilds are how it alters.)
+            if backend == "postgres" && declared.contract_floor.is_none() {
+                let sql = fs::read_to_string(&up).expect("readable up.sql");
+                let found = metadata::contract_statements(&sql);
+                assert!(
+                    found.is_empty(),
+                    "migration `{file_name}` is declared expand but {}: declare `phase = \"contract\"` with a `floor`, or split it (docs/migrations.md)",
+                    found.join(", ")
+                );
+            }
             writeln!(
                 out,
-                "    Migration {{ version: {version:?}, name: {name:?}, up: include_str!({up:?}), down: {down}, run_in_transaction: {run_in_transaction} }},",
+                "    Migration {{ version: {version:?}, name: {name:?}, up: include_str!({up:?}), down: {down}, run_in_transaction: {run_in_transaction}, phase: {phase} }},",
                 up = up.display().to_string(),
             )
             .expect("writing to a String cannot fail");
         }
         writeln!(out, "];").expect("writing to a String cannot fail");
     }
+    writeln!(
+        out,
+        "/// Every backend's migrations, by the folder under `migrations/`.\npub static SETS: &[(&str, &[Migration])] = &[{}];",
+        sets.join(", ")
+    )
+    .expect("writing to a String cannot fail");
     let dest =
         Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_migrations.rs");
     fs::write(dest, out).expect("write embedded_migrations.rs");
-}
-
-/// diesel's `metadata.toml` convention; `run_in_transaction` is the only key we accept.
-fn read_run_in_transaction(path: &Path) -> bool {
-    let Ok(text) = fs::read_to_string(path) else {
-        return true;
-    };
-    let mut value = true;
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
-            Some(("run_in_transaction", "false")) => value = false,
-            Some(("run_in_transaction", "true")) => value = true,
-            _ => panic!(
-                "{}: unsupported line `{line}` (only `run_in_transaction = true|false`)",
-                path.display()
-            ),
-        }
-    }
-    value
 }

@@ -2,37 +2,56 @@
 
 use axum::{
     Extension, Json, Router,
-    extract::State,
-    http::{StatusCode, header},
+    extract::{FromRequestParts, State},
+    http::{StatusCode, header, request::Parts},
     response::IntoResponse,
     routing::get,
 };
-use bookstore_schema::{Book, NewBook};
+use bookstore_schema::{
+    Book, NewBook,
+    facts::{BOOK_AUTHOR_MAX_CHARS, BOOK_PUBLISHER_MAX_CHARS, BOOK_TITLE_MAX_CHARS},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use bookstore_kit::{
     error::ApiError,
-    extract::{ApiJson, BookId, BookListQuery, strict_integer},
-    lambda::BasePath,
+    extract::{ApiJson, ApiPath, Pagination, strict_integer},
+    stage::BasePath,
     state::AppState,
     validate,
 };
 
-/// Longest title, in characters (`varchar(200)`).
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest author or publisher, in characters (`varchar(100)`).
-pub const MAX_NAME_CHARS: usize = 100;
 /// Earliest publication year accepted (printing with movable type in Europe).
-pub const MIN_YEAR: i64 = 1450;
+pub const MIN_YEAR: i32 = 1450;
 /// Latest publication year accepted (announced titles included).
-pub const MAX_YEAR: i64 = 2100;
+pub const MAX_YEAR: i32 = 2100;
 
 /// The routes this resource owns.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/book", get(list).post(create).put(create_put))
         .route("/book/{id}", get(show))
+}
+
+/// The `{id}` of `/book/{id}` and `/book/{id}/reviews`: a book id, or
+/// `400 invalid_parameter` naming `id`.
+#[derive(Debug, Clone, Copy)]
+pub struct BookId(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for BookId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match ApiPath::<i32>::from_request_parts(parts, state).await {
+            Ok(ApiPath(id)) => Ok(Self(id)),
+            Err(ApiError::InvalidParameter { .. }) => Err(ApiError::invalid_parameter(
+                "id",
+                "must be a book id (a whole number)",
+            )),
+            Err(other) => Err(other),
+        }
+    }
 }
 
 /// A book as the API shows it.
@@ -104,19 +123,16 @@ pub struct CreateBook {
 impl CreateBook {
     /// Checks every field, naming the first one at fault.
     fn validate(&self) -> Result<i32, ApiError> {
-        validate::required_text("title", &self.title, MAX_TITLE_CHARS)?;
-        validate::required_text("author", &self.author, MAX_NAME_CHARS)?;
-        validate::required_text("publisher", &self.publisher, MAX_NAME_CHARS)?;
-        validate::int_in_range("year", self.year, MIN_YEAR, MAX_YEAR)
+        validate::required_text("title", &self.title, BOOK_TITLE_MAX_CHARS)?;
+        validate::required_text("author", &self.author, BOOK_AUTHOR_MAX_CHARS)?;
+        validate::required_text("publisher", &self.publisher, BOOK_PUBLISHER_MAX_CHARS)?;
+        validate::in_range("year", self.year, MIN_YEAR..=MAX_YEAR)
     }
 }
 
 /// `GET /book`
 #[tracing::instrument(skip_all, fields(limit = page.limit, after = ?page.after))]
-async fn list(
-    State(state): State<AppState>,
-    BookListQuery(page): BookListQuery,
-) -> Result<Json<BookList>, ApiError> {
+async fn list(State(state): State<AppState>, page: Pagination) -> Result<Json<BookList>, ApiError> {
     let page = state
         .one_statement(move |conn| Ok(Book::page(conn, page.after, page.limit)?))
         .await?;
@@ -135,7 +151,7 @@ async fn show(
     state
         .one_statement(move |conn| {
             let (book, stats) =
-                Book::find_with_stats(conn, id)?.ok_or(ApiError::BookNotFound { id })?;
+                Book::find_with_stats(conn, id)?.ok_or_else(|| ApiError::not_found("book", id))?;
             Ok(Json(BookDetail {
                 book: book.into(),
                 review_count: stats.count,

@@ -1,31 +1,66 @@
 //! `/review` and `/book/{id}/reviews`: list and create reviews (the `reviews` function).
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
-use bookstore_schema::{DbConnection, NewReview, Review};
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    routing::get,
+};
+use bookstore_schema::{
+    DbConnection, NewReview, Review,
+    facts::{REVIEW_RATE_RANGE, REVIEW_REVIEWER_MAX_CHARS, REVIEW_TEXT_MAX_CHARS},
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use crate::book::BookId;
+
+use bookstore_kit::{
     error::ApiError,
-    extract::{ApiJson, BookId, BookListQuery, Pagination, ReviewListQuery, strict_integer},
+    extract::{ApiJson, ApiQuery, Pagination, optional_int, strict_integer},
     state::AppState,
     validate,
 };
-
-/// Longest reviewer name, in characters (`varchar(100)`).
-pub const MAX_REVIEWER_CHARS: usize = 100;
-/// Longest review text, in characters (`varchar(500)`).
-pub const MAX_REVIEW_CHARS: usize = 500;
-/// Lowest rate.
-pub const MIN_RATE: i64 = 1;
-/// Highest rate.
-pub const MAX_RATE: i64 = 5;
 
 /// The routes this resource owns.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/review", get(list).post(create).put(create_put))
         .route("/book/{id}/reviews", get(list_for_book))
+}
+
+/// The query of `GET /review`: pagination and an optional `book_id` filter.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewListQuery {
+    /// Page and cursor.
+    pub page: Pagination,
+    /// Only this book's reviews.
+    pub book_id: Option<i32>,
+}
+
+/// `GET /review`'s parameters as sent; an empty value counts as absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewListParams {
+    #[serde(default, deserialize_with = "optional_int")]
+    limit: Option<i64>,
+    #[serde(default, deserialize_with = "optional_int")]
+    after: Option<i32>,
+    #[serde(default, deserialize_with = "optional_int")]
+    book_id: Option<i32>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReviewListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ApiQuery(params) =
+            ApiQuery::<ReviewListParams>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            page: Pagination::new(params.limit, params.after)?,
+            book_id: params.book_id,
+        })
+    }
 }
 
 /// A review as the API shows it.
@@ -87,11 +122,11 @@ pub struct CreateReview {
 impl CreateReview {
     /// Checks every field, naming the first one at fault; returns `(book_id, rate)`.
     fn validate(&self) -> Result<(i32, i16), ApiError> {
-        let book_id = validate::int_in_range("book_id", self.book_id, 1, i64::from(i32::MAX))?;
-        validate::required_text("reviewer", &self.reviewer, MAX_REVIEWER_CHARS)?;
-        let rate = validate::int_in_range("rate", self.rate, MIN_RATE, MAX_RATE)?;
+        let book_id = validate::in_range("book_id", self.book_id, 1..=i32::MAX)?;
+        validate::required_text("reviewer", &self.reviewer, REVIEW_REVIEWER_MAX_CHARS)?;
+        let rate = validate::in_range("rate", self.rate, REVIEW_RATE_RANGE)?;
         if let Some(text) = &self.review {
-            validate::optional_text("review", text, MAX_REVIEW_CHARS)?;
+            validate::optional_text("review", text, REVIEW_TEXT_MAX_CHARS)?;
         }
         Ok((book_id, rate))
     }
@@ -114,7 +149,7 @@ async fn list(
 async fn list_for_book(
     State(state): State<AppState>,
     BookId(id): BookId,
-    BookListQuery(query): BookListQuery,
+    query: Pagination,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
         .one_statement(move |conn| page(conn, Some(id), query))
@@ -131,7 +166,7 @@ fn page(
 ) -> Result<ReviewList, ApiError> {
     let page = match book_id {
         Some(id) => Review::page_of_book(conn, id, page.after, page.limit)?
-            .ok_or(ApiError::BookNotFound { id })?,
+            .ok_or_else(|| ApiError::not_found("book", id))?,
         None => Review::page(conn, None, page.after, page.limit)?,
     };
     Ok(ReviewList {
@@ -171,7 +206,9 @@ async fn insert(state: &AppState, input: CreateReview) -> Result<ReviewBody, Api
                 review: input.review.as_deref(),
             };
             Review::create(conn, &new).map_err(|error| match ApiError::from(error) {
-                ApiError::UnknownBook { .. } => ApiError::UnknownBook { id: Some(book_id) },
+                ApiError::UnknownReference {
+                    resource, field, ..
+                } => ApiError::unknown_reference(resource, field, book_id),
                 other => other,
             })
         })

@@ -1,7 +1,9 @@
-import { RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { type CfnResource, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { EXPORTS, exportName, NETWORK_AZ_COUNT } from './exports';
+import { acknowledgeLogRetention } from './nag';
 
 /** Subnet group names, used by the other stacks to pick their placement. */
 export const SUBNETS = {
@@ -13,6 +15,8 @@ export const SUBNETS = {
 
 export interface NetworkStackProps extends StackProps {
   readonly vpcCidr: string;
+  /** Prefix of the export names (`<prefix>:VpcId`, ...). */
+  readonly exportPrefix: string;
 }
 
 /**
@@ -35,7 +39,7 @@ export class NetworkStack extends Stack {
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(props.vpcCidr),
-      maxAzs: 2,
+      maxAzs: NETWORK_AZ_COUNT,
       natGateways: 0,
       subnetConfiguration: [
         { name: SUBNETS.functions, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
@@ -65,5 +69,27 @@ export class NetworkStack extends Stack {
       privateDnsEnabled: true,
       open: false,
     });
+
+    // For functions deployed from other repositories (lib/exports.ts imports them).
+    const functionSubnets = this.vpc.selectSubnets({ subnetGroupName: SUBNETS.functions });
+    const exported = (name: string, value: string, description: string) =>
+      new CfnOutput(this, name, { value, description, exportName: exportName(props.exportPrefix, name) });
+    exported(EXPORTS.network.vpcId, this.vpc.vpcId, 'The bookstore VPC');
+    exported(
+      EXPORTS.network.availabilityZones,
+      Fn.join(',', functionSubnets.subnets.map((s) => s.availabilityZone)),
+      'AZs of the function subnets, in the same order',
+    );
+    exported(EXPORTS.network.functionSubnetIds, Fn.join(',', functionSubnets.subnetIds), 'Isolated subnets functions run in');
+
+    // restrictDefaultSecurityGroup runs a CDK provider function whose log group Lambda creates without retention.
+    const provider = this.node.tryFindChild('Custom::VpcRestrictDefaultSGCustomResourceProvider');
+    const handler = provider?.node.tryFindChild('Handler') as CfnResource | undefined;
+    if (!handler) throw new Error('the VpcRestrictDefaultSG provider moved: update NetworkStack');
+    new logs.LogRetention(this, 'RestrictDefaultSgProviderLogRetention', {
+      logGroupName: `/aws/lambda/${handler.ref}`,
+      retention: logs.RetentionDays.ONE_MONTH,
+    });
+    acknowledgeLogRetention(this);
   }
 }

@@ -1,6 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { THROTTLE } from '../lib/app-stack';
 import {
   ENI_STATEMENT,
+  XRAY_STATEMENT,
   logicalIdByPath,
   ownLogsStatement,
   pathOf,
@@ -29,8 +31,11 @@ const EXPECTED_ROUTES: [fn: 'BooksFunction' | 'ReviewsFunction', method: string,
 ];
 
 const FUNCTIONS = ['BooksFunction', 'ReviewsFunction'] as const;
-const fnId = (name: string) => logicalIdByPath(s.api, 'AWS::Lambda::Function', `/${name}/Function/Resource`);
+const fnId = (name: string) => logicalIdByPath(s.api, 'AWS::Lambda::Function', `/${name}/Fn/Function/Resource`);
+const aliasId = (name: string) => logicalIdByPath(s.api, 'AWS::Lambda::Alias', `/${name}/Live/Resource`);
 const fnResource = (name: string) => s.api.toJSON().Resources[fnId(name)];
+const resolveAll = (values: Record<string, any>) =>
+  Object.fromEntries(Object.entries(values).map(([k, v]) => [k, resolveCrossStack(s, v)]));
 
 describe.each(FUNCTIONS)('%s', (name) => {
   test('is the provided.al2023 x86_64 bootstrap', () => {
@@ -51,9 +56,9 @@ describe.each(FUNCTIONS)('%s', (name) => {
   });
 
   test('reads the database through the proxy as bookstore_app, with IAM tokens and verified TLS', () => {
-    const env = fnResource(name).Properties.Environment.Variables;
+    const env = resolveAll(fnResource(name).Properties.Environment.Variables);
     const proxyId = logicalIdByPath(s.database, 'AWS::RDS::DBProxy', '/Proxy/Resource');
-    expect(resolveCrossStack(s, env.DB_HOST)).toEqual({ 'Fn::GetAtt': [proxyId, 'Endpoint'] });
+    expect(env.DB_HOST).toEqual({ 'Fn::GetAtt': [proxyId, 'Endpoint'] });
     expect({ ...env, DB_HOST: undefined }).toEqual({
       DB_HOST: undefined,
       DB_PORT: '5432',
@@ -64,17 +69,17 @@ describe.each(FUNCTIONS)('%s', (name) => {
       DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
       DB_PREPARED_STATEMENTS: 'false',
       RUST_LOG: 'info',
-      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: 'true',
     });
   });
 
   test("may connect to the proxy as bookstore_app, write its own logs and manage its ENIs: nothing else", () => {
     const fn = fnResource(name);
-    const logGroupId = logicalIdByPath(s.api, 'AWS::Logs::LogGroup', `/${name}/Logs/Resource`);
+    const logGroupId = logicalIdByPath(s.api, 'AWS::Logs::LogGroup', `/${name}/Fn/Logs/Resource`);
     const statements = roleStatements(s.api, fn.Properties.Role['Fn::GetAtt'][0]);
     expect(statements).toEqual([
       ENI_STATEMENT,
       ownLogsStatement(logGroupId),
+      XRAY_STATEMENT,
       {
         Sid: 'ConnectToProxyAsAppRole',
         Effect: 'Allow',
@@ -83,7 +88,7 @@ describe.each(FUNCTIONS)('%s', (name) => {
       },
     ]);
     // The connect resource is the proxy's db user bookstore_app: prx-<id>/bookstore_app.
-    const connect = resolveCrossStack(s, statements[2].Resource);
+    const connect = resolveCrossStack(s, statements[3].Resource);
     const proxyId = logicalIdByPath(s.database, 'AWS::RDS::DBProxy', '/Proxy/Resource');
     const rendered = JSON.stringify(connect);
     expect(rendered).toContain(':dbuser:');
@@ -95,8 +100,8 @@ describe.each(FUNCTIONS)('%s', (name) => {
 describe('deploy ordering', () => {
   test('the app functions depend on the migrate trigger (construct level)', () => {
     const trigger = s.stacks.database.migrateTrigger;
-    for (const fn of Object.values(s.stacks.app.functions)) {
-      expect(fn.node.dependencies).toContain(trigger);
+    for (const f of Object.values(s.stacks.app.functions)) {
+      expect(f.fn.node.dependencies).toContain(trigger);
     }
   });
 
@@ -122,7 +127,7 @@ describe('REST API', () => {
       const resourceRef = m.Properties.ResourceId;
       const path = resourceRef.Ref ? fullPath(resourceRef.Ref) : '/';
       const uri = JSON.stringify(m.Properties.Integration.Uri);
-      const fn = FUNCTIONS.find((f) => uri.includes(`"${fnId(f)}"`));
+      const fn = FUNCTIONS.find((f) => uri.includes(`"${aliasId(f)}"`));
       return { id, fn, method: m.Properties.HttpMethod as string, path, props: m.Properties };
     });
 
@@ -137,17 +142,40 @@ describe('REST API', () => {
     }
   });
 
+  test('invokes the live alias of each function, never $LATEST', () => {
+    for (const r of routes()) {
+      const uri = JSON.stringify(r.props.Integration.Uri);
+      expect(uri).toContain(`{"Ref":"${aliasId(r.fn!)}"}`);
+      expect(uri).not.toContain(`"${fnId(r.fn!)}"`);
+    }
+  });
+
   test('lets API Gateway invoke each function only for its own routes, on the deployed stage', () => {
     const stageId = logicalIdByPath(s.api, 'AWS::ApiGateway::Stage', '/Api/DeploymentStage.prod/Resource');
     const granted = resourcesOf(s.api, 'AWS::Lambda::Permission').map(([, p]) => {
       expect(p.Properties).toMatchObject({ Principal: 'apigateway.amazonaws.com', Action: 'lambda:InvokeFunction' });
       const parts: any[] = p.Properties.SourceArn['Fn::Join'][1];
       expect(parts.slice(-3, -1)).toEqual(['/', { Ref: stageId }]);
-      const fn = FUNCTIONS.find((f) => p.Properties.FunctionName['Fn::GetAtt'][0] === fnId(f));
+      // Invoke permission on the alias: the version behind it may change, the permission stays.
+      const fn = FUNCTIONS.find((f) => p.Properties.FunctionName.Ref === aliasId(f));
       return [fn, parts[parts.length - 1]];
     });
     const expected = EXPECTED_ROUTES.map(([fn, method, path]) => [fn, `/${method}${path.replace(/\{[^}]+\}/g, '*')}`]);
     expect(granted.sort()).toEqual(expected.sort());
+  });
+
+  test('declares every parameter the validator checks: path parameters required, book_id optional', () => {
+    const declared = Object.fromEntries(routes().map((r) => [`${r.method} ${r.path}`, r.props.RequestParameters ?? {}]));
+    expect(declared).toEqual({
+      'GET /book': {},
+      'POST /book': {},
+      'PUT /book': {},
+      'GET /book/{id}': { 'method.request.path.id': true },
+      'GET /review': { 'method.request.querystring.book_id': false },
+      'POST /review': {},
+      'PUT /review': {},
+      'GET /book/{id}/reviews': { 'method.request.path.id': true },
+    });
   });
 
   test('validates a required JSON body on POST and PUT against the function input shape', () => {
@@ -159,7 +187,9 @@ describe('REST API', () => {
     const required = (modelRef: any) => models[modelRef.Ref].Properties.Schema.required;
     for (const r of routes()) {
       if (r.method === 'GET') {
-        expect(r.props.RequestValidatorId).toBeUndefined();
+        expect(r.props.RequestModels).toBeUndefined();
+        // Only routes that declare a parameter are validated.
+        expect(r.props.RequestValidatorId).toEqual(r.props.RequestParameters ? { Ref: validatorId } : undefined);
         continue;
       }
       expect(r.props.RequestValidatorId).toEqual({ Ref: validatorId });
@@ -187,9 +217,11 @@ describe('REST API', () => {
     expect(destination).toContain(logicalIdByPath(s.api, 'AWS::Logs::LogGroup', '/ApiAccessLogs/Resource'));
     const format = JSON.parse(stage.Properties.AccessLogSetting.Format);
     expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
-    expect(stage.Properties.MethodSettings).toEqual([
-      expect.objectContaining({ LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true }),
-    ]);
+    expect(stage.Properties.MethodSettings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true }),
+      ]),
+    );
     s.api.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
   });
 
@@ -197,5 +229,149 @@ describe('REST API', () => {
     s.api.hasOutput('ApiUrl', {
       Value: { 'Fn::Join': ['', Match.arrayWith(['https://', '/', { Ref: Match.stringLikeRegexp('ApiDeploymentStageprod') }, '/'])] },
     });
+  });
+});
+
+describe('connection budget, tracing and logs of each function', () => {
+  test.each([
+    ['BooksFunction', 20],
+    ['ReviewsFunction', 20],
+  ])('%s has reserved concurrency %i, active tracing and JSON logs', (name, reserved) => {
+    expect(fnResource(name).Properties).toMatchObject({
+      ReservedConcurrentExecutions: reserved,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogFormat: 'JSON', SystemLogLevel: 'INFO', ApplicationLogLevel: 'INFO' },
+    });
+  });
+
+  test('the stage is traced too', () => {
+    s.api.hasResourceProperties('AWS::ApiGateway::Stage', { TracingEnabled: true });
+  });
+
+  test('outputs each function log group by name', () => {
+    for (const name of FUNCTIONS) {
+      const logGroupId = logicalIdByPath(s.api, 'AWS::Logs::LogGroup', `/${name}/Fn/Logs/Resource`);
+      s.api.hasOutput(name.replace('Function', 'LogGroup'), { Value: { Ref: logGroupId } });
+    }
+  });
+});
+
+describe('safe deploys', () => {
+  test.each(FUNCTIONS)('%s: a live alias on the current version, moved by a CodeDeploy canary', (name) => {
+    const alias = s.api.toJSON().Resources[aliasId(name)];
+    expect(alias.Properties.Name).toBe('live');
+    expect(alias.Properties.FunctionVersion['Fn::GetAtt'][1]).toBe('Version');
+    const groupId = logicalIdByPath(s.api, 'AWS::CodeDeploy::DeploymentGroup', `/${name}/Deployment/Resource`);
+    expect(alias.UpdatePolicy.CodeDeployLambdaAliasUpdate.DeploymentGroupName).toEqual({ Ref: groupId });
+  });
+
+  test.each(FUNCTIONS)('%s: the canary rolls back on its alias errors and on the API 5xx rate', (name) => {
+    const groupId = logicalIdByPath(s.api, 'AWS::CodeDeploy::DeploymentGroup', `/${name}/Deployment/Resource`);
+    const group = s.api.toJSON().Resources[groupId];
+    expect(JSON.stringify(group.Properties.DeploymentConfigName)).toContain('Canary10Percent5Minutes');
+    expect(group.Properties.AutoRollbackConfiguration).toEqual({
+      Enabled: true,
+      Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_REQUEST', 'DEPLOYMENT_STOP_ON_ALARM']),
+    });
+    expect(group.Properties.AlarmConfiguration.Enabled).toBe(true);
+    const alarms = group.Properties.AlarmConfiguration.Alarms.map((a: any) => a.Name.Ref);
+    expect(alarms.sort()).toEqual(
+      [
+        logicalIdByPath(s.api, 'AWS::CloudWatch::Alarm', `/${name}/AliasErrors/Resource`),
+        logicalIdByPath(s.api, 'AWS::CloudWatch::Alarm', '/ApiServerErrorRateAlarm/Resource'),
+      ].sort(),
+    );
+    // Alias errors: the alias's own dimension, so the old version's traffic does not count.
+    const aliasAlarm = s.api.toJSON().Resources[alarms.find((id: string) => id.includes('AliasErrors'))];
+    expect(aliasAlarm.Properties.Dimensions).toEqual(
+      expect.arrayContaining([{ Name: 'Resource', Value: expect.anything() }, { Name: 'FunctionName', Value: { Ref: fnId(name) } }]),
+    );
+  });
+
+  test('-c bookstore:canary=all-at-once switches every function at once (test environments)', () => {
+    const quick = synthBookstore({ 'bookstore:canary': 'all-at-once' });
+    quick.api.allResourcesProperties('AWS::CodeDeploy::DeploymentGroup', {
+      DeploymentConfigName: Match.stringLikeRegexp('AllAtOnce'),
+    });
+  });
+});
+
+describe('alarms and the dashboard', () => {
+  test('the API 5xx alarm is the rate (Average of 5XXError) of this API and stage, above 1%', () => {
+    s.api.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Statistic: 'Average',
+      Threshold: 0.01,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: Match.arrayWith([{ Name: 'ApiName', Value: 'Bookstore-bookstore' }, { Name: 'Stage', Value: 'prod' }]),
+    });
+    s.api.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Latency', ExtendedStatistic: 'p99', Threshold: 2000 });
+  });
+
+  test.each(FUNCTIONS)('%s has alarms on errors, throttles and p99 duration against its timeout', (name) => {
+    const alarm = (suffix: string) => s.api.toJSON().Resources[logicalIdByPath(s.api, 'AWS::CloudWatch::Alarm', `/${name}/${suffix}/Resource`)].Properties;
+    expect(alarm('Errors')).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 0 });
+    expect(alarm('Throttles')).toMatchObject({ MetricName: 'Throttles', Threshold: 0 });
+    const timeoutMs = fnResource(name).Properties.Timeout * 1000;
+    expect(alarm('Duration')).toMatchObject({ MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: timeoutMs * 0.8 });
+  });
+
+  test('every alarm of the app stack notifies the alarm topic of the database stack, on alarm and on recovery', () => {
+    const alarms = resourcesOf(s.api, 'AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThanOrEqual(10);
+    const topicId = logicalIdByPath(s.database, 'AWS::SNS::Topic', '/AlarmTopic/Resource');
+    for (const [, a] of alarms) {
+      expect(a.Properties.AlarmActions.map((v: any) => resolveCrossStack(s, v))).toEqual([{ Ref: topicId }]);
+      expect(a.Properties.OKActions.map((v: any) => resolveCrossStack(s, v))).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  test('one dashboard shows the API, the functions, the proxy and Aurora', () => {
+    s.api.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const [[, dashboard]] = resourcesOf(s.api, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const metric of ['5XXError', 'Latency', 'Throttles', 'ConcurrentExecutions', 'DatabaseConnectionsCurrentlySessionPinned', 'ServerlessDatabaseCapacity']) {
+      expect(body).toContain(metric);
+    }
+  });
+
+  test('saved Logs Insights queries: errors by code over the functions, slow requests over the access log', () => {
+    const queries = Object.fromEntries(resourcesOf(s.api, 'AWS::Logs::QueryDefinition').map(([, q]) => [q.Properties.Name, q.Properties]));
+    expect(Object.keys(queries).sort()).toEqual(['Bookstore-App/errors-by-code', 'Bookstore-App/slow-requests']);
+    expect(queries['Bookstore-App/errors-by-code'].QueryString).toContain('by `error.code`');
+    expect(queries['Bookstore-App/errors-by-code'].LogGroupNames).toHaveLength(2);
+    expect(queries['Bookstore-App/slow-requests'].QueryString).toContain('sort responseLatency desc');
+  });
+});
+
+describe('edge protection', () => {
+  test('a regional web ACL rate-limits per IP (writes tighter) and runs AWS managed rule groups', () => {
+    const [[aclId, acl], ...more] = resourcesOf(s.api, 'AWS::WAFv2::WebACL');
+    expect(more).toEqual([]);
+    expect(acl.Properties).toMatchObject({ Scope: 'REGIONAL', DefaultAction: { Allow: {} } });
+    const rules = Object.fromEntries(acl.Properties.Rules.map((r: any) => [r.Name, r]));
+    expect(rules.RatePerIp.Statement.RateBasedStatement).toMatchObject({ Limit: 1000, AggregateKeyType: 'IP' });
+    expect(rules.WriteRatePerIp.Statement.RateBasedStatement).toMatchObject({ Limit: 200, AggregateKeyType: 'IP' });
+    expect(JSON.stringify(rules.WriteRatePerIp.Statement.RateBasedStatement.ScopeDownStatement)).toMatch(/"POST".*"PUT"/);
+    for (const name of ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesAmazonIpReputationList']) {
+      expect(rules[name].Statement.ManagedRuleGroupStatement).toEqual({ VendorName: 'AWS', Name: name });
+    }
+    const stageId = logicalIdByPath(s.api, 'AWS::ApiGateway::Stage', '/Api/DeploymentStage.prod/Resource');
+    const [[, association]] = resourcesOf(s.api, 'AWS::WAFv2::WebACLAssociation');
+    expect(association.Properties.WebACLArn).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+    expect(JSON.stringify(association.Properties.ResourceArn)).toContain(`{"Ref":"${stageId}"}`);
+  });
+
+  test('every write route has a lower per-method throttle than the stage', () => {
+    const [[, stage]] = resourcesOf(s.api, 'AWS::ApiGateway::Stage');
+    const settings = stage.Properties.MethodSettings;
+    expect(settings.find((m: any) => m.HttpMethod === '*')).toMatchObject({ ThrottlingRateLimit: THROTTLE.rate, ThrottlingBurstLimit: THROTTLE.burst });
+    const writes = settings.filter((m: any) => m.HttpMethod !== '*').map((m: any) => `${m.HttpMethod} ${m.ResourcePath}`);
+    expect(writes.sort()).toEqual(['POST /~1book', 'POST /~1review', 'PUT /~1book', 'PUT /~1review']);
+    for (const m of settings.filter((x: any) => x.HttpMethod !== '*')) {
+      expect(m.ThrottlingRateLimit).toBeLessThan(THROTTLE.rate);
+      expect(m.ThrottlingBurstLimit).toBeLessThan(THROTTLE.burst);
+    }
   });
 });

@@ -76,8 +76,8 @@ test('with real artifacts, each function ships its own zip', () => {
   };
   const keys = [
     code(bookstore.database.stackName, '/SchemaFunction/Function/Resource'),
-    code(bookstore.app.stackName, '/BooksFunction/Function/Resource'),
-    code(bookstore.app.stackName, '/ReviewsFunction/Function/Resource'),
+    code(bookstore.app.stackName, '/BooksFunction/Fn/Function/Resource'),
+    code(bookstore.app.stackName, '/ReviewsFunction/Fn/Function/Resource'),
   ];
   expect(new Set(keys).size).toBe(3);
   for (const key of keys) expect(key).toMatch(/^[0-9a-f]{64}\.zip$/);

@@ -1,6 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import {
   ENI_STATEMENT,
+  findExport,
+  XRAY_STATEMENT,
   logicalIdByPath,
   ownLogsStatement,
   resourcesOf,
@@ -116,6 +118,7 @@ describe('schema-lambda', () => {
     expect(statements).toEqual([
       ENI_STATEMENT,
       ownLogsStatement(logGroupId),
+      XRAY_STATEMENT,
       {
         Effect: 'Allow',
         Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
@@ -183,5 +186,209 @@ describe('outputs', () => {
     s.database.hasOutput('ProxyAppUserArn', {
       Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':dbuser:'), '/bookstore_app'])] },
     });
+  });
+
+  test('export, under stable names, everything a function stack in another repository needs', () => {
+    const id = (type: string, path: string) => logicalIdByPath(s.database, type, path);
+    const proxy = id('AWS::RDS::DBProxy', '/Proxy/Resource');
+    const cluster = id('AWS::RDS::DBCluster', '/Cluster/Resource');
+    const expected: Record<string, any> = {
+      'Bookstore:ProxyEndpoint': { 'Fn::GetAtt': [proxy, 'Endpoint'] },
+      'Bookstore:ProxyReadOnlyEndpoint': { 'Fn::GetAtt': [id('AWS::RDS::DBProxyEndpoint', '/ProxyReader'), 'Endpoint'] },
+      'Bookstore:ProxyName': { Ref: proxy },
+      'Bookstore:ProxyClientSecurityGroupId': { 'Fn::GetAtt': [id('AWS::EC2::SecurityGroup', '/ProxyClientSg/Resource'), 'GroupId'] },
+      'Bookstore:ClusterResourceId': { 'Fn::GetAtt': [cluster, 'DBClusterResourceId'] },
+      'Bookstore:ClusterIdentifier': { Ref: cluster },
+      'Bookstore:AppRoleName': 'bookstore_app',
+      'Bookstore:DatabaseName': 'bookstore',
+      'Bookstore:AlarmTopicArn': { Ref: id('AWS::SNS::Topic', '/AlarmTopic/Resource') },
+    };
+    for (const [name, value] of Object.entries(expected)) {
+      const found = findExport(s.assembly, name);
+      expect([name, found.stackName, found.value]).toEqual([name, 'Bookstore-Database', value]);
+    }
+    expect(JSON.stringify(findExport(s.assembly, 'Bookstore:ProxyAppUserArn').value)).toContain('/bookstore_app');
+    for (const name of ['VpcId', 'AvailabilityZones', 'FunctionSubnetIds']) {
+      expect(findExport(s.assembly, `Bookstore:${name}`).stackName).toBe('Bookstore-Network');
+    }
+  });
+
+  test('name the log groups operators search: schema-lambda, proxy, postgresql, rotation', () => {
+    const outputs = Object.keys(s.database.toJSON().Outputs);
+    expect(outputs).toEqual(expect.arrayContaining(['SchemaLogGroup', 'ProxyLogGroup', 'PostgresqlLogGroup', 'RotationLogGroup']));
+  });
+});
+
+describe('connection budget', () => {
+  test('the proxy pool is sized from context: 80% max, 10% idle, 5 s borrow timeout, 5 min client idle timeout', () => {
+    s.database.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
+      ConnectionPoolConfigurationInfo: { MaxConnectionsPercent: 80, MaxIdleConnectionsPercent: 10, ConnectionBorrowTimeout: 5 },
+    });
+    s.database.hasResourceProperties('AWS::RDS::DBProxy', { IdleClientTimeout: 300 });
+  });
+
+  test('schema-lambda has reserved concurrency 1 (one migrator, one direct session in the budget)', () => {
+    s.database.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ APP_DB_ROLE: 'bookstore_app' }) },
+      ReservedConcurrentExecutions: 1,
+      TracingConfig: { Mode: 'Active' },
+    });
+  });
+
+  test('a read-only proxy endpoint targets the readers', () => {
+    s.database.hasResourceProperties('AWS::RDS::DBProxyEndpoint', { TargetRole: 'READ_ONLY' });
+  });
+});
+
+describe('database guardrails and data protection', () => {
+  test('a cluster parameter group forces TLS and logs slow statements and lock waits', () => {
+    const [[groupId, group]] = resourcesOf(s.database, 'AWS::RDS::DBClusterParameterGroup');
+    expect(group.Properties.Parameters).toEqual({ 'rds.force_ssl': '1', log_min_duration_statement: '500', log_lock_waits: '1' });
+    s.database.hasResourceProperties('AWS::RDS::DBCluster', { DBClusterParameterGroupName: { Ref: groupId } });
+  });
+
+  test('Performance Insights, explicit backup and maintenance windows, 14 days of point-in-time backups', () => {
+    s.database.hasResourceProperties('AWS::RDS::DBCluster', {
+      BackupRetentionPeriod: 14,
+      PreferredBackupWindow: '02:00-03:00',
+      PreferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+      PerformanceInsightsEnabled: true,
+    });
+    s.database.allResourcesProperties('AWS::RDS::DBInstance', { EnablePerformanceInsights: true });
+  });
+
+  test('an AWS Backup plan backs the cluster up daily and copies each backup to a second vault', () => {
+    const [[, plan]] = resourcesOf(s.database, 'AWS::Backup::BackupPlan');
+    const [rule] = plan.Properties.BackupPlan.BackupPlanRule;
+    expect(rule.CopyActions).toHaveLength(1);
+    const copyVault = logicalIdByPath(s.database, 'AWS::Backup::BackupVault', '/BackupCopyVault/Resource');
+    expect(rule.CopyActions[0].DestinationBackupVaultArn).toEqual({ 'Fn::GetAtt': [copyVault, 'BackupVaultArn'] });
+    const [[, selection]] = resourcesOf(s.database, 'AWS::Backup::BackupSelection');
+    const clusterId = logicalIdByPath(s.database, 'AWS::RDS::DBCluster', '/Cluster/Resource');
+    expect(JSON.stringify(selection.Properties.BackupSelection.Resources)).toContain(`{"Ref":"${clusterId}"}`);
+  });
+
+  test('with bookstore:backupCopyVaultArn the copy goes to that vault (another region or account)', () => {
+    const arn = 'arn:aws:backup:eu-central-1:111122223333:backup-vault:bookstore-copies';
+    const other = synthBookstore({ 'bookstore:backupCopyVaultArn': arn, 'bookstore:backupRetentionDays': 21 });
+    other.database.hasResourceProperties('AWS::Backup::BackupPlan', {
+      BackupPlan: { BackupPlanRule: [Match.objectLike({ CopyActions: [Match.objectLike({ DestinationBackupVaultArn: arn })] })] },
+    });
+    other.database.resourceCountIs('AWS::Backup::BackupVault', 1);
+    other.database.hasResourceProperties('AWS::RDS::DBCluster', { BackupRetentionPeriod: 21 });
+  });
+
+  test('the network and database stacks have termination protection; the app stack does not need it', () => {
+    const protectedStacks = s.assembly.stacks.filter((st) => st.terminationProtection).map((st) => st.stackName);
+    expect(protectedStacks.sort()).toEqual(['Bookstore-Database', 'Bookstore-Network']);
+  });
+
+  test('cross-stack references are strong: exports and imports, never a weak Fn::GetStackOutput', () => {
+    for (const stack of s.assembly.stacks) {
+      expect(JSON.stringify(stack.template)).not.toContain('Fn::GetStackOutput');
+    }
+    expect(JSON.stringify(s.api.toJSON())).toContain('"Fn::ImportValue":"Bookstore:ProxyEndpoint"');
+  });
+});
+
+describe('alarms and rotation', () => {
+  const alarms = () => resourcesOf(s.database, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  const byMetric = (metric: string) => alarms().filter((a) => a.MetricName === metric);
+
+  test('an encrypted, SSL-only alarm topic that every database alarm notifies', () => {
+    const topicId = logicalIdByPath(s.database, 'AWS::SNS::Topic', '/AlarmTopic/Resource');
+    const keyId = logicalIdByPath(s.database, 'AWS::KMS::Key', '/AlarmTopicKey/Resource');
+    s.database.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    s.database.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    s.database.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } })]) },
+    });
+    expect(alarms().length).toBeGreaterThanOrEqual(7);
+    for (const a of alarms()) {
+      expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  test('proxy connections alarm at 80% of the proxy share of max_connections; pinned sessions above reserved concurrency', () => {
+    // max ACU 4: max_connections 756 (189 per ACU), proxy 80% = 604, alarm above 483; reserved 20+20+20.
+    expect(byMetric('DatabaseConnections')[0]).toMatchObject({ Namespace: 'AWS/RDS', Threshold: 483 });
+    expect(byMetric('DatabaseConnectionsCurrentlySessionPinned')[0]).toMatchObject({ Threshold: 60 });
+    expect(byMetric('ClientConnectionsSetupFailedAuth')[0]).toMatchObject({ Statistic: 'Sum', Threshold: 0 });
+    const proxyId = logicalIdByPath(s.database, 'AWS::RDS::DBProxy', '/Proxy/Resource');
+    expect(byMetric('DatabaseConnections')[0].Dimensions).toEqual([{ Name: 'ProxyName', Value: { Ref: proxyId } }]);
+  });
+
+  test('Aurora at 90% of max ACU, schema-lambda errors and rotation function errors alarm', () => {
+    expect(byMetric('ServerlessDatabaseCapacity')[0]).toMatchObject({ Threshold: 3.6, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    const errorAlarms = byMetric('Errors').map((a) => JSON.stringify(a.Dimensions));
+    const schemaFn = logicalIdByPath(s.database, 'AWS::Lambda::Function', '/SchemaFunction/Function/Resource');
+    expect(errorAlarms).toEqual(
+      expect.arrayContaining([`[{"Name":"FunctionName","Value":{"Ref":"${schemaFn}"}}]`, `[{"Name":"FunctionName","Value":"${s.stacks.database.rotationFunctionName}"}]`]),
+    );
+  });
+
+  test('an EventBridge rule sends rotation failures to the topic, and an alarm watches the rule', () => {
+    const [[ruleId, rule]] = resourcesOf(s.database, 'AWS::Events::Rule');
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: { eventSource: ['secretsmanager.amazonaws.com'], eventName: ['RotationFailed', 'RotationAbandoned'] },
+    });
+    const topicId = logicalIdByPath(s.database, 'AWS::SNS::Topic', '/AlarmTopic/Resource');
+    expect(rule.Properties.Targets.map((t: any) => t.Arn)).toEqual([{ Ref: topicId }]);
+    expect(byMetric('TriggeredRules')[0].Dimensions).toEqual([{ Name: 'RuleName', Value: { Ref: ruleId } }]);
+  });
+});
+
+describe('log retention', () => {
+  const templates = () => s.assembly.stacks.map((st) => ({ name: st.stackName, t: st.template }));
+
+  test('every log group the stacks own has a retention', () => {
+    for (const { t } of templates()) {
+      for (const [id, r] of Object.entries<any>(t.Resources)) {
+        if (r.Type === 'AWS::Logs::LogGroup') expect([id, r.Properties.RetentionInDays]).toEqual([id, expect.any(Number)]);
+      }
+    }
+  });
+
+  test('every Lambda function logs to a group with retention, including the ones AWS and CDK create', () => {
+    for (const { name, t } of templates()) {
+      const retained = new Set(
+        Object.values<any>(t.Resources)
+          .filter((r) => r.Type === 'Custom::LogRetention' && r.Properties.RetentionInDays)
+          .map((r) => JSON.stringify(r.Properties.LogGroupName)),
+      );
+      for (const [id, r] of Object.entries<any>(t.Resources)) {
+        if (r.Type !== 'AWS::Lambda::Function') continue;
+        // The LogRetention function sets its own group to one day (aws-cdk-lib's log-retention handler).
+        if (r.Metadata['aws:cdk:path'].includes('/LogRetention')) continue;
+        const group = r.Properties.LoggingConfig?.LogGroup;
+        if (group) {
+          expect(t.Resources[group.Ref].Properties.RetentionInDays).toBeGreaterThan(0);
+        } else {
+          const implicit = JSON.stringify({ 'Fn::Join': ['', ['/aws/lambda/', { Ref: id }]] });
+          expect(`${name}/${id} ${retained.has(implicit)}`).toBe(`${name}/${id} true`);
+        }
+      }
+    }
+  });
+
+  test('the proxy, rotation function and API Gateway execution log groups get a retention', () => {
+    const names = templates().flatMap(({ t }) =>
+      Object.values<any>(t.Resources)
+        .filter((r) => r.Type === 'Custom::LogRetention')
+        .map((r) => JSON.stringify(r.Properties.LogGroupName)),
+    );
+    const proxyId = logicalIdByPath(s.database, 'AWS::RDS::DBProxy', '/Proxy/Resource');
+    expect(names).toEqual(
+      expect.arrayContaining([
+        JSON.stringify({ 'Fn::Join': ['', ['/aws/rds/proxy/', { Ref: proxyId }]] }),
+        JSON.stringify(`/aws/lambda/${s.stacks.database.rotationFunctionName}`),
+      ]),
+    );
+    expect(names.some((n) => n.includes('API-Gateway-Execution-Logs_'))).toBe(true);
   });
 });

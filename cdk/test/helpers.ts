@@ -114,6 +114,13 @@ export const ENI_STATEMENT = {
   Resource: '*',
 };
 
+/** Active tracing's statement (X-Ray has no resource-level permissions). */
+export const XRAY_STATEMENT = {
+  Effect: 'Allow',
+  Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
+  Resource: '*',
+};
+
 /** Writing to the function's own log group, and no other. */
 export function ownLogsStatement(logGroupLogicalId: string) {
   return {
@@ -124,17 +131,34 @@ export function ownLogsStatement(logGroupLogicalId: string) {
   };
 }
 
+/** The stack and output that export `name`, searched in every stack of the assembly. */
+export function findExport(assembly: CloudAssembly, name: string): { stackName: string; logicalId: string; value: any } {
+  for (const stack of assembly.stacks) {
+    for (const [logicalId, output] of Object.entries<any>(stack.template.Outputs ?? {})) {
+      if (output.Export?.Name === name) return { stackName: stack.stackName, logicalId, value: output.Value };
+    }
+  }
+  throw new Error(`no stack exports ${name}`);
+}
+
 /**
- * Follows a `Fn::GetStackOutput` to the value the producing stack outputs (one hop), so a test can
- * say which resource a cross-stack reference really points at. Other values come back unchanged.
+ * Follows a `Fn::ImportValue` (or a `Fn::Select` of a split import) to the value the producing stack
+ * exports (one hop), so a test can say which resource a cross-stack reference really points at. Other
+ * values come back unchanged.
  */
 export function resolveCrossStack(s: Synthesised, value: any): any {
-  const ref = value?.['Fn::GetStackOutput'];
-  if (!ref) return value;
-  const producer = s.assembly.getStackByName(ref.StackName).template;
-  const output = producer.Outputs?.[ref.OutputName];
-  if (!output) throw new Error(`stack ${ref.StackName} has no output ${ref.OutputName}`);
-  return output.Value;
+  const name = value?.['Fn::ImportValue'];
+  if (name !== undefined) {
+    if (typeof name !== 'string') throw new Error(`import of a computed name: ${JSON.stringify(name)}`);
+    return findExport(s.assembly, name).value;
+  }
+  const select = value?.['Fn::Select'];
+  if (select && select[1]?.['Fn::Split']) {
+    const [index, [separator, source]] = [select[0], select[1]['Fn::Split']];
+    const joined = resolveCrossStack(s, source)?.['Fn::Join'];
+    if (joined && joined[0] === separator) return joined[1][Number(index)];
+  }
+  return value;
 }
 
 /** The construct path of a stack-local resource. */

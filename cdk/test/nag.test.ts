@@ -1,5 +1,6 @@
 import { Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { buildBookstore } from '../lib/bookstore';
 import { type Synthesised, synthBookstore, testApp } from './helpers';
 
@@ -23,7 +24,7 @@ function acknowledgements() {
   );
 }
 
-test('the whole app passes cdk-nag AwsSolutions (synth succeeded, no violation reported)', () => {
+test('the whole app passes cdk-nag AwsSolutions and Serverless (synth succeeded, no violation reported)', () => {
   expect(s.assembly.stacks.map((st) => st.stackName).sort()).toEqual(['Bookstore-App', 'Bookstore-Database', 'Bookstore-Network']);
 });
 
@@ -38,17 +39,66 @@ test('acknowledges exactly the reviewed findings, each on the narrowest construc
   const acks = acknowledgements().map((a) => `${a.path} ${a.id}`).sort();
   expect(acks).toEqual(
     [
-      'Bookstore-App/Api AwsSolutions::AwsSolutions-APIG3',
-      'Bookstore-App/Api AwsSolutions::AwsSolutions-APIG4',
-      'Bookstore-App/Api AwsSolutions::AwsSolutions-COG4',
+      ...[
+        'book/GET',
+        'book/POST',
+        'book/PUT',
+        'book/{id}/GET',
+        'book/{id}/reviews/GET',
+        'review/GET',
+        'review/POST',
+        'review/PUT',
+      ].flatMap((m) => [
+        `Bookstore-App/Api/Default/${m} AwsSolutions::AwsSolutions-APIG4`,
+        `Bookstore-App/Api/Default/${m} AwsSolutions::AwsSolutions-COG4`,
+      ]),
       'Bookstore-App/Api AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      'Bookstore-App/BooksFunction/Role AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      'Bookstore-App/ReviewsFunction/Role AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      'Bookstore-Database/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'Bookstore-Database/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      'Bookstore-App/BookstoreVpc Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
+      ...['BooksFunction', 'ReviewsFunction'].flatMap((fn) => [
+        `Bookstore-App/${fn}/Deployment ${CODEDEPLOY_IAM4}`,
+        `Bookstore-App/${fn}/Fn/Function Serverless::Serverless-LambdaDLQ`,
+        `Bookstore-App/${fn}/Fn/Role AwsSolutions::AwsSolutions-IAM5[Resource::*]`,
+        `Bookstore-App/${fn}/Fn/Role Serverless::Serverless-LambdaStarPermissions`,
+      ]),
+      ...['App', 'Database', 'Network'].flatMap((stack) => [
+        `Bookstore-${stack}/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a ${LOG_RETENTION_IAM4}`,
+        `Bookstore-${stack}/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a AwsSolutions::AwsSolutions-IAM5[Resource::*]`,
+      ]),
+      'Bookstore-Database/BackupPlan/Cluster AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
+      'Bookstore-Database/RotationFailedRule Serverless::Serverless-EventBusDLQ',
+      'Bookstore-Database/SchemaFunction/Function Serverless::Serverless-LambdaDLQ',
       'Bookstore-Database/SchemaFunction/Role AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      'Bookstore-Database/SchemaFunction/Role Serverless::Serverless-LambdaStarPermissions',
     ].sort(),
   );
+});
+
+const CODEDEPLOY_IAM4 =
+  'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]';
+const LOG_RETENTION_IAM4 =
+  'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]';
+
+test('the Serverless pack is acknowledged only where it does not apply (synchronous functions, ENI/X-Ray "*", an alarm-only rule)', () => {
+  const serverless = acknowledgements().filter((a) => a.id.startsWith('Serverless::'));
+  expect([...new Set(serverless.map((a) => a.id))].sort()).toEqual([
+    'Serverless::Serverless-EventBusDLQ',
+    'Serverless::Serverless-LambdaDLQ',
+    'Serverless::Serverless-LambdaStarPermissions',
+  ]);
+  for (const ack of serverless.filter((a) => a.id.endsWith('LambdaDLQ'))) {
+    expect(ack.reason).toMatch(/^Not applicable: .*only invoked synchronously/);
+  }
+});
+
+test("is really enforced: a finding of the Serverless pack fails synth too", () => {
+  const app = testApp();
+  const bookstore = buildBookstore(app);
+  new lambda.Function(bookstore.app, 'Untraced', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => 1;'),
+  });
+  expect(() => app.synth()).toThrow(/Serverless-LambdaTracing/);
 });
 
 test('is really enforced: an unacknowledged finding fails synth', () => {

@@ -1,4 +1,4 @@
-import { type Synthesised, synthBookstore } from './helpers';
+import { findExport, type Synthesised, synthBookstore } from './helpers';
 
 let s: Synthesised;
 beforeAll(() => {
@@ -8,10 +8,13 @@ beforeAll(() => {
 const stackNames = () => [s.stacks.network.stackName, s.stacks.database.stackName, s.stacks.app.stackName];
 const templateOf = (stackName: string) => s.assembly.getStackByName(stackName).template;
 
-/** `{Fn::GetAtt: [sg, GroupId]}`, locally or through Fn::GetStackOutput, as the group's short construct path. */
+/** `{Fn::GetAtt: [sg, GroupId]}`, locally or through Fn::ImportValue, as the group's short construct path. */
 function groupName(stackName: string, value: any): string {
-  const ref = value['Fn::GetStackOutput'];
-  if (ref) return groupName(ref.StackName, templateOf(ref.StackName).Outputs[ref.OutputName].Value);
+  const imported = value['Fn::ImportValue'];
+  if (imported) {
+    const producer = findExport(s.assembly, imported);
+    return groupName(producer.stackName, producer.value);
+  }
   const id = value['Fn::GetAtt']?.[1] === 'GroupId' ? value['Fn::GetAtt'][0] : undefined;
   if (!id) throw new Error(`not a security group reference: ${JSON.stringify(value)}`);
   const path: string = templateOf(stackName).Resources[id].Metadata['aws:cdk:path'];
@@ -145,7 +148,7 @@ describe('VPC', () => {
   test('places Aurora and the proxy in the Database subnets', () => {
     const databaseSubnets = (refs: any[]) =>
       refs.map((ref) => {
-        const v = ref['Fn::GetStackOutput'] ? templateOf(ref['Fn::GetStackOutput'].StackName).Outputs[ref['Fn::GetStackOutput'].OutputName].Value : ref;
+        const v = ref['Fn::ImportValue'] ? findExport(s.assembly, ref['Fn::ImportValue']).value : ref;
         return s.network.toJSON().Resources[v.Ref].Metadata['aws:cdk:path'];
       });
     const expected = ['Bookstore-Network/Vpc/DatabaseSubnet1/Subnet', 'Bookstore-Network/Vpc/DatabaseSubnet2/Subnet'];
@@ -163,11 +166,13 @@ describe('IAM', () => {
     for (const stack of stackNames()) {
       for (const [, r] of Object.entries<any>(templateOf(stack).Resources)) {
         const docs =
-          r.Type === 'AWS::IAM::Policy'
+          r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy'
             ? [r.Properties.PolicyDocument]
             : r.Type === 'AWS::IAM::Role'
               ? (r.Properties.Policies ?? []).map((p: any) => p.PolicyDocument)
-              : [];
+              : r.Type === 'AWS::KMS::Key'
+                ? [r.Properties.KeyPolicy]
+                : [];
         for (const doc of docs) {
           for (const st of doc.Statement) {
             const resources = [st.Resource].flat();
@@ -185,14 +190,27 @@ describe('IAM', () => {
     const eni =
       'ec2:AssignPrivateIpAddresses,ec2:CreateNetworkInterface,ec2:DeleteNetworkInterface,' +
       'ec2:DescribeNetworkInterfaces,ec2:DescribeSubnets,ec2:UnassignPrivateIpAddresses';
+    // Active tracing: X-Ray has no resource-level permissions.
+    const xray = 'xray:PutTelemetryRecords,xray:PutTraceSegments';
+    // aws-cdk-lib's LogRetention singleton (fixed id), for log groups AWS services create themselves.
+    const logRetention = 'LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a/ServiceRole/DefaultPolicy/Resource: ' +
+      'logs:DeleteRetentionPolicy,logs:PutRetentionPolicy';
+    // The alarm topic's key policy: key policies always name "*" (the key itself).
+    const keyPolicy = 'Bookstore-Database/AlarmTopicKey/Resource';
     expect(wildcardStatements()).toEqual(
       [
-        `Bookstore-App/BooksFunction/Role/Resource: ${eni}`,
-        `Bookstore-App/ReviewsFunction/Role/Resource: ${eni}`,
+        `Bookstore-App/BooksFunction/Fn/Role/Resource: ${eni}`,
+        `Bookstore-App/BooksFunction/Fn/Role/DefaultPolicy/Resource: ${xray}`,
+        `Bookstore-App/ReviewsFunction/Fn/Role/Resource: ${eni}`,
+        `Bookstore-App/ReviewsFunction/Fn/Role/DefaultPolicy/Resource: ${xray}`,
         `Bookstore-Database/SchemaFunction/Role/Resource: ${eni}`,
-        // aws-cdk-lib's LogRetention singleton (fixed id), for the RDS-created postgresql log group.
-        'Bookstore-Database/LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a/ServiceRole/DefaultPolicy/Resource: ' +
-          'logs:DeleteRetentionPolicy,logs:PutRetentionPolicy',
+        `Bookstore-Database/SchemaFunction/Role/DefaultPolicy/Resource: ${xray}`,
+        `Bookstore-App/${logRetention}`,
+        `Bookstore-Network/${logRetention}`,
+        `Bookstore-Database/${logRetention}`,
+        `${keyPolicy}: kms:*`,
+        `${keyPolicy}: kms:Decrypt,kms:GenerateDataKey*`,
+        `${keyPolicy}: kms:Decrypt,kms:GenerateDataKey*`,
       ].sort(),
     );
   });

@@ -18,6 +18,8 @@ use std::{env, fmt, path::PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::env::Env;
+
 /// Default PostgreSQL port.
 pub const DEFAULT_PORT: u16 = 5432;
 /// Default database name when `DB_NAME` is unset.
@@ -40,6 +42,7 @@ const SSLMODES: [&str; 6] = [
 
 /// A configuration problem, naming the variable at fault (never its secret value).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// A required variable is not set.
     #[error("{name} is not set: {hint}")]
@@ -89,6 +92,7 @@ impl fmt::Display for Secret {
 
 /// Connection parameters for PostgreSQL given as parts.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PgParts {
     /// Host name or address.
     pub host: String,
@@ -108,8 +112,9 @@ pub struct PgParts {
     pub connect_timeout_secs: u32,
 }
 
-/// Which database to talk to.
+/// Which database to talk to (new backends add variants).
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum DbTarget {
     /// A full PostgreSQL URL or libpq conninfo string (may hold a password).
     PostgresUrl(Secret),
@@ -178,55 +183,50 @@ impl DbTarget {
 
     /// [`DbTarget::from_env`] over any lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        if let Some(url) = get("DATABASE_URL").filter(|v| !v.is_empty()) {
+        Self::from_vars(&Env::from_lookup(get))
+    }
+
+    /// [`DbTarget::from_env`] over an [`Env`].
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, ConfigError> {
+        if let Some(url) = env.non_empty("DATABASE_URL") {
             return Self::from_url(&url);
         }
-        let host = get("DB_HOST")
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError::Missing {
-                name: "DB_HOST",
-                hint: "set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and a password source",
-            })?;
-        let port = match get("DB_PORT") {
-            Some(v) => v
-                .parse()
-                .map_err(|_| invalid("DB_PORT", format!("`{v}` is not a port number")))?,
-            None => DEFAULT_PORT,
-        };
-        let sslmode = get("DB_SSLMODE").unwrap_or_else(|| DEFAULT_SSLMODE.to_owned());
+        let host = env.required(
+            "DB_HOST",
+            "set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and a password source",
+        )?;
+        let sslmode = env
+            .string("DB_SSLMODE")
+            .unwrap_or_else(|| DEFAULT_SSLMODE.to_owned());
         if !SSLMODES.contains(&sslmode.as_str()) {
             return Err(invalid(
                 "DB_SSLMODE",
                 format!("`{sslmode}` is not one of {}", SSLMODES.join(", ")),
             ));
         }
-        let connect_timeout_secs = match get("DB_CONNECT_TIMEOUT_SECS") {
-            Some(v) => v.parse().map_err(|_| {
-                invalid(
-                    "DB_CONNECT_TIMEOUT_SECS",
-                    format!("`{v}` is not a whole number of seconds"),
-                )
-            })?,
-            None => DEFAULT_CONNECT_TIMEOUT_SECS,
-        };
         Ok(Self::Postgres(PgParts {
             host,
-            port,
-            dbname: get("DB_NAME").unwrap_or_else(|| DEFAULT_DB_NAME.to_owned()),
-            user: get("DB_USER").unwrap_or_else(|| DEFAULT_DB_USER.to_owned()),
-            password: get("DB_PASSWORD").map(Secret::new),
+            port: env
+                .parse("DB_PORT", "a port number")?
+                .unwrap_or(DEFAULT_PORT),
+            dbname: env
+                .string("DB_NAME")
+                .unwrap_or_else(|| DEFAULT_DB_NAME.to_owned()),
+            user: env
+                .string("DB_USER")
+                .unwrap_or_else(|| DEFAULT_DB_USER.to_owned()),
+            password: env.string("DB_PASSWORD").map(Secret::new),
             sslmode,
-            sslrootcert: get("DB_SSLROOTCERT").map(PathBuf::from),
-            connect_timeout_secs,
+            sslrootcert: env.string("DB_SSLROOTCERT").map(PathBuf::from),
+            connect_timeout_secs: env
+                .parse("DB_CONNECT_TIMEOUT_SECS", "a whole number of seconds")?
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
         }))
     }
 
     /// The backend this target speaks.
     pub fn backend(&self) -> crate::Backend {
-        match self {
-            Self::PostgresUrl(_) | Self::Postgres(_) => crate::Backend::Postgres,
-            Self::Sqlite(_) => crate::Backend::Sqlite,
-        }
+        crate::backend::backend_of(self)
     }
 }
 

@@ -1,86 +1,28 @@
-//! One connection type for both backends.
+//! One connection type for every backend.
 //!
-//! diesel's `MultiConnection` only speaks the SQL types every backend shares, and
-//! `timestamptz` is not among them. So a [`DbConnection`] is a plain enum, and
-//! [`with_conn!`](crate::with_conn) runs the same query text against the schema
-//! module of whichever backend it holds: the compiler checks the query once per backend.
+//! A [`DbConnection`] holds diesel's own connection for the backend its target names
+//! (see [`crate::backend`] for why it is not diesel's `MultiConnection`). Queries in this
+//! crate are written once against `schema.rs` and checked by the compiler for each
+//! backend. The backend itself is private: [`DbConnection::backend_connection`] hands out
+//! diesel's connection for statements this crate does not offer.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use diesel::{
-    Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection,
+    Connection as _, ConnectionError, RunQueryDsl,
     connection::{
-        CacheSize, Instrumentation, InstrumentationEvent, SimpleConnection,
-        get_default_instrumentation,
+        Instrumentation, InstrumentationEvent, SimpleConnection, get_default_instrumentation,
     },
 };
 
-use crate::config::{DbTarget, Secret};
-
-/// The database products this crate supports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// PostgreSQL (Aurora PostgreSQL in production).
-    Postgres,
-    /// SQLite, bundled: the embedded default for local runs.
-    Sqlite,
-}
-
-impl Backend {
-    /// The folder under `migrations/` holding this backend's migrations.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres",
-            Self::Sqlite => "sqlite",
-        }
-    }
-}
-
-/// A live connection to either backend.
-pub enum DbConnection {
-    /// A PostgreSQL connection.
-    Postgres(PgConnection),
-    /// A SQLite connection.
-    Sqlite(SqliteConnection),
-}
-
-impl std::fmt::Debug for DbConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DbConnection({:?})", self.backend())
-    }
-}
-
-/// Runs `$body` with `$c` bound to the concrete connection and `$schema` to that
-/// backend's generated schema module (`schema` or `schema_sqlite`).
-///
-/// ```
-/// use bookstore_schema::{DbConnection, with_conn};
-/// use diesel::prelude::*;
-/// # fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-/// with_conn!(conn, c, s => s::book::table.count().get_result(c))
-/// # }
-/// ```
-#[macro_export]
-macro_rules! with_conn {
-    ($conn:expr, $c:ident, $schema:ident => $body:expr) => {
-        match $conn {
-            $crate::DbConnection::Postgres($c) => {
-                #[allow(unused_imports)]
-                use $crate::schema as $schema;
-                $body
-            }
-            $crate::DbConnection::Sqlite($c) => {
-                #[allow(unused_imports)]
-                use $crate::schema_sqlite as $schema;
-                $body
-            }
-        }
-    };
-}
+use crate::{
+    backend::{self, Dialect, Inner, with_conn},
+    config::{DbTarget, Secret},
+};
 
 /// How a new connection is prepared before first use.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct SessionSettings {
     /// Keep diesel's named prepared-statement cache. Turn off behind RDS Proxy or
     /// pgbouncer in transaction mode: named statements pin or break there.
@@ -98,64 +40,71 @@ impl Default for SessionSettings {
     }
 }
 
+impl SessionSettings {
+    /// These settings with diesel's named prepared statements on or off.
+    #[must_use]
+    pub fn with_prepared_statements(mut self, on: bool) -> Self {
+        self.prepared_statements = on;
+        self
+    }
+
+    /// These settings with another SQLite busy timeout.
+    #[must_use]
+    pub fn with_sqlite_busy_timeout_ms(mut self, ms: u32) -> Self {
+        self.sqlite_busy_timeout_ms = ms;
+        self
+    }
+}
+
+/// A live connection to one of the supported backends.
+pub struct DbConnection {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbConnection({})", self.inner.backend().as_str())
+    }
+}
+
 impl DbConnection {
-    /// Opens a connection to `target`. `password` overrides the target's own
-    /// (an IAM token or a secret fetched at run time).
+    /// Opens a connection to `target`. `password` overrides the target's own (an IAM
+    /// token or a secret fetched at run time); a URL target carries its own password, so
+    /// one given with it is refused rather than dropped.
     pub fn establish(
         target: &DbTarget,
         password: Option<&Secret>,
         settings: SessionSettings,
     ) -> Result<Self, ConnectionError> {
-        let mut conn = match target {
-            DbTarget::PostgresUrl(url) => Self::Postgres(PgConnection::establish(url.expose())?),
-            DbTarget::Postgres(parts) => {
-                let password = password.or(parts.password.as_ref()).map(Secret::expose);
-                Self::Postgres(PgConnection::establish(parts.conninfo(password).expose())?)
-            }
-            DbTarget::Sqlite(path) => Self::Sqlite(SqliteConnection::establish(path)?),
+        if password.is_some() && matches!(target, DbTarget::PostgresUrl(_)) {
+            return Err(ConnectionError::BadConnection(
+                "a password source cannot be used with DATABASE_URL: give the database as DB_HOST, \
+                 DB_PORT, DB_NAME and DB_USER instead"
+                    .to_owned(),
+            ));
+        }
+        let mut conn = Self {
+            inner: backend::establish(target, password)?,
         };
-        conn.prepare_session(settings)
+        with_conn!(&mut conn, c => c.prepare_session(&settings))
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
         let activity = Activity::new();
-        with_conn!(&mut conn, c, _s => c.set_instrumentation(activity));
+        with_conn!(&mut conn, c => c.set_instrumentation(activity));
         Ok(conn)
     }
 
-    fn prepare_session(&mut self, settings: SessionSettings) -> diesel::QueryResult<()> {
-        match self {
-            Self::Postgres(c) => {
-                if !settings.prepared_statements {
-                    c.set_prepared_statement_cache_size(CacheSize::Disabled);
-                }
-                Ok(())
-            }
-            // Foreign keys are off by default in SQLite; WAL lets readers run beside a writer.
-            Self::Sqlite(c) => c.batch_execute(&format!(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                settings.sqlite_busy_timeout_ms
-            )),
-        }
-    }
-
-    /// Which backend this connection speaks.
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Postgres(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
-        }
+    pub(crate) fn inner_mut(&mut self) -> &mut Inner {
+        &mut self.inner
     }
 
     /// Runs SQL text with no parameters (several statements allowed).
     pub fn batch_execute(&mut self, sql: &str) -> diesel::QueryResult<()> {
-        match self {
-            Self::Postgres(c) => c.batch_execute(sql),
-            Self::Sqlite(c) => c.batch_execute(sql),
-        }
+        with_conn!(self, c => c.batch_execute(sql))
     }
 
     /// A cheap round trip, used to validate pooled connections after a Lambda thaw.
     pub fn ping(&mut self) -> diesel::QueryResult<()> {
-        with_conn!(self, c, _s => diesel::sql_query("SELECT 1").execute(c).map(|_| ()))
+        with_conn!(self, c => diesel::sql_query("SELECT 1").execute(c).map(|_| ()))
     }
 
     /// How many statements this connection has sent since it was opened (`BEGIN`,
@@ -178,7 +127,7 @@ impl DbConnection {
     }
 
     fn activity(&mut self) -> Option<&mut Activity> {
-        with_conn!(self, c, _s => c.instrumentation().downcast_mut::<Activity>())
+        with_conn!(self, c => c.instrumentation().downcast_mut::<Activity>())
     }
 }
 

@@ -4,16 +4,26 @@
 //! them opens a transaction of its own (wrap calls in [`crate::transactional`]).
 
 use chrono::NaiveDateTime;
-use diesel::{dsl::count_star, prelude::*};
+use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::{DbConnection, with_conn};
+use crate::{
+    DbConnection,
+    backend::with_conn,
+    schema::{book, review},
+};
 
 /// Largest page size the list functions accept.
 pub const MAX_PAGE_SIZE: i64 = 200;
 
 /// A book.
-#[derive(Queryable, Serialize, Debug, Clone, PartialEq, Eq)]
+///
+/// Loaded by column name (`Selectable`), so a column a later migration adds does not
+/// move these fields; `#[non_exhaustive]` so that this crate can add a field for it
+/// without breaking code that builds or destructures a `Book`.
+#[derive(Queryable, Selectable, Serialize, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = book, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+#[non_exhaustive]
 pub struct Book {
     /// Primary key.
     pub id: i32,
@@ -30,7 +40,8 @@ pub struct Book {
 }
 
 /// A book to insert.
-#[derive(Debug, Clone, Copy)]
+#[derive(Insertable, Debug, Clone, Copy)]
+#[diesel(table_name = book, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct NewBook<'a> {
     /// Title.
     pub title: &'a str,
@@ -42,8 +53,10 @@ pub struct NewBook<'a> {
     pub year: i32,
 }
 
-/// A review of a book.
-#[derive(Queryable, Serialize, Debug, Clone, PartialEq, Eq)]
+/// A review of a book (loaded by column name, `#[non_exhaustive]` like [`Book`]).
+#[derive(Queryable, Selectable, Serialize, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = review, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+#[non_exhaustive]
 pub struct Review {
     /// Primary key.
     pub id: i32,
@@ -52,6 +65,7 @@ pub struct Review {
     /// 1 to 5.
     pub rate: i16,
     /// The text, at most 500 characters.
+    #[diesel(column_name = review_text)]
     pub review: Option<String>,
     /// The book reviewed.
     pub book_id: i32,
@@ -60,7 +74,8 @@ pub struct Review {
 }
 
 /// A review to insert.
-#[derive(Debug, Clone, Copy)]
+#[derive(Insertable, Debug, Clone, Copy)]
+#[diesel(table_name = review, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct NewReview<'a> {
     /// The book reviewed; it must exist.
     pub book_id: i32,
@@ -69,11 +84,13 @@ pub struct NewReview<'a> {
     /// 1 to 5.
     pub rate: i16,
     /// Optional text.
+    #[diesel(column_name = review_text)]
     pub review: Option<&'a str>,
 }
 
 /// How a book's reviews add up.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ReviewStats {
     /// How many reviews the book has.
     pub count: i64,
@@ -83,6 +100,7 @@ pub struct ReviewStats {
 
 /// One page of a keyset-paginated list, ordered by id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Page<T> {
     /// The rows on this page.
     pub items: Vec<T>,
@@ -120,34 +138,26 @@ impl Book {
     ) -> QueryResult<Page<Book>> {
         let limit = clamp_limit(limit);
         let after = after.unwrap_or(i32::MIN);
-        let rows = with_conn!(conn, c, s => s::book::table
-            .filter(s::book::id.gt(after))
-            .order(s::book::id)
+        let rows = with_conn!(conn, c => book::table
+            .filter(book::id.gt(after))
+            .order(book::id)
             .limit(limit + 1)
-            .load::<Book>(c))?;
+            .select(Book::as_select())
+            .load(c))?;
         Ok(Page::from_rows(rows, limit, |b| b.id))
     }
 
     /// The book with this id, if any.
     pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Book>> {
-        with_conn!(conn, c, s => s::book::table.find(id).first::<Book>(c).optional())
-    }
-
-    /// Whether a book with this id exists.
-    pub fn exists(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
-        with_conn!(conn, c, s => diesel::select(diesel::dsl::exists(s::book::table.find(id))).get_result(c))
+        with_conn!(conn, c => book::table.find(id).select(Book::as_select()).first(c).optional())
     }
 
     /// Inserts a book and returns it as stored.
     pub fn create(conn: &mut DbConnection, new: &NewBook<'_>) -> QueryResult<Book> {
-        with_conn!(conn, c, s => diesel::insert_into(s::book::table)
-            .values((
-                s::book::title.eq(new.title),
-                s::book::author.eq(new.author),
-                s::book::publisher.eq(new.publisher),
-                s::book::year.eq(new.year),
-            ))
-            .get_result::<Book>(c))
+        with_conn!(conn, c => diesel::insert_into(book::table)
+            .values(new)
+            .returning(Book::as_returning())
+            .get_result(c))
     }
 
     /// The book with this id and how its reviews add up, in one statement (a left join
@@ -156,27 +166,18 @@ impl Book {
         conn: &mut DbConnection,
         id: i32,
     ) -> QueryResult<Option<(Book, ReviewStats)>> {
-        let row: Option<(Book, i64, Option<i64>)> = with_conn!(conn, c, s => s::book::table
-            .left_join(s::review::table)
-            .filter(s::book::id.eq(id))
-            .group_by(s::book::id)
+        let row: Option<(Book, i64, Option<i64>)> = with_conn!(conn, c => book::table
+            .left_join(review::table)
+            .filter(book::id.eq(id))
+            .group_by(book::id)
             .select((
-                s::book::all_columns,
-                diesel::dsl::count(s::review::id.nullable()),
-                diesel::dsl::sum(s::review::rate.nullable()),
+                Book::as_select(),
+                diesel::dsl::count(review::id.nullable()),
+                diesel::dsl::sum(review::rate.nullable()),
             ))
             .first(c)
             .optional())?;
         Ok(row.map(|(book, count, sum)| (book, ReviewStats::from_count_and_sum(count, sum))))
-    }
-
-    /// How many reviews the book has and their mean rate.
-    pub fn review_stats(conn: &mut DbConnection, id: i32) -> QueryResult<ReviewStats> {
-        let (count, sum): (i64, Option<i64>) = with_conn!(conn, c, s => s::review::table
-            .filter(s::review::book_id.eq(id))
-            .select((count_star(), diesel::dsl::sum(s::review::rate)))
-            .get_result(c))?;
-        Ok(ReviewStats::from_count_and_sum(count, sum))
     }
 }
 
@@ -206,16 +207,17 @@ impl Review {
     ) -> QueryResult<Page<Review>> {
         let limit = clamp_limit(limit);
         let after = after.unwrap_or(i32::MIN);
-        let rows = with_conn!(conn, c, s => {
-            let mut query = s::review::table
-                .filter(s::review::id.gt(after))
-                .order(s::review::id)
+        let rows = with_conn!(conn, c => {
+            let mut query = review::table
+                .filter(review::id.gt(after))
+                .order(review::id)
                 .limit(limit + 1)
+                .select(Review::as_select())
                 .into_boxed();
             if let Some(book_id) = book_id {
-                query = query.filter(s::review::book_id.eq(book_id));
+                query = query.filter(review::book_id.eq(book_id));
             }
-            query.load::<Review>(c)
+            query.load(c)
         })?;
         Ok(Page::from_rows(rows, limit, |r| r.id))
     }
@@ -231,16 +233,16 @@ impl Review {
     ) -> QueryResult<Option<Page<Review>>> {
         let limit = clamp_limit(limit);
         let after = after.unwrap_or(i32::MIN);
-        let rows: Vec<Option<Review>> = with_conn!(conn, c, s => s::book::table
+        let rows: Vec<Option<Review>> = with_conn!(conn, c => book::table
             .left_join(
-                s::review::table.on(s::review::book_id
-                    .eq(s::book::id)
-                    .and(s::review::id.gt(after))),
+                review::table.on(review::book_id
+                    .eq(book::id)
+                    .and(review::id.gt(after))),
             )
-            .filter(s::book::id.eq(book_id))
-            .order(s::review::id.nullable())
+            .filter(book::id.eq(book_id))
+            .order(review::id.nullable())
             .limit(limit + 1)
-            .select(s::review::all_columns.nullable())
+            .select(Option::<Review>::as_select())
             .load(c))?;
         if rows.is_empty() {
             return Ok(None);
@@ -252,14 +254,10 @@ impl Review {
     /// Inserts a review and returns it as stored. A missing book fails with the
     /// foreign-key violation `review_book_id_fkey`.
     pub fn create(conn: &mut DbConnection, new: &NewReview<'_>) -> QueryResult<Review> {
-        with_conn!(conn, c, s => diesel::insert_into(s::review::table)
-            .values((
-                s::review::book_id.eq(new.book_id),
-                s::review::reviewer.eq(new.reviewer),
-                s::review::rate.eq(new.rate),
-                s::review::review_text.eq(new.review),
-            ))
-            .get_result::<Review>(c))
+        with_conn!(conn, c => diesel::insert_into(review::table)
+            .values(new)
+            .returning(Review::as_returning())
+            .get_result(c))
     }
 }
 

@@ -22,6 +22,8 @@
 
 use std::{env, sync::Arc, time::Duration};
 
+use crate::env::Env;
+
 use crate::{
     DbConnection,
     config::{ConfigError, DbTarget, Secret},
@@ -51,8 +53,10 @@ pub trait PasswordSource: Send + Sync + std::fmt::Debug + 'static {
     fn password(&self) -> Result<Option<Secret>, String>;
 }
 
-/// Pool settings.
+/// Pool settings (build with [`PoolConfig::default`], [`PoolConfig::from_env`] and the
+/// `with_*` methods; new settings may come in minor versions).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// Maximum number of connections.
     pub max_size: u32,
@@ -83,6 +87,34 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
+    /// These settings with at most `n` connections.
+    #[must_use]
+    pub fn with_max_size(mut self, n: u32) -> Self {
+        self.max_size = n;
+        self
+    }
+
+    /// These settings with another checkout timeout.
+    #[must_use]
+    pub fn with_checkout_timeout(mut self, timeout: Duration) -> Self {
+        self.checkout_timeout = timeout;
+        self
+    }
+
+    /// These settings with another idle time after which a checkout pings.
+    #[must_use]
+    pub fn with_validate_after_idle(mut self, idle: Duration) -> Self {
+        self.validate_after_idle = idle;
+        self
+    }
+
+    /// These settings with other per-session settings.
+    #[must_use]
+    pub fn with_session(mut self, session: SessionSettings) -> Self {
+        self.session = session;
+        self
+    }
+
     /// Reads the variables in the module docs.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -90,62 +122,39 @@ impl PoolConfig {
 
     /// [`PoolConfig::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        fn parse(
-            get: &impl Fn(&str) -> Option<String>,
-            name: &'static str,
-            min: u64,
-        ) -> Result<Option<u64>, ConfigError> {
-            let what = if min == 0 {
-                "a whole number"
-            } else {
-                "a positive whole number"
-            };
-            get(name)
-                .map(|v| {
-                    v.parse::<u64>().ok().filter(|n| *n >= min).ok_or_else(|| {
-                        ConfigError::Invalid {
-                            name,
-                            reason: format!("`{v}` is not {what}"),
-                        }
-                    })
-                })
-                .transpose()
-        }
-        let num = |get: &_, name| parse(get, name, 1);
+        Self::from_vars(&Env::from_lookup(get))
+    }
+
+    /// [`PoolConfig::from_env`] over an [`Env`].
+    pub fn from_vars(env: &Env<'_>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let max_size = match num(&get, "DB_POOL_SIZE")? {
+        let max_size = match env.u64_at_least("DB_POOL_SIZE", 1)? {
             Some(n) => n,
-            None => {
-                num(&get, "AWS_LAMBDA_MAX_CONCURRENCY")?.unwrap_or(u64::from(DEFAULT_POOL_SIZE))
-            }
+            None => env
+                .u64_at_least("AWS_LAMBDA_MAX_CONCURRENCY", 1)?
+                .unwrap_or(u64::from(DEFAULT_POOL_SIZE)),
         };
-        let prepared_statements = match get("DB_PREPARED_STATEMENTS").as_deref() {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "DB_PREPARED_STATEMENTS",
-                    reason: format!("`{other}` is not true or false"),
-                });
-            }
-        };
+        let prepared_statements = env.bool("DB_PREPARED_STATEMENTS")?.unwrap_or(true);
         Ok(Self {
             max_size: u32::try_from(max_size).map_err(|_| ConfigError::Invalid {
                 name: "DB_POOL_SIZE",
                 reason: "too large".into(),
             })?,
-            checkout_timeout: num(&get, "DB_CHECKOUT_TIMEOUT_MS")?
-                .map_or(defaults.checkout_timeout, Duration::from_millis),
-            max_lifetime: num(&get, "DB_MAX_LIFETIME_SECS")?
-                .map_or(defaults.max_lifetime, Duration::from_secs),
-            idle_timeout: num(&get, "DB_IDLE_TIMEOUT_SECS")?
-                .map_or(defaults.idle_timeout, Duration::from_secs),
-            validate_after_idle: parse(&get, "DB_VALIDATE_AFTER_IDLE_MS", 0)?
-                .map_or(defaults.validate_after_idle, Duration::from_millis),
-            session: SessionSettings {
-                prepared_statements,
-                ..defaults.session
-            },
+            checkout_timeout: env
+                .millis("DB_CHECKOUT_TIMEOUT_MS", 1)?
+                .unwrap_or(defaults.checkout_timeout),
+            max_lifetime: env
+                .secs("DB_MAX_LIFETIME_SECS", 1)?
+                .unwrap_or(defaults.max_lifetime),
+            idle_timeout: env
+                .secs("DB_IDLE_TIMEOUT_SECS", 1)?
+                .unwrap_or(defaults.idle_timeout),
+            validate_after_idle: env
+                .millis("DB_VALIDATE_AFTER_IDLE_MS", 0)?
+                .unwrap_or(defaults.validate_after_idle),
+            session: defaults
+                .session
+                .with_prepared_statements(prepared_statements),
         })
     }
 }
@@ -161,17 +170,29 @@ pub struct DbManager {
 
 impl DbManager {
     /// A manager for `target`; `passwords` supplies a password per new connection.
+    ///
+    /// # Errors
+    /// A password source with a `DATABASE_URL` target is refused, naming the variable: the
+    /// URL carries its own password, and one of the two would be silently dropped.
     pub fn new(
         target: DbTarget,
         passwords: Option<Arc<dyn PasswordSource>>,
         session: SessionSettings,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, ConfigError> {
+        if passwords.is_some() && matches!(target, DbTarget::PostgresUrl(_)) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "a password source (an IAM token or a secret) needs the database as \
+                         DB_HOST, DB_PORT, DB_NAME and DB_USER, not a URL"
+                    .into(),
+            });
+        }
+        Ok(Self {
             target,
             passwords,
             session,
             validate_after_idle: Duration::ZERO,
-        }
+        })
     }
 
     /// Opens one connection outside any pool (the migration runner's direct connection).
@@ -195,6 +216,7 @@ impl DbManager {
 
 /// Why a pooled connection could not be opened or validated.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManagerError {
     /// The server refused or could not be reached.
     #[error("could not connect: {0}")]
@@ -229,7 +251,7 @@ impl r2d2::ManageConnection for DbManager {
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         // A connection returned mid-transaction (a panic, a failed rollback) is discarded:
         // the server rolls it back when the socket closes.
-        crate::uow::in_transaction(conn) || crate::uow::is_broken(conn)
+        crate::uow::in_transaction(conn).unwrap_or(true) || crate::uow::is_broken(conn)
     }
 }
 
@@ -243,13 +265,21 @@ impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
     }
 }
 
-/// Builds the pool without opening any connection: the first request opens one.
-pub fn build_pool(manager: DbManager, config: &PoolConfig) -> DbPool {
+/// Builds the pool for `target` as `config` says, without opening any connection: the
+/// first request opens one. `passwords` supplies a password per new connection.
+///
+/// # Errors
+/// As [`DbManager::new`]: a password source with a URL target is refused.
+pub fn build_pool(
+    target: DbTarget,
+    passwords: Option<Arc<dyn PasswordSource>>,
+    config: &PoolConfig,
+) -> Result<DbPool, ConfigError> {
     let manager = DbManager {
         validate_after_idle: config.validate_after_idle,
-        ..manager
+        ..DbManager::new(target, passwords, config.session)?
     };
-    r2d2::Pool::builder()
+    Ok(r2d2::Pool::builder()
         .max_size(config.max_size)
         .min_idle(Some(0))
         .connection_timeout(config.checkout_timeout)
@@ -259,7 +289,7 @@ pub fn build_pool(manager: DbManager, config: &PoolConfig) -> DbPool {
         // pings only connections idle longer than `validate_after_idle`.
         .test_on_check_out(true)
         .error_handler(Box::new(TracingErrorHandler))
-        .build_unchecked(manager)
+        .build_unchecked(manager))
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     book (id) {
         id -> Int4,
         #[max_length = 200]
@@ -17,6 +20,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
+    bookstore_function_pins (function_name, crate_version) {
+        function_name -> Text,
+        crate_version -> Text,
+        first_seen -> Timestamptz,
+        last_seen -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     review (id) {
         id -> Int4,
         #[max_length = 100]
@@ -31,6 +49,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     review_quarantine (id) {
         id -> Int4,
         #[max_length = 100]
@@ -47,4 +68,9 @@ diesel::table! {
 
 diesel::joinable!(review -> book (book_id));
 
-diesel::allow_tables_to_appear_in_same_query!(book, review, review_quarantine,);
+diesel::allow_tables_to_appear_in_same_query!(
+    book,
+    bookstore_function_pins,
+    review,
+    review_quarantine,
+);

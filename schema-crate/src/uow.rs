@@ -10,15 +10,23 @@
 //! nothing, so `BEGIN` and `COMMIT` would only add two round trips. Use it for a read
 //! that is one query or a write that is one `INSERT … RETURNING`; anything that sends two
 //! statements belongs in [`transactional`].
+//!
+//! A connection whose transaction state diesel lost (a failed `ROLLBACK`, say) is an
+//! error for both, never a transaction to join: work run there would run without the
+//! `BEGIN` it believes it has.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use diesel::{
     QueryResult,
-    connection::{AnsiTransactionManager, TransactionManager},
+    connection::{AnsiTransactionManager, TransactionManager, TransactionManagerStatus},
+    result::Error as DieselError,
 };
 
-use crate::{DbConnection, with_conn};
+use crate::{
+    DbConnection,
+    backend::{Dialect, with_conn},
+};
 
 /// Runs `work` in a transaction on `conn`, or inside the one already open.
 ///
@@ -29,18 +37,23 @@ use crate::{DbConnection, with_conn};
 ///
 /// A nested call that fails should let its error propagate: the outer call rolls back.
 /// An outer closure that swallows an inner error commits what the inner call wrote.
+///
+/// # Errors
+/// `work`'s own error; a failed `BEGIN` or `COMMIT`; and
+/// [`DieselError::BrokenTransactionManager`] when the connection's transaction state is
+/// lost, without running `work`.
 pub fn transactional<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    E: From<DieselError>,
 {
-    if in_transaction(conn) {
+    if in_transaction(conn)? {
         return work(conn);
     }
-    begin(conn)?;
+    with_conn!(conn, c => c.begin_write())?;
     match catch_unwind(AssertUnwindSafe(|| work(&mut *conn))) {
         Ok(Ok(value)) => {
-            with_conn!(&mut *conn, c, _s => AnsiTransactionManager::commit_transaction(c))?;
+            with_conn!(&mut *conn, c => AnsiTransactionManager::commit_transaction(c))?;
             Ok(value)
         }
         Ok(Err(error)) => {
@@ -62,11 +75,16 @@ where
 /// Sending more than one statement is a bug, because those statements were not atomic. Debug
 /// builds panic on it, so tests catch it. Release builds log it as an error and return
 /// the result.
+///
+/// # Errors
+/// `work`'s own error, and [`DieselError::BrokenTransactionManager`] when the
+/// connection's transaction state is lost, without running `work`.
 pub fn one_statement<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<DieselError>,
 {
-    if in_transaction(conn) {
+    if in_transaction(conn)? {
         return work(conn);
     }
     let before = conn.statements_sent();
@@ -87,30 +105,32 @@ where
     result
 }
 
-fn begin(conn: &mut DbConnection) -> QueryResult<()> {
-    match conn {
-        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
-        DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
-        }
-    }
-}
-
 /// Rolls back; if even that fails, diesel marks the connection broken and the pool
 /// discards it instead of handing a half-open transaction to the next request.
 fn rollback(conn: &mut DbConnection) {
-    if let Err(error) = with_conn!(conn, c, _s => AnsiTransactionManager::rollback_transaction(c)) {
+    if let Err(error) = with_conn!(conn, c => AnsiTransactionManager::rollback_transaction(c)) {
         tracing::warn!(error = %error, "rollback failed; the connection will be discarded");
     }
 }
 
 /// Whether `conn` has a transaction open.
-pub fn in_transaction(conn: &mut DbConnection) -> bool {
-    with_conn!(conn, c, _s => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth())
-        .map_or(true, |depth| depth.is_some())
+///
+/// # Errors
+/// [`DieselError::BrokenTransactionManager`] when diesel lost track of the connection's
+/// transaction state: nobody knows whether a transaction is open, so none may be joined.
+pub fn in_transaction(conn: &mut DbConnection) -> QueryResult<bool> {
+    fn depth<C: Dialect<TransactionManager = AnsiTransactionManager>>(
+        c: &mut C,
+    ) -> QueryResult<bool> {
+        match AnsiTransactionManager::transaction_manager_status_mut(c) {
+            TransactionManagerStatus::Valid(status) => Ok(status.transaction_depth().is_some()),
+            TransactionManagerStatus::InError => Err(DieselError::BrokenTransactionManager),
+        }
+    }
+    with_conn!(conn, c => depth(c))
 }
 
 /// Whether diesel gave up on this connection's transaction state.
 pub fn is_broken(conn: &mut DbConnection) -> bool {
-    with_conn!(conn, c, _s => AnsiTransactionManager::is_broken_transaction_manager(c))
+    with_conn!(conn, c => AnsiTransactionManager::is_broken_transaction_manager(c))
 }

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use bookstore_schema::{
-    Backend, DbConnection, DbManager, PoolConfig,
+    Backend, DbConnection, PoolConfig,
     config::ConfigError,
+    env::Env,
     migrate::{
-        self, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport, Runner, Status,
-        Step,
+        self, BlockedContract, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport,
+        Runner, Status, Step,
     },
+    pool::DbManager,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +26,7 @@ pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 /// | `DATABASE_URL` or `DB_*` | the database, as in `bookstore_schema::config` (use the cluster's writer, not the proxy: the advisory lock must not go through a transaction-pooling proxy) | — |
 /// | `APP_DB_ROLE` | the app role `migrate` creates and grants DML only; empty to skip | `bookstore_app` |
 /// | `SCHEMA_LOCK_TIMEOUT_SECS` | how long to wait for another runner | `60` |
+/// | `SCHEMA_PIN_WINDOW_SECS` | how recently a function must have recorded its pin to count as live (contract migrations wait for live functions below their floor) | `86400` |
 #[derive(Debug)]
 pub struct Config {
     /// How to open the direct connection.
@@ -32,6 +35,8 @@ pub struct Config {
     pub app_role: Option<String>,
     /// Lock timeout.
     pub lock_timeout: Duration,
+    /// How recently a function must have recorded its pin to count as live.
+    pub pin_window: Duration,
 }
 
 impl Config {
@@ -43,28 +48,28 @@ impl Config {
     /// [`Config::from_env`] over any lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // `DB_*` parts completed by the `DB_SECRET_ARN` secret (read once, here) when set.
-        let target = bookstore_schema::aws::target_from_lookup(&get)?;
+        let target = bookstore_credentials::target_from_lookup(&get)?;
         let pool = PoolConfig::from_lookup(&get)?;
         let app_role = match get("APP_DB_ROLE") {
             None => Some(migrate::DEFAULT_APP_ROLE.to_owned()),
             Some(role) if role.is_empty() => None,
             Some(role) => Some(role),
         };
-        let lock_timeout = match get("SCHEMA_LOCK_TIMEOUT_SECS") {
-            None => Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS),
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
-                name: "SCHEMA_LOCK_TIMEOUT_SECS",
-                reason: format!("`{v}` is not a whole number of seconds"),
-            })?),
-        };
+        let lock_timeout = Env::from_lookup(&get)
+            .secs("SCHEMA_LOCK_TIMEOUT_SECS", 0)?
+            .unwrap_or(Duration::from_secs(DEFAULT_LOCK_TIMEOUT_SECS));
+        let pin_window = Env::from_lookup(&get)
+            .secs("SCHEMA_PIN_WINDOW_SECS", 0)?
+            .unwrap_or(migrate::DEFAULT_PIN_WINDOW);
         Ok(Self {
             manager: DbManager::new(
                 target,
-                bookstore_schema::aws::password_source_from_lookup(&get)?,
+                bookstore_credentials::password_source_from_lookup(&get)?,
                 pool.session,
-            ),
+            )?,
             app_role,
             lock_timeout,
+            pin_window,
         })
     }
 }
@@ -78,6 +83,10 @@ pub enum Action {
         /// Apply a pending migration older than the newest applied one.
         #[serde(default)]
         allow_out_of_order: bool,
+        /// Apply contract migrations although live functions pin a version below their
+        /// floor: an operator's explicit override of the compatibility window.
+        #[serde(default)]
+        ignore_live_pins: bool,
     },
     /// Report applied, pending and drift.
     Status,
@@ -88,6 +97,9 @@ pub enum Action {
         /// How many (default 1).
         #[serde(default = "one")]
         count: usize,
+        /// Revert although live functions need the migrations (an explicit override).
+        #[serde(default)]
+        ignore_live_pins: bool,
     },
     /// Adopt a database the Python bookstore created.
     Baseline,
@@ -133,6 +145,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
             return Ok((
                 Request::Run(Action::Migrate {
                     allow_out_of_order: false,
+                    ignore_live_pins: false,
                 }),
                 Origin::Direct,
             ));
@@ -141,6 +154,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
             return Ok((
                 Request::Run(Action::Migrate {
                     allow_out_of_order: false,
+                    ignore_live_pins: false,
                 }),
                 Origin::Direct,
             ));
@@ -157,6 +171,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
                 }
                 _ => Request::Run(Action::Migrate {
                     allow_out_of_order: false,
+                    ignore_live_pins: false,
                 }),
             };
             return Ok((request, Origin::CustomResource));
@@ -189,6 +204,9 @@ pub struct Report {
     pub pending: Vec<MigrationRef>,
     /// Drift between the database's record and the embedded migrations.
     pub drift: Vec<Drift>,
+    /// Pending contract migrations that `migrate` refuses while live functions pin a
+    /// version below their floor (`plan` and `status`).
+    pub blocked: Vec<BlockedContract>,
     /// `status`: every applied migration with when and how long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -208,6 +226,7 @@ impl Report {
             applied: run.steps,
             pending: run.pending,
             drift: run.drift,
+            blocked: Vec::new(),
             status: None,
             plan: None,
         }
@@ -252,33 +271,11 @@ impl From<SchemaLambdaError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Tells Lambda why init failed (`POST /runtime/init/error` with the error's
-/// [`kind`](SchemaLambdaError::kind) as its type), so the failure shows as that error
-/// rather than as an exit status. Best effort; does nothing outside Lambda.
+/// Tells Lambda why init failed, typed with the error's
+/// [`kind`](SchemaLambdaError::kind) (the one reporter every function shares, in
+/// `bookstore_kit::lambda`). Best effort; does nothing outside Lambda.
 pub fn report_init_error(error: &SchemaLambdaError) {
-    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
-    let body = serde_json::json!({"errorType": error.kind(), "errorMessage": error.to_string()})
-        .to_string();
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
-         Lambda-Runtime-Function-Error-Type: {}\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        error.kind(),
-        body.len()
-    );
-    let sent = (|| -> std::io::Result<()> {
-        use std::io::{Read as _, Write as _};
-        let mut stream = std::net::TcpStream::connect(&api)?;
-        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        stream.write_all(request.as_bytes())?;
-        let mut status = [0_u8; 12];
-        stream.read_exact(&mut status)
-    })();
-    if let Err(e) = sent {
-        tracing::error!(error = %e, "could not report the init error to the Lambda Runtime API");
-    }
+    bookstore_kit::lambda::report_init_error(error.kind(), &error.to_string());
 }
 
 /// Opens the direct connection the runner works on.
@@ -296,34 +293,43 @@ pub fn run(
     action: &Action,
 ) -> Result<Report, SchemaLambdaError> {
     let backend = conn.backend();
-    let options = |allow_out_of_order| RunOptions {
-        lock_timeout: config.lock_timeout,
-        allow_out_of_order,
+    let options = |allow_out_of_order, ignore_live_pins| {
+        RunOptions::default()
+            .with_lock_timeout(config.lock_timeout)
+            .with_allow_out_of_order(allow_out_of_order)
+            .with_pin_window(config.pin_window)
+            .with_ignore_live_pins(ignore_live_pins)
     };
     let report = match action {
-        Action::Migrate { allow_out_of_order } => {
+        Action::Migrate {
+            allow_out_of_order,
+            ignore_live_pins,
+        } => {
             let report = Report::from_run(
                 "migrate",
                 backend,
-                Runner::new(options(*allow_out_of_order)).migrate(conn)?,
+                Runner::new(options(*allow_out_of_order, *ignore_live_pins)).migrate(conn)?,
             );
             if let Some(role) = &config.app_role {
                 migrate::ensure_app_role(conn, role)?;
             }
             report
         }
-        Action::Revert { count } => Report::from_run(
+        Action::Revert {
+            count,
+            ignore_live_pins,
+        } => Report::from_run(
             "revert",
             backend,
-            Runner::new(options(false)).revert(conn, *count)?,
+            Runner::new(options(false, *ignore_live_pins)).revert(conn, *count)?,
         ),
         Action::Baseline => Report::from_run(
             "baseline",
             backend,
-            Runner::new(options(false)).baseline(conn)?,
+            Runner::new(options(false, false)).baseline(conn)?,
         ),
         Action::Status => {
-            let status = Runner::new(options(false)).status(conn)?;
+            let status = Runner::new(options(false, false)).status(conn)?;
             Report {
                 action: "status",
                 crate_version: bookstore_schema::VERSION,
@@ -333,12 +339,13 @@ pub fn run(
                 applied: Vec::new(),
                 pending: status.pending.clone(),
                 drift: status.drift.clone(),
+                blocked: status.blocked.clone(),
                 status: Some(status),
                 plan: None,
             }
         }
         Action::Plan => {
-            let plan = Runner::new(options(false)).plan(conn)?;
+            let plan = Runner::new(options(false, false)).plan(conn)?;
             Report {
                 action: "plan",
                 crate_version: bookstore_schema::VERSION,
@@ -346,15 +353,9 @@ pub fn run(
                 schema_version_before: plan.current_version.clone(),
                 schema_version_after: plan.current_version.clone(),
                 applied: Vec::new(),
-                pending: plan
-                    .pending
-                    .iter()
-                    .map(|p| MigrationRef {
-                        version: p.version.clone(),
-                        name: p.name.clone(),
-                    })
-                    .collect(),
+                pending: plan.pending.iter().map(MigrationRef::from).collect(),
                 drift: plan.drift.clone(),
+                blocked: plan.blocked.clone(),
                 status: None,
                 plan: Some(plan),
             }
@@ -457,6 +458,28 @@ pub fn render(report: &Report) -> String {
             out.push_str(&format!("  {} {}\n", p.version, p.name));
         }
     }
+    if !report.blocked.is_empty() {
+        out.push_str("blocked (contract migrations that wait for live functions):\n");
+        for b in &report.blocked {
+            let below: Vec<String> = b
+                .pinned_below
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} at {} (seen {})",
+                        p.function_name, p.crate_version, p.last_seen
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "  {} {} needs {} or newer; live below it: {}\n",
+                b.version,
+                b.name,
+                b.floor,
+                below.join(", ")
+            ));
+        }
+    }
     out.push_str("drift:");
     if report.drift.is_empty() {
         out.push_str(" none\n");
@@ -485,7 +508,8 @@ mod tests {
                 parse_event(&event).unwrap(),
                 (
                     Request::Run(Action::Migrate {
-                        allow_out_of_order: false
+                        allow_out_of_order: false,
+                        ignore_live_pins: false,
                     }),
                     Origin::Direct
                 )
@@ -499,11 +523,17 @@ mod tests {
             parse_event(&json!({"action": "revert", "count": 2}))
                 .unwrap()
                 .0,
-            Request::Run(Action::Revert { count: 2 })
+            Request::Run(Action::Revert {
+                count: 2,
+                ignore_live_pins: false
+            })
         );
         assert_eq!(
             parse_event(&json!({"action": "revert"})).unwrap().0,
-            Request::Run(Action::Revert { count: 1 })
+            Request::Run(Action::Revert {
+                count: 1,
+                ignore_live_pins: false
+            })
         );
         assert_eq!(
             parse_event(&json!({"action": "status"})).unwrap().0,

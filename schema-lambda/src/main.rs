@@ -8,7 +8,8 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    // JSON lines, as every function of this stack logs.
+    bookstore_kit::logging::init_tracing(bookstore_kit::logging::LogFormat::Json);
     // A bad configuration fails the init phase, naming the variable, reported to Lambda typed.
     let config = match Config::from_env() {
         Ok(config) => Arc::new(config),

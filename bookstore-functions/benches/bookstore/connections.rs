@@ -22,8 +22,11 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use bookstore_functions::{Dispatch, Function, app, startup};
-use bookstore_schema::{DbConnection, DbTarget, PoolConfig, SessionSettings, testing::TestDb};
+use bookstore_functions::{Function, app};
+use bookstore_kit::{Dispatch, startup};
+use bookstore_schema::{DbTarget, PoolConfig};
+use bookstore_testing::TestDb;
+use diesel::Connection as _;
 use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
@@ -261,9 +264,7 @@ struct Peaks {
 fn verify(db: &TestDb, acks: &Acks) -> anyhow::Result<(usize, usize)> {
     use bookstore_schema::schema::{book, review};
     use diesel::prelude::*;
-    let DbConnection::Postgres(mut conn) = db.connect() else {
-        bail!("not PostgreSQL");
-    };
+    let mut conn = PgConnection::establish(&db.url())?;
     let ids: Vec<i32> = acks.books.iter().map(|(id, _)| *id).collect();
     let found: HashMap<i32, String> = book::table
         .filter(book::id.eq_any(&ids))
@@ -322,16 +323,9 @@ async fn measure(instances: usize, rounds: usize) -> anyhow::Result<(Row, String
     // Server connections as PostgreSQL sees them, every 10 ms, from the maintenance database.
     let pg_sampler = {
         let (stop, peaks, db_name) = (stop.clone(), peaks.clone(), db_name.clone());
-        let admin_url = bookstore_schema::testing::admin_url();
+        let admin_url = bookstore_testing::admin_url();
         std::thread::spawn(move || -> anyhow::Result<()> {
-            let DbConnection::Postgres(mut conn) = DbConnection::establish(
-                &DbTarget::from_url(&admin_url)?,
-                None,
-                SessionSettings::default(),
-            )?
-            else {
-                bail!("not PostgreSQL");
-            };
+            let mut conn = diesel::PgConnection::establish(&admin_url)?;
             while !stop.load(Ordering::Relaxed) {
                 let count = diesel::sql_query(
                     "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",

@@ -27,7 +27,8 @@ mod warm;
 use std::{io::Write as _, path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::{Context as _, bail};
-use bookstore_schema::{DbConnection, DbTarget, SessionSettings, testing::TestDb};
+use bookstore_testing::TestDb;
+use diesel::Connection as _;
 use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
 
 use crate::report::{Report, Section};
@@ -162,15 +163,11 @@ struct Version {
 }
 
 fn server_version() -> anyhow::Result<String> {
-    let url = bookstore_schema::testing::admin_url();
-    let mut conn = DbConnection::establish(&DbTarget::from_url(&url)?, None, SessionSettings::default())
-        .with_context(|| {
-            "PostgreSQL is not reachable (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); \
-             scripts/bench.sh starts it"
-        })?;
-    let DbConnection::Postgres(c) = &mut conn else {
-        bail!("TEST_DATABASE_URL is not PostgreSQL");
-    };
+    let url = bookstore_testing::admin_url();
+    let c = &mut diesel::PgConnection::establish(&url).with_context(|| {
+        "PostgreSQL is not reachable (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); \
+         scripts/bench.sh starts it"
+    })?;
     let row = diesel::sql_query(
         "SELECT current_setting('server_version') || ', ssl=' || current_setting('ssl') AS v",
     )
@@ -202,8 +199,8 @@ fn run() -> anyhow::Result<Vec<String>> {
     let version = server_version()?;
     let load_at_start = system::loadavg();
     // The in-process app formats its JSON request logs as on Lambda, into a sink.
-    let _ = tracing::subscriber::set_global_default(bookstore_functions::startup::subscriber(
-        bookstore_functions::startup::LogFormat::Json,
+    let _ = tracing::subscriber::set_global_default(bookstore_kit::startup::subscriber(
+        bookstore_kit::startup::LogFormat::Json,
         "info",
         std::io::sink,
     ));

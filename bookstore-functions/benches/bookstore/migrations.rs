@@ -10,8 +10,8 @@ use anyhow::{Context as _, bail};
 use bookstore_schema::{
     Backend, DbConnection, DbTarget, SessionSettings,
     migrate::{self, RunOptions, Runner},
-    testing::TestDb,
 };
+use bookstore_testing::TestDb;
 
 use crate::{
     report::{Row, Section, Verdict},

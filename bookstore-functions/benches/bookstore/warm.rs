@@ -23,11 +23,13 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use bookstore_functions::{AppState, Dispatch, Function, app, startup};
+use bookstore_functions::{Function, app};
+use bookstore_kit::{AppState, Dispatch, startup};
 use bookstore_schema::{
-    Book, DbConnection, DbManager, DbPool, DbTarget, NewBook, NewReview, PoolConfig, Review,
-    SessionSettings, build_pool, testing::TestDb, transactional,
+    Book, DbConnection, DbPool, DbTarget, NewBook, NewReview, PoolConfig, Review, SessionSettings,
+    build_pool, transactional,
 };
+use bookstore_testing::TestDb;
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
@@ -174,16 +176,11 @@ async fn call(router: &Router, request: Request<Body>, expect: StatusCode) -> an
 }
 
 fn pool_config(prepared_statements: bool) -> PoolConfig {
-    let mut config = PoolConfig::default();
-    config.session.prepared_statements = prepared_statements;
-    config
+    PoolConfig::default().with_session(session(prepared_statements))
 }
 
 fn session(prepared_statements: bool) -> SessionSettings {
-    SessionSettings {
-        prepared_statements,
-        ..SessionSettings::default()
-    }
+    SessionSettings::default().with_prepared_statements(prepared_statements)
 }
 
 struct Series {
@@ -330,7 +327,7 @@ pub async fn run(db: &TestDb, book_id: i32, warmup: usize, calls: usize) -> Sect
         let result = async {
             let target = DbTarget::from_url(&url)?;
             let config = pool_config(prepared);
-            let pool = build_pool(DbManager::new(target, None, config.session), &config);
+            let pool = build_pool(target, None, &config)?;
             let state = AppState::new(pool.clone(), Dispatch::Inline);
             let mut lines = Vec::new();
             let floor = floors(&app(state.clone(), Function::Books), warmup, calls).await?;

@@ -5,7 +5,7 @@ use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
 };
-use bookstore_functions::error::INTERNAL_MESSAGE;
+use bookstore_kit::error::INTERNAL_MESSAGE;
 use serde_json::json;
 
 use crate::support::{TestApp, backend_tests, book_json, request};
@@ -248,11 +248,29 @@ async fn a_book_id_that_is_not_a_number_answers_400_naming_id(app: TestApp) {
         "/book/1.5",
         "/book/99999999999",
         "/book/abc/reviews",
+        // Percent-decodes to bytes that are not UTF-8.
+        "/book/%FF",
+        "/book/%C3%28/reviews",
     ] {
         app.get(uri)
             .await
             .assert_field_error(StatusCode::BAD_REQUEST, "invalid_parameter", "id");
     }
+}
+
+async fn a_65000_byte_parameter_or_field_name_is_not_echoed_whole(app: TestApp) {
+    let name = "n".repeat(65_000);
+    let response = app.get(&format!("/book?{name}=1")).await;
+    let error = response.assert_error(StatusCode::BAD_REQUEST, "unknown_parameter");
+    let field = error["field"].as_str().unwrap();
+    assert_eq!(field, format!("{}…", "n".repeat(64)));
+    assert!(response.text.len() < 1024, "{}", response.text);
+    let mut body = book_json("Dune");
+    body[&name[..10_000]] = json!(1);
+    let response = app.post("/book", body).await;
+    let error = response.assert_error(StatusCode::BAD_REQUEST, "unknown_field");
+    assert_eq!(error["field"].as_str().unwrap().chars().count(), 65);
+    assert!(response.text.len() < 1024, "{}", response.text);
 }
 
 async fn a_unique_violation_answers_409_and_leaves_no_row(app: TestApp) {
@@ -301,6 +319,7 @@ backend_tests!(
     a_wrong_method_answers_405_with_allow,
     bad_query_parameters_answer_400_naming_the_parameter,
     a_book_id_that_is_not_a_number_answers_400_naming_id,
+    a_65000_byte_parameter_or_field_name_is_not_echoed_whole,
     a_unique_violation_answers_409_and_leaves_no_row,
     an_unexpected_database_error_answers_500_with_a_fixed_body,
 );

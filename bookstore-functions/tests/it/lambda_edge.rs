@@ -2,7 +2,8 @@
 //! `lambda_http::run` is given by the `books` and `reviews` binaries.
 
 use axum::http::{StatusCode, header};
-use bookstore_functions::{Function, app as build_app, lambda_service};
+use bookstore_functions::{Function, app as build_app};
+use bookstore_kit::lambda_service;
 use lambda_http::{Context, LambdaEvent, request::LambdaRequest};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -132,7 +133,7 @@ backend_tests!(
 
 #[test]
 fn only_a_leading_stage_segment_is_stripped() {
-    use bookstore_functions::lambda::{BasePath, strip_stage};
+    use bookstore_kit::stage::{BasePath, strip_stage};
     let path = |name: &str, edit: &dyn Fn(&mut Value)| {
         let mut event: Value = serde_json::from_str(&fixture(name)).unwrap();
         edit(&mut event);
@@ -180,4 +181,50 @@ fn only_a_leading_stage_segment_is_stripped() {
         }),
         "/production/book?limit=2"
     );
+}
+
+/// Every fixture, as `lambda_http` converts it, is routed on the path the client sent
+/// after the stage (`requestContext.path` without `/{stage}`), with the stage as the base
+/// path; the same holds for the URI `lambda_http` builds when
+/// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (the event's `path` as is), so the
+/// variable changes nothing.
+#[test]
+fn every_fixture_is_routed_without_its_stage_whether_or_not_lambda_http_adds_it() {
+    use bookstore_kit::stage::{BasePath, strip_stage};
+    assert!(
+        std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_none(),
+        "this test expects lambda_http's default, which adds the stage"
+    );
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let event: Value = serde_json::from_str(&fixture(&name)).unwrap();
+        let stage = format!("/{}", event["requestContext"]["stage"].as_str().unwrap());
+        let client_path = event["requestContext"]["path"].as_str().unwrap();
+        let expected = client_path.strip_prefix(&stage).unwrap();
+        let converted = lambda_http::request::from_str(&fixture(&name)).unwrap();
+        assert!(
+            converted.uri().path().starts_with(&format!("{stage}/")),
+            "{name}: lambda_http adds the stage: {}",
+            converted.uri()
+        );
+        let mut with_variable = lambda_http::request::from_str(&fixture(&name)).unwrap();
+        let mut uri = event["path"].as_str().unwrap().to_owned();
+        if let Some(query) = converted.uri().query() {
+            uri = format!("{uri}?{query}");
+        }
+        *with_variable.uri_mut() = uri.parse().unwrap();
+        for request in [converted, with_variable] {
+            let routed = strip_stage(request);
+            assert_eq!(routed.uri().path(), expected, "{name}");
+            assert_eq!(
+                routed.extensions().get::<BasePath>(),
+                Some(&BasePath(stage.clone())),
+                "{name}"
+            );
+        }
+        seen += 1;
+    }
+    assert!(seen >= 7, "fixtures in {dir}: {seen}");
 }

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use axum::http::{StatusCode, header};
-use bookstore_functions::{ApiError, Dispatch};
+use bookstore_kit::{ApiError, Dispatch};
 use bookstore_schema::{
     Backend, Book, DbConnection, DbTarget, NewBook, PoolConfig, SessionSettings,
     migrate::{self, RunOptions, Runner},
-    testing::TestDb,
 };
+use bookstore_testing::TestDb;
 
 use crate::support::{
     Proxy, TestApp, backend_tests, book_json, closed_port, pool_config, replace_host_port, test_db,
@@ -23,19 +23,13 @@ const DUNE: NewBook<'static> = NewBook {
 
 /// A pool that gives up quickly, for tests that expect 503s.
 fn impatient() -> PoolConfig {
-    PoolConfig {
-        checkout_timeout: Duration::from_millis(300),
-        ..pool_config(1)
-    }
+    pool_config(1).with_checkout_timeout(Duration::from_millis(300))
 }
 
 /// A pool for outages that end: r2d2 retries a failed connect every
 /// `checkout_timeout / 2` at most, so the request right after recovery gets a retry in time.
 fn recovering() -> PoolConfig {
-    PoolConfig {
-        checkout_timeout: Duration::from_secs(1),
-        ..pool_config(1)
-    }
+    pool_config(1).with_checkout_timeout(Duration::from_secs(1))
 }
 
 async fn a_unit_of_work_that_fails_leaves_nothing_behind(app: TestApp) {
@@ -44,9 +38,7 @@ async fn a_unit_of_work_that_fails_leaves_nothing_behind(app: TestApp) {
         .unit_of_work(|conn| {
             Book::create(conn, &DUNE)?;
             Book::create(conn, &DUNE)?;
-            Err::<(), _>(ApiError::InvalidBody {
-                message: "changed my mind".into(),
-            })
+            Err::<(), _>(ApiError::invalid_body("changed my mind"))
         })
         .await;
     assert_eq!(result.unwrap_err().code(), "invalid_body");
@@ -154,7 +146,7 @@ async fn a_database_behind_the_pinned_schema_answers_503_schema_behind_until_mig
     );
     // A new container: its cold-start check finds the database behind.
     let app = TestApp::with_pool(app.db, &pool_config(1));
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(!app.state.schema_is_current());
     for _ in 0..2 {
         let response = app.get("/book").await;
@@ -191,7 +183,7 @@ async fn a_database_ahead_of_the_pinned_schema_is_served(app: TestApp) {
             "0".repeat(64)
         ))
         .unwrap();
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(app.state.schema_is_current());
     app.create_book("Dune").await;
     app.get("/book").await.assert_status(StatusCode::OK);
@@ -212,10 +204,11 @@ async fn an_unreachable_database_answers_503_database_unavailable(app: TestApp) 
                 .display()
                 .to_string(),
         ),
+        other => panic!("no unreachable target for {other:?}"),
     };
     let app = TestApp::with_target(app.db, target, &impatient());
     // The cold-start check fails without taking the container down.
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     for response in [
         app.get("/book").await,
         app.post("/book", book_json("Dune")).await,
@@ -280,7 +273,7 @@ async fn a_postgres_server_down_at_cold_start_is_served_once_it_is_up() {
     let proxy = Proxy::start(false).await;
     let target = proxy.target_for(&db);
     let app = TestApp::with_target(db, target, &recovering());
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(!app.state.schema_is_current());
     app.get("/book")
         .await
@@ -321,7 +314,7 @@ fn terminate_the_pools_connection(app: &TestApp) {
     let TestDb::Postgres { name } = &app.db else {
         unreachable!()
     };
-    let admin = DbTarget::from_url(&bookstore_schema::testing::admin_url()).unwrap();
+    let admin = DbTarget::from_url(&bookstore_testing::admin_url()).unwrap();
     let mut admin = DbConnection::establish(&admin, None, SessionSettings::default()).unwrap();
     let terminated = crate::support::count_sql(
         &mut admin,
@@ -359,10 +352,7 @@ async fn a_terminated_postgres_connection_gives_at_most_one_503_then_recovers() 
 async fn a_terminated_postgres_connection_idle_past_the_window_costs_no_request() {
     // Every checkout counts as idle: the ping before each request finds the dead
     // socket first, as it does in a container thawed after a pause.
-    let config = PoolConfig {
-        validate_after_idle: Duration::ZERO,
-        ..pool_config(1)
-    };
+    let config = pool_config(1).with_validate_after_idle(Duration::ZERO);
     let app = TestApp::with_pool(test_db(Backend::Postgres, "pg_terminate_idle"), &config);
     app.create_book("Dune").await;
     terminate_the_pools_connection(&app);
@@ -379,7 +369,7 @@ async fn every_route_works_as_the_dml_only_app_role() {
     let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     let as_app = format!("{scheme}://{}@{host_and_db}", migrate::DEFAULT_APP_ROLE);
     let app = TestApp::with_target(db, DbTarget::from_url(&as_app).unwrap(), &pool_config(1));
-    bookstore_functions::startup::check_schema_at_start(&app.state).await;
+    bookstore_kit::startup::check_schema_at_start(&app.state).await;
     assert!(
         app.state.schema_is_current(),
         "the app role reads the migration record"

@@ -7,8 +7,8 @@ use std::{
 };
 
 use axum::http::StatusCode;
-use bookstore_functions::{
-    Function, app as build_app,
+use bookstore_functions::{Function, app as build_app};
+use bookstore_kit::{
     error::INTERNAL_MESSAGE,
     lambda_service,
     startup::{self, LogFormat},
@@ -52,12 +52,96 @@ impl Write for LogWriter {
 /// Captures this thread's logs (the test runs on a current-thread runtime, so every
 /// async step of a request is on it) as the Lambda binaries write them.
 fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+    capture_as(LogFormat::Json)
+}
+
+/// Captures this thread's logs in `format`.
+fn capture_as(format: LogFormat) -> (Logs, tracing::subscriber::DefaultGuard) {
     crate::support::global_subscriber();
     let logs = Logs::default();
     let buffer = logs.0.clone();
-    let subscriber =
-        startup::subscriber(LogFormat::Json, "info", move || LogWriter(buffer.clone()));
+    let subscriber = startup::subscriber(format, "info", move || LogWriter(buffer.clone()));
     (logs, tracing::subscriber::set_default(subscriber))
+}
+
+/// Requests whose parameter name and JSON key decode to a newline followed by a line
+/// that looks like a log entry.
+async fn send_forging_requests(app: &TestApp) {
+    app.get("/book?x%0A2026-01-01T00:00:00Z%20ERROR%20forged=1")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "unknown_parameter");
+    let mut body = book_json("Dune");
+    body["k\n2026-01-01T00:00:00Z ERROR forged"] = serde_json::json!(1);
+    app.post("/book", body)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "unknown_field");
+}
+
+#[tokio::test]
+async fn a_newline_in_a_parameter_name_or_json_key_forges_no_plain_log_line() {
+    let app = TestApp::new(Backend::Sqlite, "logs_plain_escaped");
+    let (logs, _guard) = capture_as(LogFormat::Plain);
+    send_forging_requests(&app).await;
+    let text = logs.text();
+    let rejected: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("request rejected"))
+        .collect();
+    assert_eq!(rejected.len(), 2, "{text}");
+    for line in text.lines() {
+        assert!(!line.starts_with("2026-01-01"), "a forged line: {text}");
+    }
+    assert!(
+        rejected[0].contains("x\\n2026-01-01T00:00:00Z ERROR forged"),
+        "{text}"
+    );
+    assert!(
+        rejected[1].contains("k\\n2026-01-01T00:00:00Z ERROR forged"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_newline_in_a_parameter_name_or_json_key_stays_inside_its_json_log_line() {
+    let app = TestApp::new(Backend::Sqlite, "logs_json_escaped");
+    let (logs, _guard) = capture();
+    send_forging_requests(&app).await;
+    // Every line parses as one JSON object (`Logs::json` panics otherwise).
+    let lines = logs.json();
+    let rejected: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "request rejected")
+        .collect();
+    assert_eq!(rejected.len(), 2, "{lines:?}");
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("x\n2026-01-01T00:00:00Z ERROR forged"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_path_id_that_is_not_utf8_is_a_client_error_and_logs_no_error() {
+    let app = TestApp::new(Backend::Sqlite, "logs_invalid_utf8_id");
+    let (logs, _guard) = capture();
+    app.get("/book/%FF").await.assert_field_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_parameter",
+        "id",
+    );
+    let lines = logs.json();
+    assert!(
+        lines.iter().all(|line| line["level"] != "ERROR"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "request rejected"),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
@@ -134,10 +218,8 @@ async fn the_database_password_appears_in_no_log_line_and_no_response() {
             .replacen("postgres@", "postgres:hunter2-secret@", 1),
         &format!("127.0.0.1:{}", closed_port()),
     );
-    let config = bookstore_schema::PoolConfig {
-        checkout_timeout: std::time::Duration::from_millis(300),
-        ..crate::support::pool_config(1)
-    };
+    let config =
+        crate::support::pool_config(1).with_checkout_timeout(std::time::Duration::from_millis(300));
     let app = TestApp::with_target(db, DbTarget::from_url(&url).unwrap(), &config);
     startup::check_schema_at_start(&app.state).await;
     let response = app.post("/book", book_json("Dune")).await;

@@ -6,6 +6,7 @@
 )]
 
 mod books;
+mod compat;
 mod errors;
 mod lambda_edge;
 mod lifecycle;

@@ -14,9 +14,10 @@ use axum::{
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
-use bookstore_functions::{AppState, Dispatch, Function, app, startup};
-use bookstore_schema::{Backend, DbConnection, DbTarget, PoolConfig, testing::TestDb, with_conn};
-use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
+use bookstore_functions::{Function, app};
+use bookstore_kit::{AppState, Dispatch, startup};
+use bookstore_schema::{Backend, DbConnection, DbTarget, PoolConfig};
+use bookstore_testing::TestDb;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, task::AbortHandle};
@@ -46,11 +47,9 @@ pub(crate) use backend_tests;
 /// Pool settings for tests: small, with a checkout timeout short enough for 503 tests
 /// and long enough for 16 concurrent writers on SQLite.
 pub fn pool_config(max_size: u32) -> PoolConfig {
-    PoolConfig {
-        max_size,
-        checkout_timeout: Duration::from_secs(5),
-        ..PoolConfig::default()
-    }
+    PoolConfig::default()
+        .with_max_size(max_size)
+        .with_checkout_timeout(Duration::from_secs(5))
 }
 
 /// Installs a global subscriber that records nothing, once per test binary.
@@ -69,10 +68,7 @@ pub fn global_subscriber() {
 /// A migrated database of one backend, named after the test.
 pub fn test_db(backend: Backend, test: &str) -> TestDb {
     global_subscriber();
-    match backend {
-        Backend::Postgres => TestDb::migrated(test),
-        Backend::Sqlite => TestDb::sqlite_migrated(test),
-    }
+    TestDb::migrated_on(backend, test)
 }
 
 /// A test's database, state and router over the whole API.
@@ -185,12 +181,6 @@ pub fn id_of(body: &Value) -> i32 {
         .unwrap_or_else(|| panic!("no id in {body}"))
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 /// `SELECT count(*) FROM table` on `conn`.
 pub fn count(conn: &mut DbConnection, table: &str) -> i64 {
     count_sql(conn, &format!("SELECT count(*) AS n FROM {table}"))
@@ -198,9 +188,7 @@ pub fn count(conn: &mut DbConnection, table: &str) -> i64 {
 
 /// Runs `SELECT … AS n` and returns `n`.
 pub fn count_sql(conn: &mut DbConnection, sql: &str) -> i64 {
-    with_conn!(conn, c, _s => diesel::sql_query(sql).get_result::<Count>(c))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
+    bookstore_testing::scalar(conn, sql)
 }
 
 /// A request with an optional JSON body.
@@ -360,7 +348,7 @@ impl Drop for Proxy {
 
 /// The `host:port` of `TEST_DATABASE_URL`'s server.
 fn upstream_addr() -> SocketAddr {
-    let url = bookstore_schema::testing::admin_url();
+    let url = bookstore_testing::admin_url();
     let authority = authority(&url);
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
     let host_port = if host_port.contains(':') {

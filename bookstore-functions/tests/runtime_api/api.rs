@@ -1,7 +1,8 @@
 //! `books` and `reviews` with API Gateway REST proxy events: create, list, get, a
 //! validation error and an unknown id.
 
-use bookstore_schema::{Book, NewBook, testing::TestDb};
+use bookstore_schema::{Book, NewBook};
+use bookstore_testing::TestDb;
 use serde_json::json;
 
 use crate::support::{Lambda, api_response, db_parts, rest_event};

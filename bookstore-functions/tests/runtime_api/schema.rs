@@ -1,6 +1,6 @@
 //! The schema Lambda: `plan`, `migrate`, `status` on an empty database.
 
-use bookstore_schema::testing::TestDb;
+use bookstore_testing::TestDb;
 use serde_json::{Value, json};
 
 use crate::{

@@ -1,7 +1,7 @@
 //! The built schema Lambda with `DB_SECRET_ARN`: its credentials (and host, port and
 //! database) from a local Secrets Manager, through the AWS SDK inside the artifact.
 
-use bookstore_schema::testing::{TestDb, moto::Moto};
+use bookstore_testing::{TestDb, moto::Moto};
 use serde_json::json;
 
 use crate::{fixture::Kind, support::Lambda};

@@ -16,7 +16,11 @@ use super::{
     Context, Migration, MigrationError, MigrationRef, RunOptions, RunReport, Step, applied,
     compare, locked, record,
 };
-use crate::{Backend, DbConnection, transactional};
+use crate::{
+    DbConnection,
+    backend::{CatalogQueries, Dialect, with_conn},
+    transactional,
+};
 
 const PROBE_SCHEMA: &str = "bookstore_baseline_probe";
 
@@ -48,36 +52,25 @@ struct Shape {
     keys: Vec<String>,
 }
 
-fn read_shape(conn: &mut DbConnection, schema: &str) -> diesel::QueryResult<Shape> {
-    let DbConnection::Postgres(c) = conn else {
-        return Ok(Shape::default());
+/// The tables of `schema` as the catalog describes them; `None` on a backend with no
+/// catalog queries (baseline adopts PostgreSQL databases only).
+fn read_shape(conn: &mut DbConnection, schema: &str) -> diesel::QueryResult<Option<Shape>> {
+    fn catalog<C: Dialect>(_: &C) -> Option<CatalogQueries> {
+        C::CATALOG
+    }
+    let Some(queries) = with_conn!(&mut *conn, c => catalog(c)) else {
+        return Ok(None);
     };
-    let columns = diesel::sql_query(
-        "SELECT table_name::text AS table_name, column_name::text AS column_name, data_type::text AS data_type,
-                COALESCE(character_maximum_length, 0)::bigint AS max_length, is_nullable = 'YES' AS nullable,
-                COALESCE(column_default, '')::text AS column_default
-         FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position",
-    )
-    .bind::<Text, _>(schema)
-    .load::<Column>(c)?;
-    let keys = diesel::sql_query(
-        "SELECT format('%s %s(%s)%s', CASE con.contype WHEN 'p' THEN 'primary key' ELSE 'foreign key' END,
-                       cl.relname, a.attname,
-                       CASE WHEN con.contype = 'f' THEN format(' -> %s(%s)', rcl.relname, ra.attname) ELSE '' END) AS description
-         FROM pg_constraint con
-         JOIN pg_class cl ON cl.oid = con.conrelid
-         JOIN pg_namespace n ON n.oid = cl.relnamespace
-         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
-         LEFT JOIN pg_class rcl ON rcl.oid = con.confrelid
-         LEFT JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = ANY (con.confkey)
-         WHERE n.nspname = $1 AND con.contype IN ('p', 'f') ORDER BY 1",
-    )
-    .bind::<Text, _>(schema)
-    .load::<Key>(c)?
+    let columns = with_conn!(&mut *conn, c => diesel::sql_query(queries.columns)
+        .bind::<Text, _>(schema)
+        .load::<Column>(c))?;
+    let keys = with_conn!(&mut *conn, c => diesel::sql_query(queries.keys)
+        .bind::<Text, _>(schema)
+        .load::<Key>(c))?
     .into_iter()
     .map(|k| k.description)
     .collect();
-    Ok(Shape { columns, keys })
+    Ok(Some(Shape { columns, keys }))
 }
 
 /// What migration 1 creates, read from a schema that is rolled back at once.
@@ -96,7 +89,9 @@ fn expected_shape(conn: &mut DbConnection, up: &str) -> Result<Shape, MigrationE
             "CREATE SCHEMA {PROBE_SCHEMA}; SET LOCAL search_path TO {PROBE_SCHEMA};"
         ))?;
         c.batch_execute(up)?;
-        Err(Probe::Done(read_shape(c, PROBE_SCHEMA)?))
+        Err(Probe::Done(
+            read_shape(c, PROBE_SCHEMA)?.unwrap_or_default(),
+        ))
     });
     match outcome {
         Err(Probe::Done(shape)) => Ok(shape),
@@ -193,7 +188,10 @@ pub(super) fn baseline(
     set: &[Migration],
     options: &RunOptions,
 ) -> Result<RunReport, MigrationError> {
-    if conn.backend() != Backend::Postgres {
+    if read_shape(conn, "public")
+        .context("reading the live tables")?
+        .is_none()
+    {
         return Err(MigrationError::Refused(
             "baseline adopts PostgreSQL databases only".into(),
         ));
@@ -211,7 +209,9 @@ pub(super) fn baseline(
             .first()
             .ok_or_else(|| MigrationError::Refused("no migrations to baseline".into()))?;
         let expected = expected_shape(conn, first.up)?;
-        let live = read_shape(conn, "public").context("reading the live tables")?;
+        let live = read_shape(conn, "public")
+            .context("reading the live tables")?
+            .unwrap_or_default();
         let diff = differences(&expected, &live);
         if !diff.is_empty() {
             return Err(MigrationError::BaselineMismatch {

@@ -1,7 +1,10 @@
 //! The application role: the database, not code review, keeps the functions to DML.
 
-use super::{BOOKKEEPING_TABLE, Context, MigrationError};
-use crate::DbConnection;
+use super::{BOOKKEEPING_TABLE, Context, MigrationError, PINS_TABLE};
+use crate::{
+    DbConnection,
+    backend::{Dialect, with_conn},
+};
 
 /// The app role's name when `APP_DB_ROLE` is not set.
 pub const DEFAULT_APP_ROLE: &str = "bookstore_app";
@@ -18,7 +21,8 @@ fn valid_role_name(name: &str) -> bool {
 
 /// Creates `role` (LOGIN, no password: it signs in with an RDS IAM token or trust auth)
 /// if missing, and leaves it exactly DML on the bookstore tables and their sequences,
-/// read access to the migration record (for the functions' schema check), and nothing
+/// read access to the migration record (for the functions' schema check), the right to
+/// record itself in the pins table (the compatibility window), and nothing
 /// else: it cannot create, alter or drop. On RDS it is also granted `rds_iam`.
 /// A no-op on SQLite, which has no roles.
 pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), MigrationError> {
@@ -27,31 +31,12 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
             "invalid app role name `{role}`: use lowercase letters, digits and _ (at most 63)"
         )));
     }
-    let DbConnection::Postgres(_) = conn else {
+    fn sql<C: Dialect>(_: &C, role: &str) -> Option<String> {
+        C::app_role_sql(role, &APP_TABLES, BOOKKEEPING_TABLE, PINS_TABLE)
+    }
+    let Some(sql) = with_conn!(&mut *conn, c => sql(c, role)) else {
         return Ok(());
     };
-    let tables = APP_TABLES.join(", ");
-    let sequences: String = APP_TABLES
-        .iter()
-        .map(|t| format!("EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO {role}', pg_get_serial_sequence('{t}', 'id'));"))
-        .collect();
-    // Roles are cluster-wide: two databases provisioning at once may race on CREATE ROLE.
-    let sql = format!(
-        "DO $$ BEGIN
-             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
-                 BEGIN CREATE ROLE {role} LOGIN;
-                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-             END IF;
-             IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN GRANT rds_iam TO {role}; END IF;
-             EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
-             {sequences}
-         END $$;
-         REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
-         GRANT USAGE ON SCHEMA public TO {role};
-         GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};
-         GRANT SELECT ON {BOOKKEEPING_TABLE} TO {role};"
-    );
     conn.batch_execute(&sql)
         .context("granting the app role its privileges")?;
     tracing::info!(role, "app role ensured");

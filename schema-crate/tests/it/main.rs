@@ -4,24 +4,17 @@
     reason = "a test that cannot set up should panic loudly"
 )]
 
+mod compat;
+mod facts;
 mod models;
 mod pool;
 mod role;
 mod runner;
 mod uow;
 
-use bookstore_schema::{DbConnection, with_conn};
-use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
+use bookstore_schema::DbConnection;
 
 /// Runs a `SELECT count(*) AS n …` and returns n.
 fn count(conn: &mut DbConnection, sql: &str) -> i64 {
-    with_conn!(conn, c, _s => diesel::sql_query(sql).get_result::<Count>(c))
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
+    bookstore_testing::scalar(conn, sql)
 }

@@ -1,25 +1,16 @@
-use diesel::RunQueryDsl;
 use std::time::Duration;
 
-use bookstore_schema::{DbManager, DbTarget, PoolConfig, build_pool, testing::TestDb};
+use bookstore_schema::{DbTarget, PoolConfig, build_pool, pool::DbManager};
+use bookstore_testing::TestDb;
 
 fn config() -> PoolConfig {
-    PoolConfig {
-        checkout_timeout: Duration::from_millis(1_500),
-        ..PoolConfig::default()
-    }
+    PoolConfig::default().with_checkout_timeout(Duration::from_millis(1_500))
 }
 
 fn backend_pid(pool: &bookstore_schema::DbPool) -> i32 {
     let mut conn = pool.get().unwrap();
-    let bookstore_schema::DbConnection::Postgres(c) = &mut *conn else {
-        unreachable!()
-    };
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
-        "pg_backend_pid()",
-    ))
-    .get_result(c)
-    .unwrap()
+    let pid = bookstore_testing::scalar(&mut conn, "SELECT pg_backend_pid()::bigint AS n");
+    i32::try_from(pid).unwrap()
 }
 
 fn terminate(db: &TestDb, pid: i32) {
@@ -31,11 +22,8 @@ fn terminate(db: &TestDb, pid: i32) {
 #[test]
 fn a_pool_opens_nothing_until_asked_and_pings_an_idle_connection_before_handing_it_out() {
     let db = TestDb::migrated("pool_recovery");
-    let config = PoolConfig {
-        validate_after_idle: Duration::ZERO,
-        ..config()
-    };
-    let pool = build_pool(DbManager::new(db.target(), None, config.session), &config);
+    let config = config().with_validate_after_idle(Duration::ZERO);
+    let pool = build_pool(db.target(), None, &config).unwrap();
     assert_eq!(
         pool.state().connections,
         0,
@@ -56,11 +44,8 @@ fn a_pool_opens_nothing_until_asked_and_pings_an_idle_connection_before_handing_
 #[test]
 fn a_connection_that_died_within_the_idle_window_fails_once_and_is_replaced() {
     let db = TestDb::migrated("pool_window");
-    let config = PoolConfig {
-        validate_after_idle: Duration::from_secs(60),
-        ..config()
-    };
-    let pool = build_pool(DbManager::new(db.target(), None, config.session), &config);
+    let config = config().with_validate_after_idle(Duration::from_secs(60));
+    let pool = build_pool(db.target(), None, &config).unwrap();
     let pid = backend_pid(&pool);
     terminate(&db, pid);
     {
@@ -102,15 +87,14 @@ fn connection_errors_and_debug_output_never_show_the_password() {
         })
         .unwrap(),
     ] {
-        let manager = DbManager::new(target, None, config().session);
+        let manager = DbManager::new(target.clone(), None, config().session).unwrap();
         let err = manager.connect().unwrap_err();
         let pool = build_pool(
-            manager,
-            &PoolConfig {
-                checkout_timeout: Duration::from_millis(300),
-                ..config()
-            },
-        );
+            target,
+            None,
+            &config().with_checkout_timeout(Duration::from_millis(300)),
+        )
+        .unwrap();
         let pool_err = pool.get().unwrap_err();
         let shown = format!("{err} {err:?} {pool_err} {pool_err:?} {pool:?}");
         assert!(!shown.contains(secret), "password leaked: {shown}");
@@ -119,4 +103,34 @@ fn connection_errors_and_debug_output_never_show_the_password() {
             "the error still says where: {shown}"
         );
     }
+}
+
+#[test]
+fn a_password_source_with_a_url_target_is_refused_not_dropped() {
+    #[derive(Debug)]
+    struct Token;
+    impl bookstore_schema::pool::PasswordSource for Token {
+        fn password(&self) -> Result<Option<bookstore_schema::Secret>, String> {
+            Ok(Some(bookstore_schema::Secret::new("token")))
+        }
+    }
+    let db = TestDb::migrated("pool_url_with_password_source");
+    let source: Option<std::sync::Arc<dyn bookstore_schema::pool::PasswordSource>> =
+        Some(std::sync::Arc::new(Token));
+    let err = build_pool(db.target(), source.clone(), &config()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("DATABASE_URL is invalid")
+            && err.to_string().contains("DB_HOST"),
+        "{err}"
+    );
+    let err = DbManager::new(db.target(), source, config().session).unwrap_err();
+    assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    // And below the pool: a password handed to a URL target is refused, not dropped.
+    let err = bookstore_schema::DbConnection::establish(
+        &db.target(),
+        Some(&bookstore_schema::Secret::new("token")),
+        bookstore_schema::SessionSettings::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("DATABASE_URL"), "{err}");
 }

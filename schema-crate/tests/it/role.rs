@@ -1,4 +1,5 @@
-use bookstore_schema::{DbConnection, DbTarget, SessionSettings, migrate, testing::TestDb};
+use bookstore_schema::{DbConnection, DbTarget, SessionSettings, migrate};
+use bookstore_testing::TestDb;
 
 fn connect_as_app_role(db: &TestDb) -> DbConnection {
     let url = db.url().replacen(

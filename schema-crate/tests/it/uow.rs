@@ -1,6 +1,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bookstore_schema::{Book, NewBook, one_statement, testing::TestDb, transactional};
+use bookstore_schema::{Book, NewBook, one_statement, transactional};
+use bookstore_testing::TestDb;
 
 use crate::count;
 
@@ -52,14 +53,14 @@ fn ok_commits_err_and_panic_roll_back_and_nested_calls_join_on_both_backends() {
             db.backend()
         );
         assert!(
-            !bookstore_schema::uow::in_transaction(&mut conn),
+            !bookstore_schema::uow::in_transaction(&mut conn).unwrap(),
             "no transaction left open after a panic"
         );
 
         // The inner call joins: when the outer fails, the inner write goes too.
         let nested: Result<(), Failed> = transactional(&mut conn, |c| {
             transactional(c, |c| Book::create(c, &BOOK).map(|_| ()))?;
-            assert!(bookstore_schema::uow::in_transaction(c));
+            assert!(bookstore_schema::uow::in_transaction(c).unwrap());
             Err(Failed)
         });
         assert!(nested.is_err());
@@ -132,6 +133,71 @@ fn one_statement_sends_no_begin_or_commit_and_refuses_a_second_statement_in_debu
             "{:?}: panics exactly in debug builds",
             db.backend()
         );
-        assert!(!bookstore_schema::uow::in_transaction(&mut conn));
+        assert!(!bookstore_schema::uow::in_transaction(&mut conn).unwrap());
+    }
+}
+
+/// Puts diesel's transaction manager of `conn` in its error state, as a failed
+/// `ROLLBACK` leaves it.
+fn break_transaction_manager(conn: &mut bookstore_schema::DbConnection) {
+    use bookstore_schema::BackendConnection;
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn.backend_connection() {
+        BackendConnection::Postgres(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+        }
+        BackendConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+        }
+        _ => unreachable!("a backend this test does not know"),
+    }
+}
+
+#[test]
+fn a_broken_transaction_manager_is_an_error_never_a_transaction_to_join_on_both_backends() {
+    for db in [
+        TestDb::migrated("uow_broken"),
+        TestDb::sqlite_migrated("uow_broken"),
+    ] {
+        let mut conn = db.connect();
+        break_transaction_manager(&mut conn);
+        assert!(
+            matches!(
+                bookstore_schema::uow::in_transaction(&mut conn),
+                Err(diesel::result::Error::BrokenTransactionManager)
+            ),
+            "{:?}",
+            db.backend()
+        );
+        let mut ran = false;
+        let result: Result<(), diesel::result::Error> = transactional(&mut conn, |c| {
+            ran = true;
+            Book::create(c, &BOOK).map(|_| ())
+        });
+        assert!(
+            matches!(result, Err(diesel::result::Error::BrokenTransactionManager)),
+            "{:?}: {result:?}",
+            db.backend()
+        );
+        let result: Result<(), diesel::result::Error> = one_statement(&mut conn, |c| {
+            ran = true;
+            Book::create(c, &BOOK).map(|_| ())
+        });
+        assert!(
+            matches!(result, Err(diesel::result::Error::BrokenTransactionManager)),
+            "{:?}: {result:?}",
+            db.backend()
+        );
+        assert!(
+            !ran,
+            "{:?}: the work ran without its transaction",
+            db.backend()
+        );
+        assert_eq!(
+            count(&mut db.connect(), "SELECT count(*) AS n FROM book"),
+            0,
+            "{:?}: nothing was written",
+            db.backend()
+        );
     }
 }

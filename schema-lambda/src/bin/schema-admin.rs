@@ -5,13 +5,16 @@ use std::process::ExitCode;
 use schema_lambda::{Action, Config, connect, render, run};
 
 const USAGE: &str =
-    "usage: schema-admin <plan|migrate|status|revert [N]|baseline> [--json] [--allow-out-of-order]
+    "usage: schema-admin <plan|migrate|status|revert [N]|baseline> [--json] [--allow-out-of-order] [--ignore-live-pins]
 reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
-APP_DB_ROLE (default bookstore_app) and SCHEMA_LOCK_TIMEOUT_SECS";
+APP_DB_ROLE (default bookstore_app), SCHEMA_LOCK_TIMEOUT_SECS and SCHEMA_PIN_WINDOW_SECS";
+
+const FLAGS: [&str; 3] = ["--json", "--allow-out-of-order", "--ignore-live-pins"];
 
 fn parse(args: &[String]) -> Result<(Action, bool), String> {
     let json = args.iter().any(|a| a == "--json");
     let allow_out_of_order = args.iter().any(|a| a == "--allow-out-of-order");
+    let ignore_live_pins = args.iter().any(|a| a == "--ignore-live-pins");
     let words: Vec<&str> = args
         .iter()
         .map(String::as_str)
@@ -19,20 +22,27 @@ fn parse(args: &[String]) -> Result<(Action, bool), String> {
         .collect();
     if let Some(flag) = args
         .iter()
-        .find(|a| a.starts_with("--") && *a != "--json" && *a != "--allow-out-of-order")
+        .find(|a| a.starts_with("--") && !FLAGS.contains(&a.as_str()))
     {
         return Err(format!("unknown option {flag}"));
     }
     let action = match words.as_slice() {
         ["plan"] => Action::Plan,
-        ["migrate"] => Action::Migrate { allow_out_of_order },
+        ["migrate"] => Action::Migrate {
+            allow_out_of_order,
+            ignore_live_pins,
+        },
         ["status"] => Action::Status,
         ["baseline"] => Action::Baseline,
-        ["revert"] => Action::Revert { count: 1 },
+        ["revert"] => Action::Revert {
+            count: 1,
+            ignore_live_pins,
+        },
         ["revert", n] => Action::Revert {
             count: n
                 .parse()
                 .map_err(|_| format!("revert takes a count, got `{n}`"))?,
+            ignore_live_pins,
         },
         _ => return Err("expected one action".into()),
     };

@@ -1,0 +1,265 @@
+//! Per-container state: the pool, the schema gate, and the unit of work that is the
+//! only way a handler reaches the database.
+
+use std::{
+    any::Any,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use bookstore_schema::{
+    DbConnection, DbPool,
+    migrate::{self, SchemaCheck},
+    one_statement, transactional,
+};
+use tokio::runtime::RuntimeFlavor;
+
+use crate::error::ApiError;
+
+/// Where a unit of work runs its blocking database calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// On the thread that polls the request, blocking it. For a Lambda container that
+    /// serves one request at a time: there is nothing else for the thread to do, and
+    /// handing the work to another thread would cost thread wake-ups on every request.
+    Inline,
+    /// Off the async worker: `block_in_place` on the multi-thread runtime (another
+    /// thread takes over the worker's other tasks), `spawn_blocking` on a current-thread
+    /// one. For a server with concurrent requests (the local server, a Lambda function
+    /// with `AWS_LAMBDA_MAX_CONCURRENCY` above 1).
+    Offload,
+}
+
+impl Dispatch {
+    /// `Inline` for a pool of one connection (one unit of work at a time), else `Offload`.
+    pub fn for_pool_size(max_size: u32) -> Self {
+        if max_size <= 1 {
+            Self::Inline
+        } else {
+            Self::Offload
+        }
+    }
+}
+
+/// What every request shares: built once per container, before the first request.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Private: handlers get a connection only through [`AppState::unit_of_work`].
+    pool: DbPool,
+    /// Set once the database has every migration the pinned schema crate embeds. A
+    /// database never loses migrations under a running function, so it is never unset.
+    schema_current: AtomicBool,
+    dispatch: Dispatch,
+    /// The name this function records its pin under once the schema is current (the
+    /// compatibility window); `None` records nothing.
+    function_name: Option<String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("pool", &self.inner.pool.state())
+            .field(
+                "schema_current",
+                &self.inner.schema_current.load(Ordering::Relaxed),
+            )
+            .field("dispatch", &self.inner.dispatch)
+            .finish()
+    }
+}
+
+impl AppState {
+    /// State over `pool`, running units of work as `dispatch` says; the schema is checked
+    /// on first use (or by [`AppState::check_schema`]).
+    pub fn new(pool: DbPool, dispatch: Dispatch) -> Self {
+        Self::build(pool, dispatch, None)
+    }
+
+    /// [`AppState::new`] for a deployed function: once the schema check passes, the
+    /// function records `function_name` and its `bookstore-schema` version in the pins
+    /// table (one statement per container), so the schema team's runner knows which
+    /// versions are live and holds back contract migrations they still need.
+    pub fn for_function(
+        pool: DbPool,
+        dispatch: Dispatch,
+        function_name: impl Into<String>,
+    ) -> Self {
+        Self::build(pool, dispatch, Some(function_name.into()))
+    }
+
+    fn build(pool: DbPool, dispatch: Dispatch, function_name: Option<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                schema_current: AtomicBool::new(false),
+                dispatch,
+                function_name,
+            }),
+        }
+    }
+
+    /// Runs `work` as one unit of work: with a pooled connection, after the schema gate,
+    /// inside one transaction that commits when `work` returns `Ok` and rolls back on
+    /// `Err` or a panic. For work that sends more than one statement.
+    ///
+    /// A connection that cannot be had answers `503 database_unavailable`; a database
+    /// behind the pinned schema answers `503 schema_behind`. Either way the next request
+    /// tries again: nothing is cached but success.
+    pub async fn unit_of_work<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.with_connection(|conn| transactional(conn, work)).await
+    }
+
+    /// [`AppState::unit_of_work`] for work that sends exactly one statement: the
+    /// database runs it as a transaction of its own, so no `BEGIN`/`COMMIT` round trips
+    /// (see [`bookstore_schema::one_statement`]; debug builds panic on a second statement).
+    pub async fn one_statement<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.with_connection(|conn| one_statement(conn, work)).await
+    }
+
+    /// Checks the schema now (at cold start), so the first request does not pay for it.
+    /// Failure is not fatal: requests keep checking until the database is current.
+    pub async fn check_schema(&self) -> Result<(), ApiError> {
+        self.with_connection(|_| Ok(())).await
+    }
+
+    /// Checks out a connection, passes the schema gate and runs `work`, where the
+    /// [`Dispatch`] says. A panic in `work` answers `500 internal`; the pool discards a
+    /// connection left in a transaction, so the container stays healthy.
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        let run = move || {
+            let mut conn = state.inner.pool.get()?;
+            state.ensure_schema(&mut conn)?;
+            work(&mut conn)
+        };
+        let flavor = tokio::runtime::Handle::current().runtime_flavor();
+        match (self.inner.dispatch, flavor) {
+            (Dispatch::Inline, _) => catching_panics(run),
+            (Dispatch::Offload, RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| catching_panics(run))
+            }
+            // `block_in_place` needs the multi-thread runtime.
+            _ => {
+                let span = tracing::Span::current();
+                tokio::task::spawn_blocking(move || {
+                    let _entered = span.enter();
+                    run()
+                })
+                .await
+                .map_err(|join| ApiError::internal(&join))?
+            }
+        }
+    }
+
+    /// Whether the database was found to have every migration this function needs.
+    pub fn schema_is_current(&self) -> bool {
+        self.inner.schema_current.load(Ordering::Acquire)
+    }
+
+    fn ensure_schema(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        if self.schema_is_current() {
+            return Ok(());
+        }
+        match migrate::check_schema(conn)? {
+            SchemaCheck::Current { database_version } => {
+                self.inner.schema_current.store(true, Ordering::Release);
+                tracing::info!(
+                    schema.database_version = %database_version,
+                    schema.crate_version = bookstore_schema::VERSION,
+                    "database schema is current"
+                );
+                if let Some(name) = &self.inner.function_name {
+                    // Best effort: a function that cannot record itself still serves;
+                    // the schema team's window then does not see it (logged).
+                    match migrate::record_pin(conn, name, bookstore_schema::VERSION) {
+                        Ok(()) => tracing::info!(function = %name, "recorded this function's pin"),
+                        Err(error) => tracing::warn!(
+                            function = %name,
+                            error = %error,
+                            "could not record this function's pin; the runner will not see it as live"
+                        ),
+                    }
+                }
+                Ok(())
+            }
+            SchemaCheck::Incompatible {
+                database_version,
+                contract_version,
+                floor,
+                crate_version,
+            } => {
+                tracing::error!(
+                    schema.database_version = %database_version,
+                    schema.contract_version = %contract_version,
+                    schema.floor = %floor,
+                    schema.crate_version = %crate_version,
+                    "a contract migration removed what this function's schema version relies on; answering 503 until it runs a version at or above the floor"
+                );
+                Err(ApiError::schema_incompatible(contract_version, floor))
+            }
+            SchemaCheck::Behind {
+                database_version,
+                required_version,
+                missing,
+            } => {
+                tracing::warn!(
+                    schema.database_version = database_version.as_deref().unwrap_or("none"),
+                    schema.required_version = %required_version,
+                    schema.missing = ?missing,
+                    "database schema is behind this function; answering 503 until it is migrated"
+                );
+                Err(ApiError::SchemaBehind {
+                    database_version,
+                    required_version,
+                    crate_version: bookstore_schema::VERSION,
+                })
+            }
+            other => Err(ApiError::internal(&UnknownSchemaCheck(format!(
+                "{other:?}"
+            )))),
+        }
+    }
+}
+
+/// Runs `run`, turning a panic into `500 internal` (the panic's message goes to the log).
+fn catching_panics<T>(run: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    catch_unwind(AssertUnwindSafe(run))
+        .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
+}
+
+/// A schema check outcome this kit version does not know (a newer schema crate).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown schema check outcome: {0}")]
+struct UnknownSchemaCheck(String);
+
+/// A panic caught in a unit of work, as an error for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("the unit of work panicked: {0}")]
+struct Panicked(String);
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string payload".to_owned())
+}

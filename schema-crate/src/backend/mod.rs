@@ -1,0 +1,185 @@
+//! Everything that differs between the database products, in one place.
+//!
+//! Each backend implements `Dialect` once, on diesel's connection type for it
+//! (`postgres.rs` for `PgConnection`, `sqlite.rs` for `SqliteConnection`): how a session is
+//! opened and prepared, how a write transaction starts, the runner's bookkeeping SQL and
+//! lock, the app role, which errors are worth a retry. [`DbConnection`] holds one of
+//! them, and the crate-private `with_conn!` macro is the only `match` on the backend: it
+//! runs the same expression against whichever connection it holds, so a query written
+//! once is type-checked once per backend against the one `schema.rs`. A third backend is
+//! one more module and one more arm here, not edits across the crate.
+//!
+//! Why not diesel's `MultiConnection`: it would give one connection type too, but every
+//! custom SQL type (our [`Timestamptz`](crate::sql_types::Timestamptz)) then needs a
+//! third set of impls for its `MultiBackend`, its transaction manager wraps the inner
+//! ones (so no `BEGIN IMMEDIATE` for SQLite writers), and the inner connection is no
+//! longer reachable for backend-only statements (advisory locks, `PRAGMA`s). The enum
+//! keeps each backend's own connection, with the same compile-time checking.
+//! (docs/architecture.md records the decision.)
+
+mod postgres;
+mod sqlite;
+
+use diesel::{
+    Connection, ConnectionError, PgConnection, QueryResult, SqliteConnection,
+    connection::SimpleConnection,
+    result::{DatabaseErrorKind, Error as DieselError},
+};
+
+use crate::{
+    config::{DbTarget, Secret},
+    connection::{DbConnection, SessionSettings},
+};
+
+/// The database products this crate supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Backend {
+    /// PostgreSQL (Aurora PostgreSQL in production).
+    Postgres,
+    /// SQLite, bundled: the embedded default for local runs.
+    Sqlite,
+}
+
+impl Backend {
+    /// The folder under `migrations/` holding this backend's migrations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// What one backend does its own way. Implemented once per backend, on diesel's
+/// connection type; nothing outside this module names a backend.
+pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
+    /// The column type of a "when" column in the runner's bookkeeping table.
+    const TIMESTAMP_DDL: &'static str;
+
+    /// Applies `settings` to a new connection before its first use.
+    fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()>;
+    /// Starts a write transaction (diesel's transaction manager tracks it).
+    fn begin_write(&mut self) -> QueryResult<()>;
+    /// A query answering one boolean column `present`: does `table` exist?
+    fn table_exists_sql(table: &str) -> String;
+    /// The `n`th (1-based) bind parameter in SQL text.
+    fn param(n: usize) -> String;
+    /// Tries once to take the runner's session lock `key`; `true` when taken.
+    fn try_lock(&mut self, key: i64) -> QueryResult<bool>;
+    /// Adds `column` (of type `ddl`) to `table` unless it is there.
+    fn add_column_if_missing(&mut self, table: &str, column: &str, ddl: &str) -> QueryResult<()>;
+    /// Releases the runner's session lock `key`.
+    fn unlock(&mut self, key: i64) -> QueryResult<()>;
+    /// The catalog queries `baseline` compares shapes with, or `None` when the backend
+    /// cannot be baselined.
+    const CATALOG: Option<CatalogQueries>;
+    /// The SQL that leaves `role` with exactly DML on `tables` (each with a serial `id`),
+    /// read access to `bookkeeping`, and read, insert and update on `pins` once it
+    /// exists; or `None` when the backend has no roles.
+    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str, pins: &str) -> Option<String>;
+}
+
+/// Two catalog queries, each taking a schema name as its one bind parameter: the
+/// columns (`table_name`, `column_name`, `data_type`, `max_length`, `nullable`,
+/// `column_default`) and the keys (`description`) of the tables in that schema.
+#[derive(Clone, Copy)]
+pub(crate) struct CatalogQueries {
+    pub(crate) columns: &'static str,
+    pub(crate) keys: &'static str,
+}
+
+/// Runs `$body` with `$c` bound to the concrete diesel connection inside a
+/// [`DbConnection`]: the one `match` on the backend.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $crate::connection::DbConnection::inner_mut($conn) {
+            $crate::backend::Inner::Postgres($c) => $body,
+            $crate::backend::Inner::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// A [`DbConnection`]'s own diesel connection, for statements this crate does not offer
+/// (a query only PostgreSQL runs, say). New backends add variants, hence
+/// `#[non_exhaustive]`: match with a fallback arm.
+#[non_exhaustive]
+pub enum BackendConnection<'a> {
+    /// PostgreSQL.
+    Postgres(&'a mut PgConnection),
+    /// SQLite.
+    Sqlite(&'a mut SqliteConnection),
+}
+
+/// The backend's own connection inside a [`DbConnection`]; private so that a new backend
+/// is not a breaking change.
+pub(crate) enum Inner {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl Inner {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Opens a connection of the backend `target` names.
+pub(crate) fn establish(
+    target: &DbTarget,
+    password: Option<&Secret>,
+) -> Result<Inner, ConnectionError> {
+    Ok(match target {
+        DbTarget::PostgresUrl(url) => Inner::Postgres(PgConnection::establish(url.expose())?),
+        DbTarget::Postgres(parts) => {
+            let password = password.or(parts.password.as_ref()).map(Secret::expose);
+            Inner::Postgres(PgConnection::establish(parts.conninfo(password).expose())?)
+        }
+        DbTarget::Sqlite(path) => Inner::Sqlite(SqliteConnection::establish(path)?),
+    })
+}
+
+/// The backend a target speaks.
+pub(crate) fn backend_of(target: &DbTarget) -> Backend {
+    match target {
+        DbTarget::PostgresUrl(_) | DbTarget::Postgres(_) => Backend::Postgres,
+        DbTarget::Sqlite(_) => Backend::Sqlite,
+    }
+}
+
+impl DbConnection {
+    /// Which backend this connection speaks.
+    pub fn backend(&mut self) -> Backend {
+        self.inner_mut().backend()
+    }
+
+    /// This connection's own diesel connection.
+    pub fn backend_connection(&mut self) -> BackendConnection<'_> {
+        match self.inner_mut() {
+            Inner::Postgres(c) => BackendConnection::Postgres(c),
+            Inner::Sqlite(c) => BackendConnection::Sqlite(c),
+        }
+    }
+}
+
+/// Whether `error` is worth retrying on a fresh connection or a little later: the
+/// connection dropped, the server was shutting down or failing over (a writer that just
+/// became a reader), a serialization failure, or SQLite's busy timeout ran out behind
+/// another writer. Constraint violations and bugs are not.
+pub fn is_transient(error: &DieselError) -> bool {
+    let DieselError::DatabaseError(kind, info) = error else {
+        return false;
+    };
+    matches!(
+        kind,
+        DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::ReadOnlyTransaction
+            | DatabaseErrorKind::SerializationFailure
+    ) || sqlite::is_busy(info.message())
+}

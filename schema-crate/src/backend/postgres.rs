@@ -1,0 +1,103 @@
+//! PostgreSQL (Aurora PostgreSQL, through RDS Proxy for the functions).
+
+use diesel::{
+    Connection as _, PgConnection, QueryResult, RunQueryDsl,
+    connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager},
+    sql_types::Bool,
+};
+
+use super::{CatalogQueries, Dialect};
+use crate::connection::SessionSettings;
+
+impl Dialect for PgConnection {
+    const TIMESTAMP_DDL: &'static str = "timestamptz NOT NULL DEFAULT now()";
+
+    const CATALOG: Option<CatalogQueries> = Some(CatalogQueries {
+        columns: "SELECT table_name::text AS table_name, column_name::text AS column_name, data_type::text AS data_type,
+                COALESCE(character_maximum_length, 0)::bigint AS max_length, is_nullable = 'YES' AS nullable,
+                COALESCE(column_default, '')::text AS column_default
+         FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position",
+        keys: "SELECT format('%s %s(%s)%s', CASE con.contype WHEN 'p' THEN 'primary key' ELSE 'foreign key' END,
+                       cl.relname, a.attname,
+                       CASE WHEN con.contype = 'f' THEN format(' -> %s(%s)', rcl.relname, ra.attname) ELSE '' END) AS description
+         FROM pg_constraint con
+         JOIN pg_class cl ON cl.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = cl.relnamespace
+         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey)
+         LEFT JOIN pg_class rcl ON rcl.oid = con.confrelid
+         LEFT JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = ANY (con.confkey)
+         WHERE n.nspname = $1 AND con.contype IN ('p', 'f') ORDER BY 1",
+    });
+
+    fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()> {
+        // Named statements pin RDS Proxy sessions and break under pgbouncer's
+        // transaction mode; unnamed ones work everywhere.
+        if !settings.prepared_statements {
+            self.set_prepared_statement_cache_size(CacheSize::Disabled);
+        }
+        Ok(())
+    }
+
+    fn begin_write(&mut self) -> QueryResult<()> {
+        AnsiTransactionManager::begin_transaction(self)
+    }
+
+    fn table_exists_sql(table: &str) -> String {
+        format!("SELECT to_regclass('{table}') IS NOT NULL AS present")
+    }
+
+    fn param(n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn try_lock(&mut self, key: i64) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::sql::<Bool>(&format!(
+            "pg_try_advisory_lock({key})"
+        )))
+        .get_result(self)
+    }
+
+    fn add_column_if_missing(&mut self, table: &str, column: &str, ddl: &str) -> QueryResult<()> {
+        self.batch_execute(&format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {ddl}"
+        ))
+    }
+
+    fn unlock(&mut self, key: i64) -> QueryResult<()> {
+        diesel::select(diesel::dsl::sql::<Bool>(&format!(
+            "pg_advisory_unlock({key})"
+        )))
+        .get_result::<bool>(self)
+        .map(|_| ())
+    }
+
+    fn app_role_sql(role: &str, tables: &[&str], bookkeeping: &str, pins: &str) -> Option<String> {
+        let sequences: String = tables
+            .iter()
+            .map(|t| format!("EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO {role}', pg_get_serial_sequence('{t}', 'id'));"))
+            .collect();
+        let tables = tables.join(", ");
+        // Roles are cluster-wide: two databases provisioning at once may race on CREATE ROLE.
+        Some(format!(
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                     BEGIN CREATE ROLE {role} LOGIN;
+                     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+                 END IF;
+                 IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN GRANT rds_iam TO {role}; END IF;
+                 EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
+                 {sequences}
+             END $$;
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
+             GRANT USAGE ON SCHEMA public TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};
+             GRANT SELECT ON {bookkeeping} TO {role};
+             DO $$ BEGIN
+                 IF to_regclass('{pins}') IS NOT NULL THEN
+                     GRANT SELECT, INSERT, UPDATE ON {pins} TO {role};
+                 END IF;
+             END $$;"
+        ))
+    }
+}

@@ -1,0 +1,133 @@
+//! Why a runner operation failed.
+
+use diesel::QueryResult;
+
+use super::{BlockedContract, LivePin};
+
+/// Why a runner operation failed; each variant names what a person must act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrationError {
+    /// Another runner held the lock for longer than the timeout.
+    #[error(
+        "another migration run holds the schema lock; gave up after {waited_ms} ms (retry when it has finished)"
+    )]
+    LockTimeout {
+        /// How long this run waited.
+        waited_ms: u128,
+    },
+    /// An applied migration's SQL differs from what was applied.
+    #[error(
+        "migration {version} ({name}) was edited after it was applied (recorded checksum {recorded}, embedded {embedded}); restore it and write a new migration instead"
+    )]
+    ChecksumMismatch {
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The checksum the database recorded.
+        recorded: String,
+        /// The checksum of the embedded SQL.
+        embedded: String,
+    },
+    /// A pending migration is older than the newest applied one.
+    #[error(
+        "migration {version} ({name}) is pending but older than the newest applied migration {newest_applied}; rename it to a newer version or allow out-of-order migrations explicitly"
+    )]
+    OutOfOrder {
+        /// The pending migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The newest applied version.
+        newest_applied: String,
+    },
+    /// A migration's SQL failed.
+    #[error("migration {version} ({name}) failed: {message}{}", if *transactional { "; the database is as it was before this migration" } else { "; it runs outside a transaction, so statements before the failing one stay applied; fix the cause and run migrate again" })]
+    MigrationFailed {
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The database's message.
+        message: String,
+        /// Whether it ran in a transaction (and so was rolled back whole).
+        transactional: bool,
+    },
+    /// `baseline` found tables that do not match migration 1.
+    #[error("the live tables do not match migration {version}: {}", differences.join("; "))]
+    BaselineMismatch {
+        /// Migration 1's version.
+        version: String,
+        /// Each difference, e.g. `review.rate: type integer, expected smallint`.
+        differences: Vec<String>,
+    },
+    /// Pending contract migrations would break functions that are still live.
+    #[error(
+        "contract migration{} blocked while live functions pin a version below the floor: {}; deploy newer functions (or wait until these age out of the window), or override explicitly",
+        if blocked.len() == 1 { "" } else { "s" },
+        blocked.iter().map(|b| format!(
+            "{} ({}, floor {}) needed by {}",
+            b.version,
+            b.name,
+            b.floor,
+            b.pinned_below.iter().map(|p| format!("{} at {}", p.function_name, p.crate_version)).collect::<Vec<_>>().join(", ")
+        )).collect::<Vec<_>>().join("; ")
+    )]
+    ContractBlocked {
+        /// Each blocked migration, with the live functions below its floor.
+        blocked: Vec<BlockedContract>,
+    },
+    /// Reverting would take away a migration that live functions need.
+    #[error(
+        "cannot revert {version} ({name}): live functions need it: {}; retire them first, or override explicitly",
+        needed_by.iter().map(|p| format!("{} at {}", p.function_name, p.crate_version)).collect::<Vec<_>>().join(", ")
+    )]
+    RevertBlocked {
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The live functions whose version embeds it.
+        needed_by: Vec<LivePin>,
+    },
+    /// `baseline` or `revert` cannot run in this state.
+    #[error("{0}")]
+    Refused(String),
+    /// The database failed outside any migration's SQL.
+    #[error("database error while {context}: {source}")]
+    Database {
+        /// What the runner was doing.
+        context: &'static str,
+        /// The database's error.
+        #[source]
+        source: diesel::result::Error,
+    },
+}
+
+impl MigrationError {
+    /// The error's type name, as the schema Lambda reports it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::LockTimeout { .. } => "LockTimeout",
+            Self::ChecksumMismatch { .. } => "ChecksumMismatch",
+            Self::OutOfOrder { .. } => "OutOfOrder",
+            Self::MigrationFailed { .. } => "MigrationFailed",
+            Self::BaselineMismatch { .. } => "BaselineMismatch",
+            Self::ContractBlocked { .. } => "ContractBlocked",
+            Self::RevertBlocked { .. } => "RevertBlocked",
+            Self::Refused(_) => "Refused",
+            Self::Database { .. } => "DatabaseError",
+        }
+    }
+}
+
+pub(crate) trait Context<T> {
+    fn context(self, context: &'static str) -> Result<T, MigrationError>;
+}
+
+impl<T> Context<T> for QueryResult<T> {
+    fn context(self, context: &'static str) -> Result<T, MigrationError> {
+        self.map_err(|source| MigrationError::Database { context, source })
+    }
+}

@@ -1,0 +1,402 @@
+//! [`Runner`]: status, plan, migrate, revert and baseline over a set of migrations.
+
+use std::{
+    cmp::Ordering,
+    time::{Duration, Instant},
+};
+
+use diesel::QueryResult;
+
+use super::*;
+use crate::{Backend, DbConnection, transactional};
+
+/// Options for the operations that change the schema.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// How long to wait for another runner's lock.
+    pub lock_timeout: Duration,
+    /// Apply a pending migration even when a newer one is already applied.
+    pub allow_out_of_order: bool,
+    /// How recently a function must have recorded itself to count as live.
+    pub pin_window: Duration,
+    /// Apply contract migrations, and revert migrations, that live functions still need:
+    /// an operator's explicit override of the compatibility window.
+    pub ignore_live_pins: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            allow_out_of_order: false,
+            pin_window: DEFAULT_PIN_WINDOW,
+            ignore_live_pins: false,
+        }
+    }
+}
+
+impl RunOptions {
+    /// These options with another lock timeout.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// These options allowing (or not) a migration older than the newest applied one.
+    #[must_use]
+    pub fn with_allow_out_of_order(mut self, allow: bool) -> Self {
+        self.allow_out_of_order = allow;
+        self
+    }
+
+    /// These options with another window for live functions.
+    #[must_use]
+    pub fn with_pin_window(mut self, window: Duration) -> Self {
+        self.pin_window = window;
+        self
+    }
+
+    /// These options overriding (or not) the live functions' compatibility window.
+    #[must_use]
+    pub fn with_ignore_live_pins(mut self, ignore: bool) -> Self {
+        self.ignore_live_pins = ignore;
+        self
+    }
+}
+
+/// Splits a non-transactional migration into statements: PostgreSQL runs a
+/// multi-statement string as one implicit transaction, which `CONCURRENTLY` refuses.
+/// Statements end with `;` at the end of a line; no `$$` bodies in such migrations.
+fn split_statements(sql: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            statements.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.trim().is_empty() {
+        statements.push(current);
+    }
+    statements
+}
+
+fn elapsed_ms(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs one migration's SQL (`up` or `down`) and its bookkeeping change as one step.
+fn run_step(
+    conn: &mut DbConnection,
+    m: &Migration,
+    sql: &str,
+    bookkeeping: impl Fn(&mut DbConnection, i64) -> QueryResult<()>,
+) -> Result<Step, MigrationError> {
+    let started = Instant::now();
+    let failed = |source: diesel::result::Error| MigrationError::MigrationFailed {
+        version: m.version.to_owned(),
+        name: m.name.to_owned(),
+        message: source.to_string(),
+        transactional: m.run_in_transaction,
+    };
+    if m.run_in_transaction {
+        transactional(conn, |c| {
+            c.batch_execute(sql)?;
+            bookkeeping(c, elapsed_ms(started))
+        })
+        .map_err(failed)?;
+    } else {
+        for statement in split_statements(sql) {
+            conn.batch_execute(&statement).map_err(failed)?;
+        }
+        bookkeeping(conn, elapsed_ms(started))
+            .context("recording a non-transactional migration")?;
+    }
+    let step = Step {
+        version: m.version.to_owned(),
+        name: m.name.to_owned(),
+        duration_ms: elapsed_ms(started),
+    };
+    tracing::info!(migration.version = %step.version, migration.name = %step.name, duration_ms = step.duration_ms, "migration step done");
+    Ok(step)
+}
+
+/// Runs the operations over a set of migrations: by default the ones embedded for the
+/// connection's backend.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Runner<'m> {
+    migrations: Option<&'m [Migration]>,
+    options: RunOptions,
+}
+
+impl<'m> Runner<'m> {
+    /// A runner over the embedded migrations.
+    pub fn new(options: RunOptions) -> Self {
+        Self {
+            migrations: None,
+            options,
+        }
+    }
+
+    /// A runner over another set (tests, or tooling that reads migrations elsewhere).
+    pub fn with_migrations(migrations: &'m [Migration], options: RunOptions) -> Self {
+        Self {
+            migrations: Some(migrations),
+            options,
+        }
+    }
+
+    fn set(&self, backend: Backend) -> &'m [Migration] {
+        self.migrations.unwrap_or_else(|| embedded(backend))
+    }
+
+    /// Applied, pending and drift, without taking the lock or changing anything.
+    pub fn status(&self, conn: &mut DbConnection) -> Result<Status, MigrationError> {
+        let backend = conn.backend();
+        let applied = applied(conn).context("reading the applied migrations")?;
+        let cmp = compare(self.set(backend), &applied);
+        let blocked = self.blocked(conn, &cmp.pending)?;
+        Ok(Status {
+            backend,
+            current_version: cmp.current_version,
+            head_version: self
+                .set(backend)
+                .last()
+                .map_or_else(String::new, |m| m.version.to_owned()),
+            pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
+            drift: cmp.drift,
+            applied,
+            blocked,
+        })
+    }
+
+    /// What [`Runner::migrate`] would apply, with the SQL, without changing anything.
+    pub fn plan(&self, conn: &mut DbConnection) -> Result<Plan, MigrationError> {
+        let applied = applied(conn).context("reading the applied migrations")?;
+        let cmp = compare(self.set(conn.backend()), &applied);
+        let blocked = self.blocked(conn, &cmp.pending)?;
+        Ok(Plan {
+            current_version: cmp.current_version,
+            pending: cmp
+                .pending
+                .iter()
+                .map(|m| PlannedMigration {
+                    version: m.version.to_owned(),
+                    name: m.name.to_owned(),
+                    run_in_transaction: m.run_in_transaction,
+                    sql: m.up.to_owned(),
+                })
+                .collect(),
+            drift: cmp.drift,
+            blocked,
+        })
+    }
+
+    /// The pending contract migrations live functions block (none with the override).
+    fn blocked(
+        &self,
+        conn: &mut DbConnection,
+        pending: &[&Migration],
+    ) -> Result<Vec<BlockedContract>, MigrationError> {
+        if self.options.ignore_live_pins || pending.iter().all(|m| m.phase.floor().is_none()) {
+            return Ok(Vec::new());
+        }
+        let pins =
+            live_pins(conn, self.options.pin_window).context("reading the live functions")?;
+        Ok(compat::blocked(pending, &pins))
+    }
+
+    /// Applies every pending migration, in order, under the lock.
+    pub fn migrate(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
+        locked(conn, &self.options, |conn| {
+            let backend = conn.backend();
+            // Read again under the lock: another runner may have just finished.
+            let applied = applied(conn).context("reading the applied migrations")?;
+            let mut cmp = compare(self.set(backend), &applied);
+            if !cmp.mismatches.is_empty() {
+                return Err(cmp.mismatches.remove(0));
+            }
+            let older = cmp.current_version.as_deref().and_then(|newest| {
+                cmp.pending
+                    .iter()
+                    .find(|m| cmp_versions(m.version, newest) == Ordering::Less)
+                    .map(|m| (newest, m))
+            });
+            if let (false, Some((newest, m))) = (self.options.allow_out_of_order, older) {
+                return Err(MigrationError::OutOfOrder {
+                    version: m.version.to_owned(),
+                    name: m.name.to_owned(),
+                    newest_applied: newest.to_owned(),
+                });
+            }
+            upgrade_bookkeeping(conn, self.set(backend))
+                .context("upgrading the bookkeeping table")?;
+            let blocked = self.blocked(conn, &cmp.pending)?;
+            if !blocked.is_empty() {
+                return Err(MigrationError::ContractBlocked { blocked });
+            }
+            let mut steps = Vec::new();
+            for m in &cmp.pending {
+                steps.push(run_step(conn, m, m.up, |c, ms| record(c, m, ms))?);
+            }
+            let after = applied_after(conn)?;
+            let drift = cmp
+                .drift
+                .into_iter()
+                .filter(|d| !matches!(d, Drift::OutOfOrder { .. }))
+                .collect();
+            Ok(RunReport {
+                version_before: cmp.current_version,
+                version_after: after,
+                steps,
+                pending: Vec::new(),
+                drift,
+            })
+        })
+    }
+
+    /// Reverts the newest `count` applied migrations with their `down.sql`, newest first.
+    pub fn revert(
+        &self,
+        conn: &mut DbConnection,
+        count: usize,
+    ) -> Result<RunReport, MigrationError> {
+        locked(conn, &self.options, |conn| {
+            let backend = conn.backend();
+            let recorded = applied(conn).context("reading the applied migrations")?;
+            if count > recorded.len() {
+                return Err(MigrationError::Refused(format!(
+                    "cannot revert {count} migrations: only {} are applied",
+                    recorded.len()
+                )));
+            }
+            let before = recorded.last().map(|r| r.version.clone());
+            if !self.options.ignore_live_pins {
+                let pins = live_pins(conn, self.options.pin_window)
+                    .context("reading the live functions")?;
+                for row in recorded.iter().rev().take(count) {
+                    let needed_by = compat::needing(row.crate_version.as_deref(), &pins);
+                    if !needed_by.is_empty() {
+                        return Err(MigrationError::RevertBlocked {
+                            version: row.version.clone(),
+                            name: row.name.clone(),
+                            needed_by,
+                        });
+                    }
+                }
+            }
+            let mut steps = Vec::new();
+            for row in recorded.iter().rev().take(count) {
+                let m = self.set(backend).iter().find(|m| m.version == row.version).ok_or_else(|| {
+                    MigrationError::Refused(format!(
+                        "cannot revert {} ({}): this crate version does not embed it; revert with the crate version that applied it",
+                        row.version, row.name
+                    ))
+                })?;
+                if m.checksum() != row.checksum.trim() {
+                    return Err(MigrationError::ChecksumMismatch {
+                        version: row.version.clone(),
+                        name: m.name.to_owned(),
+                        recorded: row.checksum.trim().to_owned(),
+                        embedded: m.checksum(),
+                    });
+                }
+                let down = m.down.ok_or_else(|| {
+                    MigrationError::Refused(format!(
+                        "cannot revert {} ({}): it has no down.sql",
+                        m.version, m.name
+                    ))
+                })?;
+                steps.push(run_step(conn, m, down, |c, _| unrecord(c, m.version))?);
+            }
+            let after = applied_after(conn)?;
+            let cmp = compare(
+                self.set(backend),
+                &applied(conn).context("reading the applied migrations")?,
+            );
+            Ok(RunReport {
+                version_before: before,
+                version_after: after,
+                steps,
+                pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
+                drift: cmp.drift,
+            })
+        })
+    }
+
+    /// Records migration 1 as applied on a database whose tables match it exactly (a
+    /// database the Python bookstore created). Refuses on SQLite, on a database with any
+    /// migration recorded, and, listing each difference, when the tables differ.
+    pub fn baseline(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
+        baseline::baseline(conn, self.set(Backend::Postgres), &self.options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_embed_the_same_versions_in_order() {
+        let versions = |b| embedded(b).iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(Backend::Postgres), versions(Backend::Sqlite));
+        let pg = versions(Backend::Postgres);
+        assert!(pg.len() >= 4, "{pg:?}");
+        assert!(
+            pg.windows(2)
+                .all(|w| cmp_versions(w[0], w[1]) == Ordering::Less)
+        );
+        assert_eq!(head_version(Backend::Postgres), *pg.last().unwrap());
+    }
+
+    #[test]
+    fn the_concurrent_index_migration_is_marked_non_transactional() {
+        let m = embedded(Backend::Postgres)
+            .iter()
+            .find(|m| m.up.contains("CONCURRENTLY"))
+            .unwrap();
+        assert!(!m.run_in_transaction);
+        assert!(embedded(Backend::Postgres)[0].run_in_transaction);
+    }
+
+    #[test]
+    fn checksums_are_sha256_of_up_sql() {
+        let m = Migration::new("1", "x", "abc");
+        assert_eq!(
+            m.checksum(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn statements_split_on_line_ends_skipping_comments() {
+        let parts = split_statements(
+            "-- note\nDROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE INDEX CONCURRENTLY i\n  ON t (c);\n",
+        );
+        assert_eq!(
+            parts,
+            vec![
+                "DROP INDEX CONCURRENTLY IF EXISTS i;\n",
+                "CREATE INDEX CONCURRENTLY i\n  ON t (c);\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(cmp_versions("9", "10"), Ordering::Less);
+        assert_eq!(
+            cmp_versions("20240201000000", "20240101000000"),
+            Ordering::Greater
+        );
+    }
+}
