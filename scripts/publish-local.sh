@@ -9,8 +9,9 @@
 #   bash scripts/publish-local.sh                    # starts a registry in a temp dir, stops it after
 #   bash scripts/publish-local.sh --registry-dir DIR # a registry started with scripts/registry.sh
 #
-# The registry is passed with --config and the token through CARGO_REGISTRIES_LOCAL_TOKEN,
-# so ~/.cargo (config and credentials) is never touched. Path dependencies between
+# The registry, named `bookstore` as the outside app expects, goes in with --config and the
+# token with CARGO_REGISTRIES_BOOKSTORE_TOKEN, so ~/.cargo (config and credentials) is never
+# touched. Path dependencies between
 # workspace crates need `version = "=X.Y.Z"` (cargo rewrites them to this registry), and no
 # crate may restrict `publish = [...]` to other registries.
 set -euo pipefail
@@ -30,9 +31,9 @@ if $own; then
 else
   url=$(bash "$SCRIPTS_DIR/registry.sh" url "$dir")
 fi
-CARGO_REGISTRIES_LOCAL_TOKEN=$(cat "$(bash "$SCRIPTS_DIR/registry.sh" token-file "$dir")")
-export CARGO_REGISTRIES_LOCAL_TOKEN
-registry=(--registry local --config "registries.local.index='$url'")
+CARGO_REGISTRIES_BOOKSTORE_TOKEN=$(cat "$(bash "$SCRIPTS_DIR/registry.sh" token-file "$dir")")
+export CARGO_REGISTRIES_BOOKSTORE_TOKEN
+registry=(--registry bookstore --config "registries.bookstore.index='$url'")
 
 mapfile -t crates < <(published_crates)
 [ ${#crates[@]} -gt 0 ] || die "no published crate in the workspace"
@@ -76,7 +77,7 @@ with open(out, "wb") as f:
     f.write(struct.pack("<I", len(meta)) + meta + struct.pack("<I", len(data)) + data)
 PY
 response=$(curl -sS -o - -w '\n%{http_code}' -X PUT "$api/api/v1/crates/new" \
-  -H "Authorization: $CARGO_REGISTRIES_LOCAL_TOKEN" -H 'Content-Type: application/octet-stream' \
+  -H "Authorization: $CARGO_REGISTRIES_BOOKSTORE_TOKEN" -H 'Content-Type: application/octet-stream' \
   --data-binary "@$body")
 code=$(tail -n 1 <<<"$response")
 answer=$(sed '$d' <<<"$response")

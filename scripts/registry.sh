@@ -11,8 +11,8 @@
 #   bash scripts/registry.sh stop "$dir"
 #
 # Use it without touching ~/.cargo (scripts/publish-local.sh does):
-#   CARGO_REGISTRIES_LOCAL_TOKEN=$(cat "$dir/token") \
-#     cargo publish --registry local --config "registries.local.index='$url'"
+#   CARGO_REGISTRIES_BOOKSTORE_TOKEN=$(cat "$dir/token") \
+#     cargo publish --registry bookstore --config "registries.bookstore.index='$url'"
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
