@@ -1,85 +1,98 @@
 #!/usr/bin/env bash
-# Builds the three Lambda artifacts for provided.al2023 (x86_64):
+# Builds Lambda artifacts for provided.al2023 (x86_64), for this workspace or any other crate:
 #
-#   target/lambda/schema-lambda/bootstrap.zip
-#   target/lambda/books/bootstrap.zip
-#   target/lambda/reviews/bootstrap.zip
+#   bash scripts/build-lambdas.sh                      # this workspace's three functions:
+#       target/lambda/{schema-lambda,books,reviews}/bootstrap.zip
+#   bash scripts/build-lambdas.sh --manifest-path ../my-app/Cargo.toml --bin authors [--out DIR]
 #
-# Each zip holds one file, `bootstrap`: a stripped release binary with libpq (diesel's
-# bundled build, pq-sys `bundled`) and OpenSSL (Debian's static libraries, see
-# .cargo/config.toml) linked in, so it needs nothing but the C runtime. cargo-lambda links
-# it with zig against glibc 2.34, the version provided.al2023 ships, so a symbol newer than
-# that fails the link here instead of the cold start there. The release profile (root
-# Cargo.toml) is the size-tuned one: opt-level "s", fat LTO, one codegen unit, strip.
+# Options (shared with scripts/check-artifacts.sh; see parse_lambda_args in scripts/lib.sh):
+#   --manifest-path PATH, -p/--package PKG, --bin NAME (repeatable), --features LIST (after
+#   -p), --out DIR (default: the manifest's target dir + /lambda). Without -p/--bin: this
+#   workspace's three functions, or every binary of the manifest's package.
+#
+# Each <out>/<bin>/bootstrap.zip holds one file, `bootstrap`: a stripped release binary with
+# libpq (pq-sys `bundled`) and OpenSSL (Debian's static libraries) linked in, so it needs
+# nothing but the C runtime; the unzipped binary is kept beside it. cargo-lambda links it
+# with zig against glibc 2.34, the version provided.al2023 ships, so a symbol newer than
+# that fails the link here instead of the cold start there. Everything the artifacts need
+# is set here, in the build's environment, so it applies to any manifest and never to a
+# plain `cargo build` (a .cargo/config.toml with Debian's paths broke that on a Mac):
+#   - OpenSSL: OPENSSL_STATIC, OPENSSL_NO_PKG_CONFIG, OPENSSL_LIB_DIR, OPENSSL_INCLUDE_DIR
+#     (`OPENSSL_STATIC=1` alone still links libssl.so through pkg-config);
+#   - the release profile, as CARGO_PROFILE_RELEASE_*: opt-level "z" (override with
+#     CARGO_PROFILE_RELEASE_OPT_LEVEL), fat LTO, one codegen unit, strip, and panic =
+#     "unwind": the unit of work relies on unwinding to roll back, and cargo-lambda's own
+#     profile (turned off with --disable-optimizations) would abort.
+# Needs Debian's libssl-dev, zip and cargo-lambda: `bash scripts/setup.sh build`.
 #
 # Optional: BOOKSTORE_RDS_CA_BUNDLE=/path/to/global-bundle.pem adds that file to every zip
 # as `rds-global-bundle.pem` (then DB_SSLROOTCERT=/var/task/rds-global-bundle.pem); see
-# docs/deploy.md. Check the result with `bash scripts/check-artifacts.sh`.
+# docs/deploy.md. Check the result with `bash scripts/check-artifacts.sh` (same options).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-CARGO_LAMBDA_VERSION=1.9.2
+# The glibc of provided.al2023; the target directory drops the suffix.
 TARGET=x86_64-unknown-linux-gnu.2.34
-FUNCTIONS=(schema-lambda books reviews)
+TARGET_TRIPLE=x86_64-unknown-linux-gnu
+OPENSSL_MULTIARCH=/usr/lib/x86_64-linux-gnu
 
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "build-lambdas: apt-get install ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-}
-# libssl-dev: the static OpenSSL; zip/unzip: packaging and the artifact check.
-apt_install libssl-dev zip unzip
+parse_lambda_args "$@"
 
-if ! cargo lambda --version 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
-  echo "build-lambdas: pip install cargo-lambda==$CARGO_LAMBDA_VERSION (brings zig)"
-  pip install --quiet --disable-pip-version-check --root-user-action=ignore "cargo-lambda==$CARGO_LAMBDA_VERSION" \
-    || { echo "build-lambdas: could not install cargo-lambda; run: pip install cargo-lambda==$CARGO_LAMBDA_VERSION" >&2; exit 1; }
-  hash -r
-fi
+[ -f "$OPENSSL_MULTIARCH/libssl.a" ] && [ -f /usr/include/openssl/ssl.h ] \
+  || die "Debian's static OpenSSL (libssl-dev, $OPENSSL_MULTIARCH/libssl.a) is missing; run: bash scripts/setup.sh build"
+require zip build
+require_version "cargo lambda --version" "cargo-lambda $CARGO_LAMBDA_VERSION" build
 
 # Fresh outputs only: a stale zip from an earlier build must not pass for this one.
-for name in "${FUNCTIONS[@]}"; do rm -rf "target/lambda/$name"; done
+while read -r name; do rm -rf "${LAMBDA_OUT:?}/$name"; done < <(lambda_bins)
 
 # zig compiles the C parts (libpq, ring, openssl-sys' probe) with its own glibc 2.34
 # headers and does not search Debian's multiarch folder, where OpenSSL keeps
 # opensslconf.h and configuration.h. Hand it one folder with all of OpenSSL's headers and
 # nothing else (pointing it at /usr/include would mix in the host's glibc 2.36 headers).
-openssl_include=target/lambda-openssl-include
+openssl_include=$LAMBDA_TARGET_DIR/lambda-openssl-include
 rm -rf "$openssl_include" && mkdir -p "$openssl_include/openssl"
 cp /usr/include/openssl/*.h "$openssl_include/openssl/"
 cp /usr/include/x86_64-linux-gnu/openssl/*.h "$openssl_include/openssl/"
-export OPENSSL_INCLUDE_DIR="$PWD/$openssl_include"
+
+build() {
+  env \
+    OPENSSL_STATIC=1 OPENSSL_NO_PKG_CONFIG=1 \
+    OPENSSL_LIB_DIR="$OPENSSL_MULTIARCH" OPENSSL_INCLUDE_DIR="$openssl_include" \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}" \
+    CARGO_PROFILE_RELEASE_LTO=true \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+    CARGO_PROFILE_RELEASE_STRIP=true \
+    CARGO_PROFILE_RELEASE_PANIC=unwind \
+    cargo lambda build --release --locked --disable-optimizations \
+    --manifest-path "$LAMBDA_MANIFEST" --target "$TARGET" \
+    --output-format zip --lambda-dir "$LAMBDA_OUT" "$@"
+}
 
 started=$SECONDS
-# --disable-optimizations: keep the workspace's release profile (cargo-lambda would
-# otherwise override it, with panic = "abort" among others; the unit of work relies on
-# unwinding to roll back), with opt-level "z" on top for these artifacts.
-# Two builds, not one: cargo unifies features across the packages of one build, and
-# schema-lambda's bookstore-schema `aws` (Secrets Manager, ~2 MB zipped) would end up in
-# books and reviews, which only need `aws-iam`.
-build() {
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z} \
-    cargo lambda build --release --locked --disable-optimizations \
-    --target "$TARGET" --output-format zip "$@"
-}
-build -p schema-lambda --bin schema-lambda
-build -p bookstore-functions --bin books --bin reviews
-echo "build-lambdas: built in $((SECONDS - started)) s"
+# One build per package, not one for all: cargo unifies features across the packages of
+# one build, and schema-lambda's bookstore-schema `aws` (Secrets Manager, ~2 MB zipped)
+# would end up in books and reviews, which only need `aws-iam`.
+while IFS=$'\t' read -r pkg features bins; do
+  args=(-p "$pkg")
+  for b in $bins; do args+=(--bin "$b"); done
+  [ "$features" = - ] || args+=(--features "$features")
+  say "cargo lambda build ${args[*]}"
+  build "${args[@]}"
+done <<<"$LAMBDA_BUILDS"
+say "built in $((SECONDS - started)) s"
 
-release_dir=target/x86_64-unknown-linux-gnu/release
-for name in "${FUNCTIONS[@]}"; do
-  dir="target/lambda/$name"
+release_dir=$LAMBDA_TARGET_DIR/$TARGET_TRIPLE/release
+while read -r name; do
+  dir="$LAMBDA_OUT/$name"
   zip="$dir/bootstrap.zip"
-  [ -f "$zip" ] || { echo "build-lambdas: cargo lambda did not write $zip" >&2; exit 1; }
+  [ -f "$zip" ] || die "cargo lambda did not write $zip"
   # Keep the unzipped binary beside the zip: the end-to-end tests run it.
   cp "$release_dir/$name" "$dir/bootstrap"
   if [ -n "${BOOKSTORE_RDS_CA_BUNDLE:-}" ]; then
-    [ -f "$BOOKSTORE_RDS_CA_BUNDLE" ] || { echo "build-lambdas: BOOKSTORE_RDS_CA_BUNDLE=$BOOKSTORE_RDS_CA_BUNDLE is not a file" >&2; exit 1; }
+    [ -f "$BOOKSTORE_RDS_CA_BUNDLE" ] || die "BOOKSTORE_RDS_CA_BUNDLE=$BOOKSTORE_RDS_CA_BUNDLE is not a file"
     cp "$BOOKSTORE_RDS_CA_BUNDLE" "$dir/rds-global-bundle.pem"
     (cd "$dir" && zip -q -X bootstrap.zip rds-global-bundle.pem)
   fi
-  printf 'build-lambdas: %-14s %s (%s bytes)\n' "$name" "$zip" "$(stat -c %s "$zip")"
-done
+  printf '%s: %-14s %s (%s bytes)\n' "$SCRIPT_NAME" "$name" "$zip" "$(stat -c %s "$zip")"
+done < <(lambda_bins)

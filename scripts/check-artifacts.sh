@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Checks the Lambda artifacts that scripts/build-lambdas.sh wrote, as provided.al2023 will
-# meet them. For each target/lambda/<name>/bootstrap.zip it fails when:
+# meet them. Takes the same options as build-lambdas.sh (--manifest-path, -p, --bin, --out),
+# so an outside team checks its own zips with the arguments it built them with:
+#   bash scripts/check-artifacts.sh --manifest-path ../my-app/Cargo.toml --bin authors
+# For each <out>/<bin>/bootstrap.zip it fails when:
 #   - the zip is missing, or holds no executable x86-64 ELF `bootstrap`;
 #   - `bootstrap` needs a shared library beyond the C runtime's own (libc, libm, libgcc_s,
 #     ld-linux and their glibc kin: libpthread, libdl, librt, libutil); libpq and OpenSSL
@@ -9,15 +12,16 @@
 #   - the zip is larger than 5 MB (5,000,000 bytes).
 # It prints each artifact's zipped and unzipped size and its highest GLIBC_ version.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
 
-FUNCTIONS=(schema-lambda books reviews)
+parse_lambda_args "$@"
+mapfile -t FUNCTIONS < <(lambda_bins)
 MAX_GLIBC=2.34
 MAX_ZIP_BYTES=5000000
 ALLOWED_LIBS='^(libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1)$'
 
 for tool in unzip readelf objdump; do
-  command -v "$tool" >/dev/null || { echo "check-artifacts: $tool is missing; run: apt-get install unzip binutils" >&2; exit 1; }
+  require "$tool" build
 done
 
 work=$(mktemp -d)
@@ -27,9 +31,9 @@ fail() { echo "check-artifacts: FAIL $1: $2" >&2; failures=$((failures + 1)); }
 
 printf '%-14s %12s %12s %8s  %s\n' function zipped unzipped glibc 'shared libraries'
 for name in "${FUNCTIONS[@]}"; do
-  zip="target/lambda/$name/bootstrap.zip"
+  zip="$LAMBDA_OUT/$name/bootstrap.zip"
   if [ ! -f "$zip" ]; then
-    fail "$name" "$zip is missing; build it with: bash scripts/build-lambdas.sh"
+    fail "$name" "$zip is missing; build it with: bash scripts/build-lambdas.sh $*"
     continue
   fi
   mkdir -p "$work/$name"

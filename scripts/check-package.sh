@@ -3,7 +3,9 @@
 # that depends on the packaged .crate (not the workspace) and let it migrate a fresh
 # PostgreSQL database: the embedded migrations travel inside the package.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+start_postgres
 root=$PWD
 cargo package -p bookstore-schema --locked --quiet
 crate=$(ls target/package/bookstore-schema-*.crate | sort | tail -n 1)

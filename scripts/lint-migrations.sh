@@ -3,8 +3,9 @@
 # The runner wraps transactional migrations in a transaction, so squawk is told so;
 # migrations marked run_in_transaction = false are linted without that assumption.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v squawk >/dev/null || { echo "squawk missing: pip install squawk-cli==2.70.0" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+require_version "squawk --version" "$SQUAWK_VERSION" test
 in_tx=() no_tx=()
 for dir in migrations/postgres/*/; do
   if grep -qs 'run_in_transaction *= *false' "$dir/metadata.toml"; then no_tx+=("$dir/up.sql"); else in_tx+=("$dir/up.sql"); fi

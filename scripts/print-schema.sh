@@ -5,10 +5,14 @@
 # int4 and integer; int2 and smallint; timestamptz and timestamp). One schema.rs serves
 # every backend: its `Timestamptz` is bookstore_schema::sql_types::Timestamptz.
 # With --check, fails if schema.rs would change or SQLite differs (CI's schema-drift
-# check). Needs diesel_cli 2.3 (`bash scripts/setup.sh` installs it).
+# check). Needs diesel_cli and PostgreSQL (`bash scripts/setup.sh test`).
 # schema.patch renames the `review` column of table `review` (diesel needs distinct names).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+require_version "diesel --version" "Version: $DIESEL_CLI_VERSION" test
+require psql test
+start_postgres
 check=false
 [ "${1:-}" = "--check" ] && check=true
 PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}

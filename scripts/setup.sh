@@ -1,37 +1,73 @@
 #!/usr/bin/env bash
-# Starts and installs what the tests need on a fresh machine (idempotent, quiet when
-# everything is there): PostgreSQL running, diesel_cli for the schema-drift check,
-# squawk for the migration lint.
+# The one script that installs anything (apt, pip, cargo install) and starts the local
+# PostgreSQL. Idempotent and quiet when everything is there. Versions: scripts/versions.env.
+#
+#   bash scripts/setup.sh            # test + build: what `bash scripts/test.sh` needs
+#   bash scripts/setup.sh all        # everything CI runs (.ci/run)
+#   bash scripts/setup.sh GROUP...   # one or more of the groups below
+#
+# Groups:
+#   test     PostgreSQL running; libpq/OpenSSL/SQLite headers; diesel_cli (schema drift),
+#            squawk (migration lint), moto (Secrets Manager emulator), cfn-lint (cdk/ci.sh)
+#   build    libssl-dev, zip, unzip, binutils and cargo-lambda (brings zig): scripts/build-lambdas.sh
+#   release  cargo-hack and cargo-semver-checks: scripts/check-features.sh and
+#            scripts/semver-check.sh (cargo builds: several minutes each on 2 cores)
+#   bench    wrk, pgbouncer, hyperfine, pgbench: scripts/bench.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
 
-export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432}
-if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
-  echo "setup: PostgreSQL is down; starting it"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
-  for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && break; sleep 1; done
-  pg_isready -h "$PGHOST" -p "$PGPORT" || { echo "setup: PostgreSQL did not start; see /var/log/postgresql" >&2; exit 1; }
-fi
-
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: apt-get install ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+setup_test() {
+  apt_install postgresql libpq-dev libssl-dev pkg-config sqlite3 openssl curl python3-pip
+  start_postgres
+  if ! diesel --version 2>/dev/null | grep -q "Version: $DIESEL_CLI_VERSION\$"; then
+    cargo_install diesel_cli "$DIESEL_CLI_VERSION" "the schema-drift check" --no-default-features --features postgres,sqlite-bundled
+  fi
+  # The credential tests launch moto_server (schema-crate/src/testing/moto.rs pins the same version).
+  if ! command -v moto_server >/dev/null 2>&1 \
+    || [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+    pip_install "moto[server]==$MOTO_VERSION" "the Secrets Manager emulator for the credential tests"
+  fi
+  if ! squawk --version 2>/dev/null | grep -q "$SQUAWK_VERSION"; then
+    pip_install "squawk-cli==$SQUAWK_VERSION" "the migration lint"
+  fi
+  if [ "$(cfn-lint --version 2>/dev/null || true)" != "cfn-lint $CFN_LINT_VERSION" ]; then
+    pip_install "cfn-lint==$CFN_LINT_VERSION" "the CloudFormation lint in cdk/ci.sh"
   fi
 }
-apt_install libpq-dev libssl-dev sqlite3 zip unzip openssl
 
-if ! diesel --version 2>/dev/null | grep -q '2\.3\.'; then
-  echo "setup: cargo install diesel_cli 2.3.7 (for the schema-drift check)"
-  cargo install diesel_cli --version 2.3.7 --locked --quiet --no-default-features --features postgres,sqlite-bundled
-fi
-if ! python3 -c "import moto" 2>/dev/null; then
-  echo "setup: pip install moto[server]==5.2.1 (the Secrets Manager emulator for the credential tests)"
-  pip install --quiet --disable-pip-version-check --root-user-action=ignore "moto[server]==5.2.1"
-fi
-if ! squawk --version 2>/dev/null | grep -q '2\.70\.0'; then
-  echo "setup: pip install squawk-cli==2.70.0 (for the migration lint)"
-  pip install --quiet --disable-pip-version-check --root-user-action=ignore squawk-cli==2.70.0
-fi
+setup_build() {
+  # libssl-dev: the static OpenSSL linked into the zips; zip/unzip: packaging and the
+  # artifact check; binutils: readelf/objdump for the artifact check.
+  apt_install libssl-dev zip unzip binutils python3-pip
+  if ! cargo lambda --version 2>/dev/null | grep -q "cargo-lambda $CARGO_LAMBDA_VERSION"; then
+    pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION" "the Lambda build; brings zig"
+  fi
+}
+
+setup_release() {
+  if ! cargo hack --version 2>/dev/null | grep -q "cargo-hack $CARGO_HACK_VERSION"; then
+    cargo_install cargo-hack "$CARGO_HACK_VERSION" "the feature-combination check"
+  fi
+  if ! cargo semver-checks --version 2>/dev/null | grep -q "cargo-semver-checks $CARGO_SEMVER_CHECKS_VERSION"; then
+    cargo_install cargo-semver-checks "$CARGO_SEMVER_CHECKS_VERSION" "the semver check against the previous release"
+  fi
+}
+
+setup_bench() {
+  local installed_pgbouncer=false
+  dpkg -s pgbouncer >/dev/null 2>&1 || installed_pgbouncer=true
+  apt_install wrk pgbouncer hyperfine postgresql-client
+  # Debian starts a pgbouncer service on 6432 when it installs one; the harness runs its own.
+  if $installed_pgbouncer; then service pgbouncer stop >/dev/null 2>&1 || true; fi
+}
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(test build)
+for group in "${groups[@]}"; do
+  case "$group" in
+    all) setup_test; setup_build; setup_release; setup_bench ;;
+    test|build|release|bench) "setup_$group" ;;
+    *) die "unknown group '$group' (test, build, release, bench, all)" ;;
+  esac
+done

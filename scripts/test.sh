@@ -2,8 +2,9 @@
 # Runs every test: the Rust workspace against the real PostgreSQL and SQLite (and the
 # built Lambda zips through a Runtime API), then the CDK app's offline tests. Starts and installs what it needs first.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+bash scripts/setup.sh test build
 # The Runtime API tests run the real bootstrap zips: build them when they are missing.
 if ! ls target/lambda/{schema-lambda,books,reviews}/bootstrap.zip >/dev/null 2>&1; then bash scripts/build-lambdas.sh; fi
 cargo test --workspace --all-features --locked
