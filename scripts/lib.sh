@@ -128,7 +128,8 @@ require_history() {
     || die "this clone is shallow: releases are found from history; run: git fetch --unshallow"
 }
 
-# version_changes MANIFEST_RELATIVE_PATH: "commit version" for every commit (reachable from
+# version_changes MANIFEST_RELATIVE_PATH: "commit version" for every commit (on the mainline,
+# first-parent history of
 # HEAD, newest first) that changed the manifest's [package] version, to that version. This is
 # how the scripts find releases without tags: CI's clone may have none.
 version_changes() {
@@ -138,7 +139,7 @@ version_changes() {
     [ -n "$v" ] || continue
     parent_v=$(manifest_version "$commit^" "$manifest")
     [ "$v" = "$parent_v" ] || echo "$commit $v"
-  done < <(git -C "$REPO_ROOT" log --format=%H -G '^version *=' -- "$manifest")
+  done < <(git -C "$REPO_ROOT" log --first-parent -m --format=%H -G '^version *=' -- "$manifest")
 }
 
 # release_commit MANIFEST_RELATIVE_PATH VERSION: the commit that last changed the version to

@@ -5,9 +5,9 @@
 #   1. pinned =X.Y.Z from the registry in DIR (filled by scripts/publish-local.sh): run its
 #      tests against PostgreSQL, build its Lambda zip with scripts/build-lambdas.sh and pass
 #      scripts/check-artifacts.sh;
-#   2. pinned by git tag from a file:// clone of this repository (the release tags are
-#      created in the clone, at the commit that released each crate's current version, so
-#      CI needs no tags of its own): run its tests again.
+#   2. pinned by git tag from a file:// clone of this repository: run its tests again. The
+#      tags (`schema-vX.Y.Z`, … for each crate's current version) are created in the clone
+#      at HEAD, the code under test, so CI needs no tags of its own.
 #
 #   bash scripts/outside-app.sh --registry-dir DIR
 set -euo pipefail
@@ -47,11 +47,9 @@ bash "$SCRIPTS_DIR/check-artifacts.sh" --manifest-path "$work/registry/Cargo.tom
 say "2/2: by git tag from a file:// clone"
 git clone --quiet --no-local "$REPO_ROOT" "$work/repo"
 declare -A tag_of
-while read -r crate version manifest; do
+while read -r crate version _; do
   tag="$(tag_prefix "$crate")-v$version"
-  # The release is the commit that last changed the crate's version line (release.sh).
-  commit=$(git -C "$work/repo" log -n 1 --format=%H -G '^version = ' -- "${manifest#"$REPO_ROOT"/}")
-  git -C "$work/repo" tag -f "$tag" "${commit:-HEAD}" >/dev/null
+  git -C "$work/repo" tag -f "$tag" HEAD >/dev/null
   tag_of[$crate]=$tag
 done < <(published_crates)
 cp -r "$fixture" "$work/git"
