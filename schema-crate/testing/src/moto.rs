@@ -1,5 +1,6 @@
 //! moto's server (PyPI `moto[server]`): a local Secrets Manager that speaks the real API,
-//! for the tests of this crate's `aws` feature and of the functions that use it.
+//! for the credential tests (`bookstore-credentials`' `secrets-manager` feature) and those
+//! of the functions that use it.
 
 use std::{
     io::{Read as _, Write as _},
