@@ -71,8 +71,8 @@ build() {
 
 started=$SECONDS
 # One build per package, not one for all: cargo unifies features across the packages of
-# one build, and schema-lambda's bookstore-schema `aws` (Secrets Manager, ~2 MB zipped)
-# would end up in books and reviews, which only need `aws-iam`.
+# one build, and schema-lambda's bookstore-credentials `secrets-manager` (~2 MB zipped)
+# would end up in books and reviews, which only sign IAM tokens.
 while IFS=$'\t' read -r pkg features bins; do
   args=(-p "$pkg")
   for b in $bins; do args+=(--bin "$b"); done

@@ -5,9 +5,11 @@
 #     combination of its features, two at a time (cargo hack --feature-powerset --depth 2,
 #     which includes no features and the defaults);
 #   - each package with binaries (the deployables) alone, with exactly the features it
-#     enables on its dependencies: books and reviews take bookstore-schema's `aws-iam`
-#     without `aws`, which an --all-features build never compiles. One package per cargo
-#     run, so that another package's features cannot leak in.
+#     enables on its dependencies: books and reviews take bookstore-kit's `http` with
+#     bookstore-credentials without `secrets-manager`, schema-lambda the kit without its
+#     default features and the credentials with `secrets-manager`; an --all-features build
+#     compiles neither. One package per cargo run, so that another package's features
+#     cannot leak in.
 # Dev-dependencies play no part: a library `cargo check` does not build them, and cargo's
 # resolver does not unify their features into it.
 #

@@ -23,7 +23,7 @@ setup_test() {
   if ! diesel --version 2>/dev/null | grep -q "Version: $DIESEL_CLI_VERSION\$"; then
     cargo_install diesel_cli "$DIESEL_CLI_VERSION" "the schema-drift check" --no-default-features --features postgres,sqlite-bundled
   fi
-  # The credential tests launch moto_server (schema-crate/src/testing/moto.rs pins the same version).
+  # The credential tests launch moto_server (schema-crate/testing/src/moto.rs pins the same version).
   if ! command -v moto_server >/dev/null 2>&1 \
     || [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
     pip_install "moto[server]==$MOTO_VERSION" "the Secrets Manager emulator for the credential tests"
