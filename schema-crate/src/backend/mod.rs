@@ -179,8 +179,9 @@ impl DbConnection {
 
 /// Whether `error` is worth retrying on a fresh connection or a little later: the
 /// connection dropped, the server was shutting down or failing over (a writer that just
-/// became a reader), a serialization failure, or SQLite's busy timeout ran out behind
-/// another writer. Constraint violations and bugs are not.
+/// became a reader), a serialization failure or a deadlock, a statement or lock timeout
+/// (the app role has both), or SQLite's busy timeout ran out behind another writer.
+/// Constraint violations and bugs are not.
 pub fn is_transient(error: &DieselError) -> bool {
     let DieselError::DatabaseError(kind, info) = error else {
         return false;
@@ -191,5 +192,6 @@ pub fn is_transient(error: &DieselError) -> bool {
             | DatabaseErrorKind::UnableToSendCommand
             | DatabaseErrorKind::ReadOnlyTransaction
             | DatabaseErrorKind::SerializationFailure
-    ) || sqlite::is_busy(info.message())
+    ) || postgres::is_busy(info.message())
+        || sqlite::is_busy(info.message())
 }

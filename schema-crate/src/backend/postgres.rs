@@ -115,3 +115,12 @@ impl Dialect for PgConnection {
         ))
     }
 }
+
+/// A deadlock (40P01), or the statement or lock timeout cancelling a statement (57014,
+/// 55P03): diesel reports these as `Unknown`, so they are told by PostgreSQL's message.
+pub(super) fn is_busy(message: &str) -> bool {
+    message.contains("deadlock detected")
+        || message.contains("canceling statement due to statement timeout")
+        || message.contains("canceling statement due to lock timeout")
+        || message.contains("could not obtain lock")
+}

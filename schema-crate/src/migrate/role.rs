@@ -54,11 +54,34 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
     let Some(sql) = with_conn!(&mut *conn, c => sql(c, role)) else {
         return Ok(());
     };
-    conn.batch_execute(&sql)
-        .context("granting the app role its privileges")?;
+    // The role and `GRANT CONNECT` live in cluster-wide catalogs, which the per-database
+    // runner lock does not cover: two databases provisioning at once (a deploy of two
+    // stages, parallel tests) can collide with "tuple concurrently updated". The SQL is
+    // idempotent, so a collision is retried after a short, growing pause.
+    let mut attempt = 0;
+    loop {
+        match conn.batch_execute(&sql) {
+            Ok(()) => break,
+            Err(error)
+                if attempt < ROLE_RETRIES && error.to_string().contains("concurrently updated") =>
+            {
+                attempt += 1;
+                tracing::info!(
+                    role,
+                    attempt,
+                    "app role: a concurrent update of the role; retrying"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)));
+            }
+            Err(error) => return Err(error).context("granting the app role its privileges"),
+        }
+    }
     tracing::info!(role, "app role ensured");
     Ok(())
 }
+
+/// How often [`ensure_app_role`] retries a collision with another database's run.
+const ROLE_RETRIES: u32 = 8;
 
 #[cfg(test)]
 mod tests {

@@ -91,3 +91,28 @@ fn the_app_role_carries_its_timeouts_from_login_with_no_set_statement() {
     // The migrator (the cluster's owner) is not bound by them.
     admin.batch_execute("SELECT pg_sleep(0.1)").unwrap();
 }
+
+#[test]
+fn the_app_roles_timeouts_are_transient_errors_not_bugs() {
+    let db = TestDb::migrated("app_role_timeout_transient");
+    let mut admin = db.connect();
+    migrate::ensure_app_role(&mut admin, migrate::DEFAULT_APP_ROLE).unwrap();
+    let mut app = connect_as_app_role(&db);
+    let timeout = app
+        .batch_execute("SET statement_timeout = '50ms'; SELECT pg_sleep(1)")
+        .unwrap_err();
+    assert!(bookstore_schema::is_transient(&timeout), "{timeout}");
+    // A lock another session holds, past the role's lock timeout.
+    admin
+        .batch_execute("BEGIN; LOCK TABLE book IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let lock = app
+        .batch_execute("SET lock_timeout = '50ms'; SELECT count(*) FROM book")
+        .unwrap_err();
+    assert!(bookstore_schema::is_transient(&lock), "{lock}");
+    admin.batch_execute("ROLLBACK").unwrap();
+    let bug = app
+        .batch_execute("SELECT * FROM no_such_table")
+        .unwrap_err();
+    assert!(!bookstore_schema::is_transient(&bug), "{bug}");
+}

@@ -41,14 +41,10 @@ impl From<DieselError> for ApiError {
                 constraint,
                 field: None,
             },
-            // A dropped socket, a terminated backend, an Aurora writer that just became
-            // a reader during failover: retrying on a fresh connection can work.
-            DatabaseErrorKind::ClosedConnection
-            | DatabaseErrorKind::UnableToSendCommand
-            | DatabaseErrorKind::ReadOnlyTransaction
-            | DatabaseErrorKind::SerializationFailure => Self::unavailable(&error),
-            // SQLite's busy timeout ran out behind another writer.
-            _ if info.message().contains("database is locked") => Self::unavailable(&error),
+            // A dropped socket, a failover, a serialization failure, a deadlock, the app
+            // role's statement or lock timeout, SQLite's busy timeout: the schema crate
+            // knows each backend's transient errors; a retry later can work.
+            _ if bookstore_schema::is_transient(&error) => Self::unavailable(&error),
             _ => Self::internal(&error),
         }
     }
@@ -221,10 +217,18 @@ mod tests {
         ] {
             assert_eq!(db_error(kind, "gone", None).code(), "database_unavailable");
         }
-        assert_eq!(
-            db_error(DatabaseErrorKind::Unknown, "database is locked", None).code(),
-            "database_unavailable"
-        );
+        for busy in [
+            "database is locked",
+            "deadlock detected",
+            "canceling statement due to statement timeout",
+            "canceling statement due to lock timeout",
+        ] {
+            assert_eq!(
+                db_error(DatabaseErrorKind::Unknown, busy, None).code(),
+                "database_unavailable",
+                "{busy}"
+            );
+        }
         let unknown = db_error(
             DatabaseErrorKind::Unknown,
             "relation \"book\" does not exist",
