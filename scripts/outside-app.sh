@@ -53,15 +53,15 @@ while read -r crate version _; do
   tag_of[$crate]=$tag
 done < <(published_crates)
 cp -r "$fixture" "$work/git"
-python3 - "$work/git/Cargo.toml" "file://$work/repo" \
-  "${tag_of[bookstore-schema]}" "${tag_of[bookstore-kit]}" "${tag_of[bookstore-testing]}" <<'PY'
+# All three from the schema release's tag: crates of one repository must come from one git
+# reference, or cargo sees the kit's bookstore-schema (a path inside its checkout) and the
+# app's as two different crates. The `version` beside each tag checks what the tag holds.
+python3 - "$work/git/Cargo.toml" "file://$work/repo" "${tag_of[bookstore-schema]}" <<'PY'
 import re, sys
-path, repo, schema, kit, testing = sys.argv[1:]
+path, repo, tag = sys.argv[1:]
 text = open(path).read()
-tags = {"bookstore-schema": schema, "bookstore-kit": kit, "bookstore-testing": testing}
 def pin(m):
-    name = m.group(1)
-    return f'{name} = {{ git = "{repo}", tag = "{tags[name]}", '
+    return f'{m.group(1)} = {{ git = "{repo}", tag = "{tag}", '
 count = 0
 text, count = re.subn(r'^(bookstore-schema|bookstore-kit|bookstore-testing) = \{ ', pin, text, flags=re.M)
 text = text.replace(', registry = "bookstore"', '')

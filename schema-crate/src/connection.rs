@@ -69,17 +69,18 @@ impl std::fmt::Debug for DbConnection {
 
 impl DbConnection {
     /// Opens a connection to `target`. `password` overrides the target's own (an IAM
-    /// token or a secret fetched at run time); a URL target carries its own password, so
-    /// one given with it is refused rather than dropped.
+    /// token or a secret fetched at run time); only PostgreSQL given as parts takes one: a
+    /// URL carries its own and SQLite has none, so one given with them is refused rather
+    /// than dropped.
     pub fn establish(
         target: &DbTarget,
         password: Option<&Secret>,
         settings: SessionSettings,
     ) -> Result<Self, ConnectionError> {
-        if password.is_some() && matches!(target, DbTarget::PostgresUrl(_)) {
+        if password.is_some() && !matches!(target, DbTarget::Postgres(_)) {
             return Err(ConnectionError::BadConnection(
-                "a password source cannot be used with DATABASE_URL: give the database as DB_HOST, \
-                 DB_PORT, DB_NAME and DB_USER instead"
+                "a password source needs the database as DB_HOST, DB_PORT, DB_NAME and DB_USER \
+                 (a DATABASE_URL carries its own password; SQLite takes none)"
                     .to_owned(),
             ));
         }
@@ -94,6 +95,10 @@ impl DbConnection {
         let activity = Activity::new();
         with_conn!(&mut conn, c => c.set_instrumentation(activity));
         Ok(conn)
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     pub(crate) fn inner_mut(&mut self) -> &mut Inner {

@@ -21,6 +21,7 @@ use crate::error::ApiError;
 
 /// Where a unit of work runs its blocking database calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Dispatch {
     /// On the thread that polls the request, blocking it. For a Lambda container that
     /// serves one request at a time: there is nothing else for the thread to do, and

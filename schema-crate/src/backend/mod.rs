@@ -164,8 +164,8 @@ pub(crate) fn backend_of(target: &DbTarget) -> Backend {
 
 impl DbConnection {
     /// Which backend this connection speaks.
-    pub fn backend(&mut self) -> Backend {
-        self.inner_mut().backend()
+    pub fn backend(&self) -> Backend {
+        self.inner().backend()
     }
 
     /// This connection's own diesel connection.

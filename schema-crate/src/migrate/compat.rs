@@ -81,8 +81,11 @@ pub fn live_pins(conn: &mut DbConnection, window: Duration) -> QueryResult<Vec<L
     if !super::bookkeeping::table_exists(conn, PINS_TABLE)? {
         return Ok(Vec::new());
     }
-    let cutoff = chrono::Utc::now().naive_utc()
-        - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    // A window too long to subtract (a huge SCHEMA_PIN_WINDOW_SECS) counts every pin.
+    let cutoff = chrono::Duration::from_std(window)
+        .ok()
+        .and_then(|window| chrono::Utc::now().naive_utc().checked_sub_signed(window))
+        .unwrap_or(NaiveDateTime::MIN);
     // A handful of rows (functions × versions): filter here, with no time arithmetic in
     // either dialect's SQL.
     let rows: Vec<(String, String, NaiveDateTime)> = with_conn!(conn, c => pins::table

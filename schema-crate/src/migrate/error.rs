@@ -12,6 +12,7 @@ pub enum MigrationError {
     #[error(
         "another migration run holds the schema lock; gave up after {waited_ms} ms (retry when it has finished)"
     )]
+    #[non_exhaustive]
     LockTimeout {
         /// How long this run waited.
         waited_ms: u128,
@@ -20,6 +21,7 @@ pub enum MigrationError {
     #[error(
         "migration {version} ({name}) was edited after it was applied (recorded checksum {recorded}, embedded {embedded}); restore it and write a new migration instead"
     )]
+    #[non_exhaustive]
     ChecksumMismatch {
         /// The migration's version.
         version: String,
@@ -34,6 +36,7 @@ pub enum MigrationError {
     #[error(
         "migration {version} ({name}) is pending but older than the newest applied migration {newest_applied}; rename it to a newer version or allow out-of-order migrations explicitly"
     )]
+    #[non_exhaustive]
     OutOfOrder {
         /// The pending migration's version.
         version: String,
@@ -44,6 +47,7 @@ pub enum MigrationError {
     },
     /// A migration's SQL failed.
     #[error("migration {version} ({name}) failed: {message}{}", if *transactional { "; the database is as it was before this migration" } else { "; it runs outside a transaction, so statements before the failing one stay applied; fix the cause and run migrate again" })]
+    #[non_exhaustive]
     MigrationFailed {
         /// The migration's version.
         version: String,
@@ -56,6 +60,7 @@ pub enum MigrationError {
     },
     /// `baseline` found tables that do not match migration 1.
     #[error("the live tables do not match migration {version}: {}", differences.join("; "))]
+    #[non_exhaustive]
     BaselineMismatch {
         /// Migration 1's version.
         version: String,
@@ -74,6 +79,7 @@ pub enum MigrationError {
             b.pinned_below.iter().map(|p| format!("{} at {}", p.function_name, p.crate_version)).collect::<Vec<_>>().join(", ")
         )).collect::<Vec<_>>().join("; ")
     )]
+    #[non_exhaustive]
     ContractBlocked {
         /// Each blocked migration, with the live functions below its floor.
         blocked: Vec<BlockedContract>,
@@ -83,6 +89,7 @@ pub enum MigrationError {
         "cannot revert {version} ({name}): live functions need it: {}; retire them first, or override explicitly",
         needed_by.iter().map(|p| format!("{} at {}", p.function_name, p.crate_version)).collect::<Vec<_>>().join(", ")
     )]
+    #[non_exhaustive]
     RevertBlocked {
         /// The migration's version.
         version: String,
@@ -96,6 +103,7 @@ pub enum MigrationError {
     Refused(String),
     /// The database failed outside any migration's SQL.
     #[error("database error while {context}: {source}")]
+    #[non_exhaustive]
     Database {
         /// What the runner was doing.
         context: &'static str,

@@ -19,12 +19,30 @@ pub struct Cluster {
 }
 
 /// How to start a [`Cluster`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClusterBuilder {
     hba: String,
     options: Vec<(String, String)>,
     files: Vec<(String, Vec<u8>)>,
     superuser_password: Option<String>,
+}
+
+impl std::fmt::Debug for ClusterBuilder {
+    // The superuser's password stays out of test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterBuilder")
+            .field("hba", &self.hba)
+            .field("options", &self.options)
+            .field(
+                "files",
+                &self.files.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field(
+                "superuser_password",
+                &self.superuser_password.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
 }
 
 impl Default for ClusterBuilder {

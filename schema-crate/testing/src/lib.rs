@@ -134,6 +134,7 @@ fn unique_name(prefix: &str, test: &str) -> String {
 
 /// A database that exists for one test.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TestDb {
     /// A PostgreSQL database, dropped on drop.
     Postgres {
@@ -174,10 +175,9 @@ impl TestDb {
     /// to it), named after `test`.
     pub fn cloned_from(template: &str, test: &str) -> Self {
         let name = unique_name("t", test);
+        let quoted = template.replace('"', "\"\"");
         admin()
-            .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-            ))
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{quoted}\""))
             .unwrap_or_else(|e| panic!("cannot clone {template} into {name}: {e}"));
         Self::Postgres { name }
     }

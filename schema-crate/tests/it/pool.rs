@@ -123,8 +123,19 @@ fn a_password_source_with_a_url_target_is_refused_not_dropped() {
             && err.to_string().contains("DB_HOST"),
         "{err}"
     );
-    let err = DbManager::new(db.target(), source, config().session).unwrap_err();
+    let err = DbManager::new(db.target(), source.clone(), config().session).unwrap_err();
     assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    // SQLite takes no password either: refused, not dropped.
+    let sqlite = DbTarget::from_url("sqlite://:memory:").unwrap();
+    assert!(DbManager::new(sqlite.clone(), source, config().session).is_err());
+    assert!(
+        bookstore_schema::DbConnection::establish(
+            &sqlite,
+            Some(&bookstore_schema::Secret::new("token")),
+            bookstore_schema::SessionSettings::default(),
+        )
+        .is_err()
+    );
     // And below the pool: a password handed to a URL target is refused, not dropped.
     let err = bookstore_schema::DbConnection::establish(
         &db.target(),
