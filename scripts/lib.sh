@@ -142,18 +142,37 @@ version_changes() {
   done < <(git -C "$REPO_ROOT" log --first-parent -m --format=%H -G '^version *=' -- "$manifest")
 }
 
-# release_commit MANIFEST_RELATIVE_PATH VERSION: the commit that last changed the version to
-# VERSION (empty when none did).
+# RELEASES: the record of releases, "crate version commit" a line (see the file).
+RELEASES="$SCRIPTS_DIR/releases.txt"
+
+# recorded_release CRATE VERSION: the commit recorded as that release (empty when none).
+recorded_release() {
+  [ -f "$RELEASES" ] || return 0
+  awk -v c="$1" -v v="$2" '$1 == c && $2 == v { print $3; exit }' "$RELEASES"
+}
+
+# recorded_releases CRATE: "commit version" of each recorded release of CRATE.
+recorded_releases() {
+  [ -f "$RELEASES" ] || return 0
+  awk -v c="$1" '$1 == c { print $3, $2 }' "$RELEASES"
+}
+
+# release_commit MANIFEST_RELATIVE_PATH VERSION [CRATE]: the release of VERSION: the recorded
+# commit when CRATE is given and the version is recorded, else the commit that last changed
+# the version to VERSION (empty when none did).
 release_commit() {
+  local recorded=""
+  [ -z "${3:-}" ] || recorded=$(recorded_release "$3" "$2")
+  if [ -n "$recorded" ]; then echo "$recorded"; return 0; fi
   version_changes "$1" | awk -v v="$2" '$2 == v && !found { print $1; found = 1 }'
 }
 
-# previous_release MANIFEST_RELATIVE_PATH VERSION: "commit X" for the highest version X below
-# VERSION that the manifest ever had, with the commit that changed it to X; nothing when
-# the crate has no earlier release.
+# previous_release MANIFEST_RELATIVE_PATH VERSION [CRATE]: "commit X" for the highest version X
+# below VERSION that was released (recorded for CRATE, or else set in the manifest's history),
+# with its release commit; nothing when the crate has no earlier release.
 previous_release() {
   local current=$2
-  version_changes "$1" | python3 -c '
+  { [ -z "${3:-}" ] || recorded_releases "$3"; version_changes "$1"; } | python3 -c '
 import sys
 def key(v):
     core, _, pre = v.partition("-")

@@ -3,12 +3,14 @@
 # false): `<prefix>-vX.Y.Z`, prefix `schema` for bookstore-schema, else the name without
 # `bookstore-` (kit, credentials, testing).
 #
-#   bash scripts/release.sh CRATE [--version X.Y.Z]
-#       Checks that the crate's Cargo.toml version (or X.Y.Z, an earlier release), its
-#       CHANGELOG.md and the tag agree, then creates the annotated tag at the commit that
-#       changed the version to X.Y.Z. The current version must be the CHANGELOG's top
-#       entry; an earlier one must have an entry. An existing tag must point at that commit.
+#   bash scripts/release.sh CRATE
+#       Releases the crate's current version at HEAD: checks that Cargo.toml, the top entry
+#       of CHANGELOG.md and any existing tag agree, records "CRATE X.Y.Z <HEAD>" in
+#       scripts/releases.txt (commit that record), and creates the annotated tag at HEAD.
 #       Push the tag yourself: git push origin <tag>.
+#   bash scripts/release.sh CRATE --version X.Y.Z
+#       Tags an earlier release at its recorded commit (or, for one never recorded, the
+#       commit that changed the version to X.Y.Z).
 #   bash scripts/release.sh --check
 #       CI: for every published crate, every version its manifest ever had (from history)
 #       has a CHANGELOG entry and its tag points at the commit that set it, or, where the
@@ -54,7 +56,7 @@ check_crate() { # CRATE VERSION MANIFEST -> prints problems, returns their count
       echo "  $crate $v (set by ${commit:0:9}): no '## $v' entry in $changelog"; problems=$((problems + 1))
     fi
     if target=$(git rev-parse -q --verify "refs/tags/$tag^{commit}"); then
-      if [ "$target" = "$commit" ]; then
+      if [ "$target" = "$commit" ] || [ "$target" = "$(recorded_release "$crate" "$v")" ]; then
         echo "  $crate $v: tag $tag at ${commit:0:9}"
       else
         echo "  $crate $v: tag $tag points at ${target:0:9}, but ${commit:0:9} set the version"; problems=$((problems + 1))
@@ -62,7 +64,7 @@ check_crate() { # CRATE VERSION MANIFEST -> prints problems, returns their count
     else
       echo "  $crate $v: no tag $tag here; release commit ${commit:0:9} found from history"
     fi
-  done < <(version_changes "$manifest")
+  done < <({ recorded_releases "$crate"; version_changes "$manifest"; } | awk '!seen[$2]++')
   while read -r tag; do
     [ -n "$tag" ] || continue
     v=${tag#"$prefix"-v}
@@ -94,15 +96,21 @@ tag="$prefix-v$version"
 changelog=$(dirname "$manifest")/CHANGELOG.md
 [ -f "$changelog" ] || die "$changelog is missing"
 
-commit=$(release_commit "$manifest" "$version")
-[ -n "$commit" ] || die "no commit sets $crate's version to $version in $manifest (versions in history: $(version_changes "$manifest" | awk '{print $2}' | tr '\n' ' '))"
 if [ "$version" = "$current" ]; then
   top=$(changelog_versions "$changelog" | sed -n 1p)
   [ "$top" = "$version" ] || die "Cargo.toml says $version but the top entry of $changelog is '${top:-none}': write the entry first"
-  if ! git diff --quiet "$commit" HEAD -- "$(dirname "$manifest")"; then
-    say "note: $(dirname "$manifest") changed after ${commit:0:9} set $version; those changes are not in $tag"
+  commit=$(recorded_release "$crate" "$version")
+  if [ -z "$commit" ]; then
+    git diff --quiet HEAD || die "the working tree has changes: release from a committed state"
+    commit=$(git rev-parse HEAD)
+    printf '%s %s %s\n' "$crate" "$version" "$commit" >>"$RELEASES"
+    git add "$RELEASES"
+    git commit -q -m "Release $crate $version" -m "Recorded in scripts/releases.txt; the tag $tag points at ${commit:0:12}."
+    say "recorded $crate $version at ${commit:0:9} in scripts/releases.txt (committed)"
   fi
 else
+  commit=$(release_commit "$manifest" "$version" "$crate")
+  [ -n "$commit" ] || die "no release of $crate $version recorded or found in $manifest's history"
   grep -qxF "$version" <<<"$(changelog_versions "$changelog")" || die "$changelog has no '## $version' entry"
 fi
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `cargo semver-checks` for every published crate (workspace packages whose `publish` is not
-# false) against its previous release, found from git history alone: the commit that last
-# changed the crate's `version =` line to the highest version below the current one (CI's
-# clone may have no tags). A crate with no earlier release says so and passes.
-#
-# The allowed change follows the version: a crate still at its released version, or with a
-# minor or patch bump, fails on any breaking change (removed or changed public items, a
-# new field in a struct that can be built with a literal, …); a major bump allows them.
+# false) against a release found without tags (CI's clone may have none):
+#   - the release of its *current* version, when scripts/releases.txt records one: the
+#     version was released, so any breaking change since fails (bump it);
+#   - else the release of the highest version below it (recorded, or else the commit that
+#     changed the `version =` line to it): a major bump allows breaking changes, a minor or
+#     patch bump does not.
+# A crate with no release to compare says so and passes.
 #
 #   bash scripts/semver-check.sh             # every published crate
 #   bash scripts/semver-check.sh CRATE...    # some of them
@@ -23,7 +23,10 @@ failures=() checked=0
 while read -r crate version manifest; do
   [ $# -eq 0 ] || [[ "$wanted" == *" $crate "* ]] || continue
   manifest=${manifest#"$REPO_ROOT"/}
-  read -r base_commit base_version < <(previous_release "$manifest" "$version"; echo) || true
+  base_commit=$(recorded_release "$crate" "$version") base_version=$version
+  if [ -z "$base_commit" ] || [ "$base_commit" = "$(git rev-parse HEAD)" ]; then
+    read -r base_commit base_version < <(previous_release "$manifest" "$version" "$crate"; echo) || true
+  fi
   if [ -z "${base_commit:-}" ]; then
     say "$crate $version: no earlier release in history ($manifest); nothing to compare"
     continue
