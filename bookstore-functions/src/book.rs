@@ -168,7 +168,7 @@ async fn create(
     ApiJson(input): ApiJson<CreateBook>,
 ) -> Result<impl IntoResponse, ApiError> {
     let book = insert(&state, input).await?;
-    let prefix = base.map(|Extension(BasePath(p))| p).unwrap_or_default();
+    let prefix = base.map_or_else(String::new, |Extension(p)| p.as_str().to_owned());
     let location = format!("{prefix}/book/{}", book.id);
     Ok((
         StatusCode::CREATED,

@@ -46,6 +46,7 @@ const SSLMODES: [&str; 6] = [
 pub enum ConfigError {
     /// A required variable is not set.
     #[error("{name} is not set: {hint}")]
+    #[non_exhaustive]
     Missing {
         /// The variable's name.
         name: &'static str,
@@ -54,12 +55,28 @@ pub enum ConfigError {
     },
     /// A variable is set but unusable.
     #[error("{name} is invalid: {reason}")]
+    #[non_exhaustive]
     Invalid {
         /// The variable's name.
         name: &'static str,
         /// Why it was rejected (never the secret itself).
         reason: String,
     },
+}
+
+impl ConfigError {
+    /// `name` is set but unusable, for `reason` (which must not quote a secret).
+    pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            name,
+            reason: reason.into(),
+        }
+    }
+
+    /// `name` is required but unset; `hint` says what to set.
+    pub fn missing(name: &'static str, hint: &'static str) -> Self {
+        Self::Missing { name, hint }
+    }
 }
 
 /// A PostgreSQL password or URL: `Debug` and `Display` never show it.

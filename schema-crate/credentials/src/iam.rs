@@ -125,10 +125,10 @@ impl IamAuth {
         get: &impl Fn(&str) -> Option<String>,
         parts: &PgParts,
     ) -> Result<Self, ConfigError> {
-        let region = region(get, None).ok_or(ConfigError::Missing {
-            name: "AWS_REGION",
-            hint: "RDS IAM tokens are signed for a region (Lambda sets AWS_REGION)",
-        })?;
+        let region = region(get, None).ok_or(ConfigError::missing(
+            "AWS_REGION",
+            "RDS IAM tokens are signed for a region (Lambda sets AWS_REGION)",
+        ))?;
         let credentials = super::credentials_from_lookup(get, "DB_IAM_AUTH")?;
         Ok(Self::new(
             parts.host.clone(),

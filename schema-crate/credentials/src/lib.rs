@@ -30,6 +30,7 @@ pub use secret::{RdsSecret, SECRET_FETCH_TIMEOUT, SecretStore, SecretsManager};
 
 use bookstore_schema::{
     config::{ConfigError, DbTarget},
+    env::Env,
     pool::PasswordSource,
 };
 
@@ -53,12 +54,11 @@ pub fn target_from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<DbTarg
     #[cfg(not(feature = "secrets-manager"))]
     {
         let _ = secret_id;
-        Err(ConfigError::Invalid {
-            name: "DB_SECRET_ARN",
-            reason: "this function is built without Secrets Manager (bookstore-credentials \
-                     feature `secrets-manager`, left out to keep its zip small); use DB_IAM_AUTH"
-                .into(),
-        })
+        Err(ConfigError::invalid(
+            "DB_SECRET_ARN",
+            "this function is built without Secrets Manager (bookstore-credentials \
+                     feature `secrets-manager`, left out to keep its zip small); use DB_IAM_AUTH",
+        ))
     }
 }
 
@@ -77,19 +77,14 @@ pub fn target_with_secret(
     let secret = store
         .secret_string(secret_id)
         .and_then(|text| RdsSecret::parse(secret_id, &text))
-        .map_err(|reason| ConfigError::Invalid {
-            name: "DB_SECRET_ARN",
-            reason,
-        })?;
+        .map_err(|reason| ConfigError::invalid("DB_SECRET_ARN", reason))?;
     if let Some(user) = non_empty(&get, "DB_USER")
         && user != secret.username
     {
-        return Err(ConfigError::Invalid {
-            name: "DB_USER",
-            reason: format!(
-                "`{user}` differs from the username in secret `{secret_id}`; unset DB_USER"
-            ),
-        });
+        return Err(ConfigError::invalid(
+            "DB_USER",
+            format!("`{user}` differs from the username in secret `{secret_id}`; unset DB_USER"),
+        ));
     }
     let merged = |name: &str| -> Option<String> {
         let env_value = non_empty(&get, name);
@@ -115,15 +110,8 @@ pub fn password_source_from_env() -> Result<Option<Arc<dyn PasswordSource>>, Con
 pub fn password_source_from_lookup(
     get: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Arc<dyn PasswordSource>>, ConfigError> {
-    match non_empty(&get, "DB_IAM_AUTH").as_deref() {
-        None | Some("false") | Some("0") => return Ok(None),
-        Some("true") | Some("1") => {}
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "DB_IAM_AUTH",
-                reason: format!("`{other}` is not true or false"),
-            });
-        }
+    if !iam_auth(&get)? {
+        return Ok(None);
     }
     refuse_together(
         &get,
@@ -134,17 +122,26 @@ pub fn password_source_from_lookup(
         unreachable!("DATABASE_URL was refused above, so the target is PostgreSQL parts");
     };
     if parts.sslmode == "disable" {
-        return Err(ConfigError::Invalid {
-            name: "DB_SSLMODE",
-            reason: "RDS IAM authentication needs TLS; use `verify-full` with DB_SSLROOTCERT"
-                .into(),
-        });
+        return Err(ConfigError::invalid(
+            "DB_SSLMODE",
+            "RDS IAM authentication needs TLS; use `verify-full` with DB_SSLROOTCERT",
+        ));
     }
     Ok(Some(Arc::new(IamAuth::from_lookup(&get, &parts)?)))
 }
 
+/// `DB_IAM_AUTH`, read as every boolean variable is (`Env::bool`); empty means unset.
+fn iam_auth(get: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    let env = Env::from_lookup(|name| non_empty(get, name));
+    Ok(env.bool("DB_IAM_AUTH")?.unwrap_or(false))
+}
+
+/// A variable's value, `None` when unset or blank (a template's `DB_PASSWORD=` with nothing
+/// after it is not a password).
 fn non_empty(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    get(name).filter(|v| !v.trim().is_empty())
+    Env::from_lookup(get)
+        .non_empty(name)
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn refuse_together(
@@ -155,21 +152,21 @@ fn refuse_together(
     let set: Vec<&str> = others
         .iter()
         .copied()
-        .filter(|other| {
-            non_empty(get, other)
-                .is_some_and(|v| !(*other == "DB_IAM_AUTH" && (v == "false" || v == "0")))
+        .filter(|other| match *other {
+            "DB_IAM_AUTH" => iam_auth(get).unwrap_or(true),
+            _ => non_empty(get, other).is_some(),
         })
         .collect();
     if set.is_empty() {
         return Ok(());
     }
-    Err(ConfigError::Invalid {
+    Err(ConfigError::invalid(
         name,
-        reason: format!(
+        format!(
             "cannot be combined with {}: use the DB_* parts and one password source",
             set.join(", ")
         ),
-    })
+    ))
 }
 
 /// The region: `AWS_REGION`, `AWS_DEFAULT_REGION`, else the one in an ARN.
@@ -189,15 +186,13 @@ fn credentials_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
     needed_by: &'static str,
 ) -> Result<aws_credential_types::Credentials, ConfigError> {
-    let missing = |name| ConfigError::Missing {
-        name,
-        hint: match needed_by {
-            "DB_IAM_AUTH" => {
-                "DB_IAM_AUTH signs with the function role's credentials, which Lambda sets"
-            }
-            _ => "DB_SECRET_ARN is read with the function role's credentials, which Lambda sets",
-        },
+    let hint = match needed_by {
+        "DB_IAM_AUTH" => {
+            "DB_IAM_AUTH signs with the function role's credentials, which Lambda sets"
+        }
+        _ => "DB_SECRET_ARN is read with the function role's credentials, which Lambda sets",
     };
+    let missing = |name| ConfigError::missing(name, hint);
     Ok(aws_credential_types::Credentials::new(
         non_empty(get, "AWS_ACCESS_KEY_ID").ok_or_else(|| missing("AWS_ACCESS_KEY_ID"))?,
         non_empty(get, "AWS_SECRET_ACCESS_KEY").ok_or_else(|| missing("AWS_SECRET_ACCESS_KEY"))?,
@@ -353,5 +348,55 @@ mod tests {
             Some("us-east-2")
         );
         assert_eq!(region(&lookup(&[]), Some("db-master")), None);
+    }
+}
+
+#[cfg(test)]
+mod iam_switch_tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            owned
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    const IAM_READY: [(&str, &str); 5] = [
+        ("DB_HOST", "proxy.example"),
+        ("DB_SSLMODE", "verify-full"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ];
+
+    #[test]
+    fn db_iam_auth_reads_like_every_boolean_variable() {
+        for on in ["true", "TRUE", "1"] {
+            let mut pairs = IAM_READY.to_vec();
+            pairs.push(("DB_IAM_AUTH", on));
+            assert!(
+                password_source_from_lookup(vars(&pairs)).unwrap().is_some(),
+                "{on}"
+            );
+        }
+        for off in ["false", "0", ""] {
+            let pairs = [("DATABASE_URL", "postgres://u@h/db"), ("DB_IAM_AUTH", off)];
+            assert!(
+                password_source_from_lookup(vars(&pairs)).unwrap().is_none(),
+                "{off}"
+            );
+        }
+        let err = password_source_from_lookup(vars(&[("DB_IAM_AUTH", "maybe")])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("DB_IAM_AUTH is invalid"),
+            "{err}"
+        );
     }
 }

@@ -29,6 +29,7 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
 /// A database secret in the format RDS and Secrets Manager rotation use:
 /// `{"engine", "host", "port", "username", "password", "dbname", …}`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RdsSecret {
     /// `username`.
     pub username: String,
@@ -101,10 +102,10 @@ impl SecretsManager {
         get: &impl Fn(&str) -> Option<String>,
         secret_id: &str,
     ) -> Result<Self, ConfigError> {
-        let region = region(get, Some(secret_id)).ok_or(ConfigError::Missing {
-            name: "AWS_REGION",
-            hint: "set AWS_REGION, or give DB_SECRET_ARN as a full ARN",
-        })?;
+        let region = region(get, Some(secret_id)).ok_or(ConfigError::missing(
+            "AWS_REGION",
+            "set AWS_REGION, or give DB_SECRET_ARN as a full ARN",
+        ))?;
         let credentials = super::credentials_from_lookup(get, "DB_SECRET_ARN")?;
         let http_client = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(

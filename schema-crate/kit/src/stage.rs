@@ -28,7 +28,14 @@ use tower::ServiceExt;
 /// `execute-api` endpoint (`/prod`), a base path on a custom domain (`/api`). `Location`
 /// headers start with it so that clients can follow them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BasePath(pub String);
+pub struct BasePath(String);
+
+impl BasePath {
+    /// The prefix, `/prod` or `/api` (never empty: a request with none carries no `BasePath`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The router as the Lambda runtime calls it: stage stripped, then routed.
 pub type LambdaService =

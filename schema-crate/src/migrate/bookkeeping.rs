@@ -66,7 +66,7 @@ pub(crate) const PHASE_COLUMNS: [(&str, &str); 3] = [
 /// One statement on a current record. A record a 1.x runner kept lacks the phase
 /// columns; it is read again without them (and its database is behind this crate, whose
 /// runner adds them).
-pub fn applied(conn: &mut DbConnection) -> QueryResult<Vec<AppliedMigration>> {
+pub(crate) fn applied(conn: &mut DbConnection) -> QueryResult<Vec<AppliedMigration>> {
     let base =
         "SELECT version, name, checksum, CAST(applied_at AS TEXT) AS applied_at, duration_ms";
     let sql = format!("{base}, phase, floor, crate_version FROM {BOOKKEEPING_TABLE}");

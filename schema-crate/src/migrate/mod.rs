@@ -34,8 +34,16 @@ mod runner;
 
 use std::time::Duration;
 
+pub(crate) use self::{
+    bookkeeping::{
+        applied, applied_after, bookkeeping_ddl, compare, record, unrecord, upgrade_bookkeeping,
+    },
+    error::Context,
+    lock::locked,
+    migration::cmp_versions,
+};
 pub use self::{
-    bookkeeping::{applied, check_schema, check_schema_against},
+    bookkeeping::{check_schema, check_schema_against},
     compat::{BlockedContract, DEFAULT_PIN_WINDOW, LivePin, PINS_TABLE, live_pins, record_pin},
     error::MigrationError,
     migration::{Migration, Phase, embedded, head_version},
@@ -45,12 +53,6 @@ pub use self::{
     },
     role::{APP_ROLE_SETTINGS, DEFAULT_APP_ROLE, ensure_app_role},
     runner::{RunOptions, Runner},
-};
-pub(crate) use self::{
-    bookkeeping::{applied_after, bookkeeping_ddl, compare, record, unrecord, upgrade_bookkeeping},
-    error::Context,
-    lock::locked,
-    migration::cmp_versions,
 };
 
 /// The table where the runner records applied migrations.

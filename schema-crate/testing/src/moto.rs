@@ -34,24 +34,13 @@ fn installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Installs moto with pip if `moto_server` is missing; panics with the command otherwise.
+/// Panics, naming how to install it, when `moto_server` is missing: a test library installs
+/// nothing (this repository's `bash scripts/setup.sh test` does; elsewhere `pip install`).
 fn ensure_installed() {
-    if installed() {
-        return;
-    }
-    let pip = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            MOTO,
-        ])
-        .status();
     assert!(
-        pip.is_ok_and(|s| s.success()) && installed(),
-        "moto_server is not installed and pip could not install it; run: pip install '{MOTO}'"
+        installed(),
+        "moto_server is not installed: run `bash scripts/setup.sh test` in the bookstore \
+         repository, or `pip install '{MOTO}'`"
     );
 }
 

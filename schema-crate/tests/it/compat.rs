@@ -7,7 +7,7 @@ use std::time::Duration;
 use bookstore_schema::{
     Backend, DbConnection,
     migrate::{
-        self, Migration, MigrationError, RunOptions, Runner, SchemaCheck, check_schema_against,
+        Migration, MigrationError, RunOptions, Runner, SchemaCheck, check_schema_against,
         record_pin,
     },
 };
@@ -239,7 +239,10 @@ fn a_record_a_1x_runner_kept_is_read_and_upgraded_in_place() {
             LEGACY.checksum()
         ))
         .unwrap();
-        let rows = migrate::applied(&mut conn).unwrap();
+        let rows = Runner::with_migrations(&[LEGACY], RunOptions::default())
+            .status(&mut conn)
+            .unwrap()
+            .applied;
         assert_eq!(
             (rows.len(), rows[0].phase.as_deref()),
             (1, None),
@@ -247,7 +250,10 @@ fn a_record_a_1x_runner_kept_is_read_and_upgraded_in_place() {
         );
         let legacy_contract = LEGACY.contract("1.0.0");
         migrate(&mut conn, &[legacy_contract, ADD], RunOptions::default()).unwrap();
-        let rows = migrate::applied(&mut conn).unwrap();
+        let rows = Runner::with_migrations(&[LEGACY], RunOptions::default())
+            .status(&mut conn)
+            .unwrap()
+            .applied;
         let phases: Vec<_> = rows
             .iter()
             .map(|r| (r.phase.as_deref(), r.floor.as_deref()))
