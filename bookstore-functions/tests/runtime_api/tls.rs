@@ -1,20 +1,16 @@
 //! `DB_SSLMODE=verify-full` with `DB_SSLROOTCERT` against a throwaway PostgreSQL with TLS
-//! on and a self-signed CA (initdb/pg_ctl on a free port, stopped after): the library
+//! on and a self-signed CA (`bookstore_testing::cluster`, stopped after): the library
 //! connects, the built schema Lambda connects, and a certificate that names another host,
 //! or comes from another CA, is refused.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use std::{fs, path::Path, process::Command};
 
 use bookstore_schema::{DbConnection, DbTarget, SessionSettings};
 use serde_json::json;
 
-use bookstore_testing::{lambda::Kind, lookup};
+use bookstore_testing::{cluster::Cluster, lambda::Kind};
 
-use crate::support::{free_port, start};
+use crate::support::start;
 
 /// Which server certificate the cluster presents.
 #[derive(Clone, Copy)]
@@ -25,13 +21,36 @@ enum ServerCert {
     OtherHost,
 }
 
-/// A PostgreSQL cluster of its own, TLS only (`hostssl`; plain TCP is rejected).
+/// A PostgreSQL cluster of its own (bookstore-testing's), TLS only (`hostssl`; plain TCP
+/// is rejected), beside the certificates it was made with.
 struct TlsCluster {
-    dir: PathBuf,
-    port: u16,
+    certs: tempdir::Dir,
+    cluster: Cluster,
 }
 
-fn run(what: &str, command: &mut Command) -> Output {
+/// A folder removed on drop.
+mod tempdir {
+    use std::{fs, path::PathBuf};
+
+    pub struct Dir(pub PathBuf);
+
+    impl Dir {
+        pub fn new(name: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).expect("create a temporary folder");
+            Self(path)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn run(what: &str, command: &mut Command) {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("{what}: {e} (is it installed?)"));
@@ -41,43 +60,6 @@ fn run(what: &str, command: &mut Command) -> Output {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    output
-}
-
-/// PostgreSQL's server programs: on PATH, else Debian's versioned folder.
-fn pg_bin(name: &str) -> PathBuf {
-    let on_path = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    on_path
-        .or_else(|| {
-            let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-                .ok()?
-                .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
-                .filter(|p| p.is_file())
-                .collect();
-            found.sort();
-            found.pop()
-        })
-        .unwrap_or_else(|| panic!("{name} not found: apt-get install postgresql"))
-}
-
-/// PostgreSQL refuses to run as root: run its programs as `postgres` when we are root.
-fn as_postgres(program: &Path) -> Command {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if root {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -156,78 +138,37 @@ fn make_certs(dir: &Path) {
 
 impl TlsCluster {
     fn start(cert: ServerCert) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "bookstore-tls-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create the cluster folder");
-        make_certs(&dir);
         let name = match cert {
             ServerCert::Matching => "matching",
             ServerCert::OtherHost => "other-host",
         };
-        fs::copy(dir.join(format!("{name}.crt")), dir.join("server.crt")).expect("server.crt");
-        fs::copy(dir.join(format!("{name}.key")), dir.join("server.key")).expect("server.key");
-        let cluster = Self {
-            dir,
-            port: free_port(),
-        };
-        run(
-            "chown",
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&cluster.dir),
-        );
-        run(
-            "chmod",
-            Command::new("chmod")
-                .arg("0600")
-                .arg(cluster.dir.join("server.key")),
-        );
-        run(
-            "initdb",
-            as_postgres(&pg_bin("initdb"))
-                .args(["-U", "postgres", "-A", "trust", "--no-sync", "-D"])
-                .arg(cluster.dir.join("data")),
-        );
-        fs::write(
-            cluster.dir.join("data/pg_hba.conf"),
-            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 reject\n",
-        )
-        .expect("write pg_hba.conf");
-        let dir = cluster.dir.display();
-        let options = format!(
-            "-c port={} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir} \
-             -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key -c fsync=off",
-            cluster.port
-        );
-        run(
-            "pg_ctl start",
-            as_postgres(&pg_bin("pg_ctl"))
-                .args(["-w", "-t", "60", "-D"])
-                .arg(cluster.dir.join("data"))
-                .arg("-l")
-                .arg(cluster.dir.join("server.log"))
-                .args(["-o", &options, "start"]),
-        );
-        cluster
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
+        let certs = tempdir::Dir::new(&format!("bookstore-tls-{name}"));
+        make_certs(&certs.0);
+        let read =
+            |file: String| fs::read(certs.0.join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let cluster = Cluster::builder()
+            .hba("local all all trust\nhostssl all all 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 reject\n")
+            .file("server.crt", read(format!("{name}.crt")))
+            .file("server.key", read(format!("{name}.key")))
+            .option("ssl", "on")
+            .option("ssl_cert_file", "{dir}/server.crt")
+            .option("ssl_key_file", "{dir}/server.key")
+            .start();
+        Self { certs, cluster }
     }
 
     /// The `DB_*` variables for `host` with `verify-full` against `root_cert`.
     fn env(&self, host: &str, root_cert: &str) -> Vec<(String, String)> {
         [
             ("DB_HOST", host.to_owned()),
-            ("DB_PORT", self.port.to_string()),
+            ("DB_PORT", self.cluster.port().to_string()),
             ("DB_NAME", "postgres".to_owned()),
             ("DB_USER", "postgres".to_owned()),
             ("DB_SSLMODE", "verify-full".to_owned()),
-            ("DB_SSLROOTCERT", self.file(root_cert)),
+            (
+                "DB_SSLROOTCERT",
+                self.certs.0.join(root_cert).display().to_string(),
+            ),
             ("DB_CONNECT_TIMEOUT_SECS", "5".to_owned()),
             ("APP_DB_ROLE", String::new()),
         ]
@@ -237,25 +178,11 @@ impl TlsCluster {
     }
 
     fn connect(&self, env: &[(String, String)]) -> Result<DbConnection, String> {
-        let target = DbTarget::from_lookup(lookup(
-            &env.iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect::<Vec<_>>(),
-        ))
-        .expect("a valid configuration");
+        let target =
+            DbTarget::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+                .expect("a valid configuration");
         DbConnection::establish(&target, None, SessionSettings::default())
             .map_err(|e| e.to_string())
-    }
-}
-
-impl Drop for TlsCluster {
-    fn drop(&mut self) {
-        let _ = as_postgres(&pg_bin("pg_ctl"))
-            .args(["-m", "immediate", "-w", "-D"])
-            .arg(self.dir.join("data"))
-            .arg("stop")
-            .output();
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
