@@ -14,6 +14,9 @@
 //!
 //! Pool settings are read by [`crate::pool::PoolConfig::from_env`].
 
+// Over 400 lines with its unit tests (a third of the file): parsing and redaction of every
+// configuration form are one concept, and their tests of each form belong beside them.
+
 use std::{env, fmt, path::PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};

@@ -1,5 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+// Over 400 lines with its unit tests: the configuration, the events (plain and CloudFormation)
+// and the report are the one contract the Lambda and `schema-admin` share; the text
+// rendering lives in `render`.
+
+mod render;
+
+pub use render::render;
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -455,109 +463,6 @@ pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError
             })
         }
     }
-}
-
-/// Renders a report for people (`schema-admin` without `--json`).
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
-    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "none (empty database)".into());
-    out.push_str(&format!(
-        "{} on {} (bookstore-schema {})\n",
-        report.action,
-        report.backend.as_str(),
-        report.crate_version
-    ));
-    if let Some(status) = &report.status {
-        out.push_str(&format!(
-            "schema version: {} (this crate's head: {})\n",
-            version(&status.current_version),
-            status.head_version
-        ));
-        out.push_str("applied:\n");
-        if status.applied.is_empty() {
-            out.push_str("  none\n");
-        }
-        for a in &status.applied {
-            out.push_str(&format!(
-                "  {} {:<40} at {}  took {} ms\n",
-                a.version, a.name, a.applied_at, a.duration_ms
-            ));
-        }
-    } else if let Some(plan) = &report.plan {
-        out.push_str(&format!(
-            "schema version: {}\n",
-            version(&plan.current_version)
-        ));
-        for p in &plan.pending {
-            let tx = if p.run_in_transaction {
-                "in one transaction"
-            } else {
-                "statement by statement, no transaction"
-            };
-            out.push_str(&format!(
-                "\n-- {} {} ({tx})\n{}\n",
-                p.version,
-                p.name,
-                p.sql.trim_end()
-            ));
-        }
-    } else {
-        out.push_str(&format!(
-            "schema version: {} -> {}\n",
-            version(&report.schema_version_before),
-            version(&report.schema_version_after)
-        ));
-        for s in &report.applied {
-            out.push_str(&format!(
-                "  {} {:<40} {} ms\n",
-                s.version, s.name, s.duration_ms
-            ));
-        }
-    }
-    out.push_str("pending:");
-    if report.pending.is_empty() {
-        out.push_str(" none\n");
-    } else {
-        out.push('\n');
-        for p in &report.pending {
-            out.push_str(&format!("  {} {}\n", p.version, p.name));
-        }
-    }
-    if !report.blocked.is_empty() {
-        out.push_str("blocked (contract migrations that wait for live functions):\n");
-        for b in &report.blocked {
-            let below: Vec<String> = b
-                .pinned_below
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{} at {} (seen {})",
-                        p.function_name, p.crate_version, p.last_seen
-                    )
-                })
-                .collect();
-            out.push_str(&format!(
-                "  {} {} needs {} or newer; live below it: {}\n",
-                b.version,
-                b.name,
-                b.floor,
-                below.join(", ")
-            ));
-        }
-    }
-    out.push_str("drift:");
-    if report.drift.is_empty() {
-        out.push_str(" none\n");
-    } else {
-        out.push('\n');
-        for d in &report.drift {
-            out.push_str(&format!(
-                "  {}\n",
-                serde_json::to_string(d).unwrap_or_default()
-            ));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,5 +1,8 @@
 //! [`Runner`]: status, plan, migrate, revert and baseline over a set of migrations.
 
+// About 400 lines with its unit tests: the runner's five operations share the comparison
+// and the step logic; the rest of `migrate` is already split by concept.
+
 use std::{
     cmp::Ordering,
     time::{Duration, Instant},

@@ -8,6 +8,9 @@
 //! the environment seam for `from_lookup` constructors; with the `lambda` feature,
 //! [`lambda`] runs a built Lambda `bootstrap` against a local Runtime API.
 
+// Over 400 lines: `TestDb` (both backends, the template, the connection helpers) is one
+// concept every test uses; the cluster, moto and Lambda fixtures are modules of their own.
+
 pub mod cluster;
 #[cfg(feature = "lambda")]
 pub mod lambda;

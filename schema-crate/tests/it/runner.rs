@@ -1,3 +1,5 @@
+// Over 400 lines: one test module per runner behaviour would scatter the shared synthetic
+// migration sets these tests build on.
 use std::{sync::Arc, thread};
 
 use bookstore_schema::{

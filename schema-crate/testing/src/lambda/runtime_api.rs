@@ -7,6 +7,9 @@
 //!
 //! [Lambda Runtime API]: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 
+// Over 400 lines: a Runtime API server is one protocol (next, response, error, init error)
+// and its unit tests drive it with a hand-written client beside it.
+
 use std::{
     io::{self, BufRead as _, BufReader, Read as _, Write as _},
     net::{SocketAddr, TcpListener, TcpStream},
