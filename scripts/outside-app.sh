@@ -34,7 +34,7 @@ export CARGO_REGISTRIES_BOOKSTORE_INDEX=$url
 # resolved again and nothing else moves.
 refresh_our_crates() {
   cargo update --quiet --manifest-path "$1/Cargo.toml" \
-    -p bookstore-schema -p bookstore-kit -p bookstore-testing
+    -p bookstore-schema -p bookstore-kit -p bookstore-credentials -p bookstore-testing
 }
 
 say "1/2: from the registry $url"
