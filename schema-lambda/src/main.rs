@@ -5,6 +5,7 @@ use std::sync::Arc;
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use schema_lambda::{Config, SchemaLambdaError, handle, report_init_error};
 use serde_json::Value;
+use tracing::Instrument as _;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -21,19 +22,28 @@ async fn main() -> Result<(), Error> {
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let config = Arc::clone(&config);
+        // Powertools' keys on every line of the invocation, as the HTTP functions log.
+        let span = bookstore_kit::lambda::invocation_span(
+            &event.context.request_id,
+            event.context.xray_trace_id.as_deref(),
+        );
         async move {
             // Migrations are blocking work: keep them off the runtime's thread.
-            let outcome = tokio::task::spawn_blocking(move || handle(&config, &event.payload))
-                .await
-                .map_err(|e| Diagnostic {
-                    error_type: "Panic".into(),
-                    error_message: e.to_string(),
-                })?;
+            let blocking_span = tracing::Span::current();
+            let outcome = tokio::task::spawn_blocking(move || {
+                blocking_span.in_scope(|| handle(&config, &event.payload))
+            })
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: "Panic".into(),
+                error_message: e.to_string(),
+            })?;
             outcome.map_err(|e| {
                 tracing::error!(error.kind = e.kind(), error = %e, "schema action failed");
                 Diagnostic::from(e)
             })
         }
+        .instrument(span)
     }))
     .await
 }

@@ -12,58 +12,17 @@
 
 use std::{
     cell::Cell,
-    sync::{
-        OnceLock,
-        atomic::{AtomicBool, Ordering},
-    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use bookstore_schema::env::Env;
 use serde_json::{Value, json};
 
-/// The EMF namespace when `POWERTOOLS_METRICS_NAMESPACE` is unset.
-pub const DEFAULT_NAMESPACE: &str = "Bookstore";
+pub(crate) use crate::lambda::{FunctionInfo, take_cold_start};
+#[cfg(test)]
+use bookstore_schema::env::Env;
 
-/// Who this function is, read once from Lambda's variables.
-#[derive(Debug, Clone)]
-pub(crate) struct FunctionInfo {
-    pub(crate) function_name: String,
-    pub(crate) function_version: String,
-    pub(crate) service: String,
-    pub(crate) namespace: String,
-}
-
-impl FunctionInfo {
-    pub(crate) fn get() -> &'static Self {
-        static INFO: OnceLock<FunctionInfo> = OnceLock::new();
-        INFO.get_or_init(|| Self::from_vars(&Env::from_env()))
-    }
-
-    fn from_vars(env: &Env<'_>) -> Self {
-        let function_name = env
-            .non_empty("AWS_LAMBDA_FUNCTION_NAME")
-            .unwrap_or_else(|| "bookstore-local".to_owned());
-        Self {
-            function_version: env
-                .non_empty("AWS_LAMBDA_FUNCTION_VERSION")
-                .unwrap_or_else(|| "$LATEST".to_owned()),
-            service: env
-                .non_empty("POWERTOOLS_SERVICE_NAME")
-                .unwrap_or_else(|| function_name.clone()),
-            namespace: env
-                .non_empty("POWERTOOLS_METRICS_NAMESPACE")
-                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
-            function_name,
-        }
-    }
-}
-
-/// Whether this is the first request this process serves (and so paid the cold start).
-pub(crate) fn take_cold_start() -> bool {
-    static COLD: AtomicBool = AtomicBool::new(true);
-    COLD.swap(false, Ordering::Relaxed)
-}
+#[cfg(test)]
+use crate::lambda::DEFAULT_NAMESPACE;
 
 tokio::task_local! {
     /// Time this request spent checking connections out, in microseconds.
