@@ -75,17 +75,20 @@ async fn log_request(request: Request, next: Next) -> Response {
             "request finished"
         );
     });
-    let record = observe::emf_record(
-        info,
-        &observe::RequestMetrics {
-            route: &route,
-            status,
-            latency,
-            checkout,
-            cold_start,
-            request_id: request_id.as_deref(),
-        },
-    );
-    tracing::info!(target: EMF_TARGET, record = %record);
+    // Built only where a subscriber writes it (JSON logs; plain local logs leave metrics out).
+    if tracing::enabled!(target: EMF_TARGET, tracing::Level::INFO) {
+        let record = observe::emf_record(
+            info,
+            &observe::RequestMetrics {
+                route: &route,
+                status,
+                latency,
+                checkout,
+                cold_start,
+                request_id: request_id.as_deref(),
+            },
+        );
+        tracing::info!(target: EMF_TARGET, record = %record);
+    }
     response
 }
