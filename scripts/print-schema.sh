@@ -2,7 +2,7 @@
 # Regenerates schema-crate/src/schema.rs from migrations/postgres on a throwaway database,
 # and checks that migrations/sqlite builds the same tables: same columns, nullability and
 # types once each backend's names for a type are folded together (varchar(n) and text;
-# int4 and integer; int2 and smallint; timestamptz and timestamp). One schema.rs serves
+# int4 and integer; int2 and smallint; int8 and bigint; timestamptz and timestamp). One schema.rs serves
 # every backend: its `Timestamptz` is bookstore_schema::sql_types::Timestamptz.
 # With --check, fails if schema.rs would change or SQLite differs (CI's schema-drift
 # check). Needs diesel_cli and PostgreSQL (`bash scripts/setup.sh test`).
@@ -38,7 +38,7 @@ types=(--import-types 'diesel::sql_types::*' --import-types 'crate::sql_types::T
 diesel migration run --database-url "$work/gen.db" --migration-dir migrations/sqlite >/dev/null
 fold() {
   grep -v -e '#\[max_length' -e '^ *use ' \
-    | sed -E 's/\bVarchar\b/Text/g; s/\bInt4\b/Integer/g; s/\bInt2\b/SmallInt/g; s/\bTimestamptz\b/Timestamp/g'
+    | sed -E 's/\bVarchar\b/Text/g; s/\bInt4\b/Integer/g; s/\bInt2\b/SmallInt/g; s/\bInt8\b/BigInt/g; s/\bTimestamptz\b/Timestamp/g'
 }
 diesel print-schema --database-url "$pg_url" | fold > "$work/postgres.folded"
 diesel print-schema --database-url "$work/gen.db" --except-tables __diesel_schema_migrations | fold > "$work/sqlite.folded"

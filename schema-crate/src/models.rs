@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::{
     DbConnection,
     backend::with_conn,
-    schema::{book, review},
+    schema::{book, book_review_stats, review},
 };
 
 /// Largest page size the list functions accept.
@@ -64,8 +64,9 @@ pub struct Review {
     pub reviewer: String,
     /// 1 to 5.
     pub rate: i16,
-    /// The text, at most 500 characters.
-    #[diesel(column_name = review_text)]
+    /// The text, at most 500 characters (the column `body`; see [`crate::schema::review`]
+    /// for the column it replaces).
+    #[diesel(column_name = body)]
     pub review: Option<String>,
     /// The book reviewed.
     pub book_id: i32,
@@ -83,8 +84,9 @@ pub struct NewReview<'a> {
     pub reviewer: &'a str,
     /// 1 to 5.
     pub rate: i16,
-    /// Optional text.
-    #[diesel(column_name = review_text)]
+    /// Optional text (written to `body`; a trigger copies it to the column older versions
+    /// read).
+    #[diesel(column_name = body)]
     pub review: Option<&'a str>,
 }
 
@@ -160,24 +162,29 @@ impl Book {
             .get_result(c))
     }
 
-    /// The book with this id and how its reviews add up, in one statement (a left join
-    /// grouped by the book), so both come from the same snapshot.
+    /// The book with this id and how its reviews add up, in one statement: the book
+    /// left-joined to its row of `book_review_stats`, which a trigger keeps up to date on
+    /// every review written, so the cost does not grow with the number of reviews.
     pub fn find_with_stats(
         conn: &mut DbConnection,
         id: i32,
     ) -> QueryResult<Option<(Book, ReviewStats)>> {
-        let row: Option<(Book, i64, Option<i64>)> = with_conn!(conn, c => book::table
-            .left_join(review::table)
+        let row: Option<(Book, Option<i64>, Option<i64>)> = with_conn!(conn, c => book::table
+            .left_join(book_review_stats::table)
             .filter(book::id.eq(id))
-            .group_by(book::id)
             .select((
                 Book::as_select(),
-                diesel::dsl::count(review::id.nullable()),
-                diesel::dsl::sum(review::rate.nullable()),
+                book_review_stats::review_count.nullable(),
+                book_review_stats::rate_sum.nullable(),
             ))
             .first(c)
             .optional())?;
-        Ok(row.map(|(book, count, sum)| (book, ReviewStats::from_count_and_sum(count, sum))))
+        Ok(row.map(|(book, count, sum)| {
+            (
+                book,
+                ReviewStats::from_count_and_sum(count.unwrap_or(0), sum),
+            )
+        }))
     }
 }
 

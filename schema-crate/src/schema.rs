@@ -23,11 +23,38 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::sql_types::Timestamptz;
 
+    book_review_stats (book_id) {
+        book_id -> Int4,
+        review_count -> Int8,
+        rate_sum -> Int8,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
     bookstore_function_pins (function_name, crate_version) {
         function_name -> Text,
         crate_version -> Text,
         first_seen -> Timestamptz,
         last_seen -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::Timestamptz;
+
+    idempotency_key (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Nullable<Int4>,
+        response_body -> Nullable<Text>,
+        resource_id -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -45,6 +72,8 @@ diesel::table! {
         review_text -> Nullable<Varchar>,
         book_id -> Int4,
         created_at -> Timestamptz,
+        #[max_length = 500]
+        body -> Nullable<Varchar>,
     }
 }
 
@@ -66,11 +95,14 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(book_review_stats -> book (book_id));
 diesel::joinable!(review -> book (book_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     book,
+    book_review_stats,
     bookstore_function_pins,
+    idempotency_key,
     review,
     review_quarantine,
 );

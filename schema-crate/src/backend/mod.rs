@@ -77,7 +77,7 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     const CATALOG: Option<CatalogQueries>;
     /// The SQL that leaves the app role with exactly DML on its tables (each with a
     /// serial `id`), read access to the bookkeeping table, read, insert and update on the
-    /// pins table once it exists, and its settings as the role's own session defaults; or
+    /// later tables once they exist, and its settings as the role's own session defaults; or
     /// `None` when the backend has no roles.
     fn app_role_sql(role: &AppRole<'_>) -> Option<String>;
 }
@@ -87,7 +87,9 @@ pub(crate) struct AppRole<'a> {
     pub(crate) name: &'a str,
     pub(crate) tables: &'a [&'a str],
     pub(crate) bookkeeping: &'a str,
-    pub(crate) pins: &'a str,
+    /// Tables a later migration adds, each with the privileges the role gets on it once
+    /// it exists (a database at an older migration lacks them).
+    pub(crate) later_tables: &'a [(&'a str, &'a str)],
     pub(crate) settings: &'a [(&'a str, &'a str)],
 }
 

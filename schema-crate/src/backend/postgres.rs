@@ -76,7 +76,7 @@ impl Dialect for PgConnection {
             name: role,
             tables,
             bookkeeping,
-            pins,
+            later_tables,
             settings,
         } = app;
         // Set on the role, so every session gets them at login: no `SET` that would pin an
@@ -90,6 +90,12 @@ impl Dialect for PgConnection {
             .map(|t| format!("EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO {role}', pg_get_serial_sequence('{t}', 'id'));"))
             .collect();
         let tables = tables.join(", ");
+        let later: String = later_tables
+            .iter()
+            .map(|(t, privileges)| {
+                format!("IF to_regclass('{t}') IS NOT NULL THEN GRANT {privileges} ON {t} TO {role}; END IF;\n")
+            })
+            .collect();
         // Roles are cluster-wide: two databases provisioning at once may race on CREATE ROLE.
         Some(format!(
             "DO $$ BEGIN
@@ -107,9 +113,7 @@ impl Dialect for PgConnection {
              GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role};
              GRANT SELECT ON {bookkeeping} TO {role};
              DO $$ BEGIN
-                 IF to_regclass('{pins}') IS NOT NULL THEN
-                     GRANT SELECT, INSERT, UPDATE ON {pins} TO {role};
-                 END IF;
+                 {later}
              END $$;
              {settings}"
         ))

@@ -23,6 +23,15 @@ pub const APP_ROLE_SETTINGS: [(&str, &str); 3] = [
 /// Tables the functions read and write.
 const APP_TABLES: [&str; 2] = ["book", "review"];
 
+/// Tables later migrations add, and what the role may do on each once it exists: record
+/// itself in the pins table; read the review statistics (only their trigger writes them);
+/// keep idempotency keys (the purge deletes them).
+const LATER_TABLES: [(&str, &str); 3] = [
+    (PINS_TABLE, "SELECT, INSERT, UPDATE"),
+    ("book_review_stats", "SELECT"),
+    ("idempotency_key", "SELECT, INSERT, UPDATE, DELETE"),
+];
+
 fn valid_role_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
@@ -33,7 +42,8 @@ fn valid_role_name(name: &str) -> bool {
 /// Creates `role` (LOGIN, no password: it signs in with an RDS IAM token or trust auth)
 /// if missing, and leaves it exactly DML on the bookstore tables and their sequences,
 /// read access to the migration record (for the functions' schema check), the right to
-/// record itself in the pins table (the compatibility window), and nothing
+/// record itself in the pins table (the compatibility window), read the review
+/// statistics, keep idempotency keys, and nothing
 /// else: it cannot create, alter or drop. On RDS it is also granted `rds_iam`.
 /// A no-op on SQLite, which has no roles.
 pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), MigrationError> {
@@ -47,7 +57,7 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
             name: role,
             tables: &APP_TABLES,
             bookkeeping: BOOKKEEPING_TABLE,
-            pins: PINS_TABLE,
+            later_tables: &LATER_TABLES,
             settings: &APP_ROLE_SETTINGS,
         })
     }

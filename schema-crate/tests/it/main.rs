@@ -10,6 +10,7 @@ mod models;
 mod pool;
 mod role;
 mod runner;
+mod stats;
 mod uow;
 
 use bookstore_schema::DbConnection;

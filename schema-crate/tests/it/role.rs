@@ -116,3 +116,32 @@ fn the_app_roles_timeouts_are_transient_errors_not_bugs() {
         .unwrap_err();
     assert!(!bookstore_schema::is_transient(&bug), "{bug}");
 }
+
+#[test]
+fn the_app_role_reads_review_statistics_only_the_trigger_writes_them_and_it_keeps_idempotency_keys()
+{
+    let db = TestDb::migrated("app_role_later_tables");
+    let mut admin = db.connect();
+    migrate::ensure_app_role(&mut admin, migrate::DEFAULT_APP_ROLE).unwrap();
+    let mut app = connect_as_app_role(&db);
+    app.batch_execute(
+        "INSERT INTO book (id, title, author, publisher, year) VALUES (7, 't', 'a', 'p', 2001);
+         INSERT INTO review (reviewer, rate, book_id) VALUES ('r', 3, 7);
+         SELECT review_count FROM book_review_stats WHERE book_id = 7;
+         INSERT INTO idempotency_key (scope, key, request_hash, expires_at) VALUES ('s', 'k', 'h', now());
+         UPDATE idempotency_key SET status_code = 201;
+         DELETE FROM idempotency_key;",
+    )
+    .expect("a review insert updates the statistics through the trigger, under the app role");
+    for write in [
+        "UPDATE book_review_stats SET review_count = 99",
+        "DELETE FROM book_review_stats",
+        "INSERT INTO book_review_stats (book_id) VALUES (8)",
+    ] {
+        let err = app.batch_execute(write).expect_err(write);
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{write}: {err}"
+        );
+    }
+}

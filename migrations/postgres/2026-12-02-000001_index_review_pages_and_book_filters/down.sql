@@ -1,0 +1,3 @@
+DROP INDEX CONCURRENTLY IF EXISTS book_title_prefix_idx;
+DROP INDEX CONCURRENTLY IF EXISTS book_author_id_idx;
+DROP INDEX CONCURRENTLY IF EXISTS review_book_id_id_idx;
