@@ -280,3 +280,20 @@ for pkg in order:
 
 # lambda_bins: every binary of LAMBDA_BUILDS, one a line.
 lambda_bins() { cut -f3 <<<"$LAMBDA_BUILDS" | tr ' ' '\n' | grep -v '^$'; }
+
+# refresh_our_crates DIR: the outside app's lock file (DIR/Cargo.lock) pins its third-party
+# crates; ours come from wherever it is pointed now (another registry URL, a git tag; their
+# checksums change with every build), so their entries are dropped and resolved again, and
+# nothing else moves.
+refresh_our_crates() {
+  python3 - "$1/Cargo.lock" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+blocks = text.split("\n[[package]]\n")
+ours = re.compile(r'^name = "bookstore-(schema|kit|credentials|testing)"$', re.M)
+kept = [b for b in blocks if not ours.search(b)]
+open(path, "w").write("\n[[package]]\n".join(kept))
+print(f"{path}: {len(blocks) - len(kept)} of our crates' lock entries resolved afresh")
+PY
+}

@@ -29,21 +29,6 @@ export CARGO_TARGET_DIR=$REPO_ROOT/target/outside-app
 # The team's registry, named `bookstore` in its manifest, is this one.
 export CARGO_REGISTRIES_BOOKSTORE_INDEX=$url
 
-# The fixture's lock file pins its third-party crates; ours come from wherever it is
-# pointed now (another registry URL, a git tag; their checksums change with every build),
-# so their entries are dropped and resolved again, and nothing else moves.
-refresh_our_crates() {
-  python3 - "$1/Cargo.lock" <<'PY'
-import re, sys
-path = sys.argv[1]
-text = open(path).read()
-blocks = text.split("\n[[package]]\n")
-ours = re.compile(r'^name = "bookstore-(schema|kit|credentials|testing)"$', re.M)
-kept = [b for b in blocks if not ours.search(b)]
-open(path, "w").write("\n[[package]]\n".join(kept))
-print(f"outside-app: {len(blocks) - len(kept)} of our crates' lock entries resolved afresh")
-PY
-}
 
 say "1/2: from the registry $url"
 cp -r "$fixture" "$work/registry"

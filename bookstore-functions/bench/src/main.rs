@@ -17,6 +17,7 @@ mod connections;
 mod memory;
 mod migrations;
 mod report;
+mod reviews;
 mod sql_trace;
 mod stats;
 mod system;
@@ -46,7 +47,12 @@ struct Counts {
     instances: usize,
     rounds: usize,
     seeded_books: usize,
+    reviews: usize,
+    review_runs: usize,
 }
+
+/// Reviews of one book in quick mode (the full run has the 1M).
+const REVIEWS_QUICK: usize = 20_000;
 
 const QUICK: Counts = Counts {
     full: false,
@@ -60,6 +66,8 @@ const QUICK: Counts = Counts {
     instances: 200,
     rounds: 2,
     seeded_books: 1_000,
+    reviews: REVIEWS_QUICK,
+    review_runs: 20,
 };
 
 const FULL: Counts = Counts {
@@ -74,9 +82,11 @@ const FULL: Counts = Counts {
     instances: 200,
     rounds: 10,
     seeded_books: 1_000,
+    reviews: 1_000_000,
+    review_runs: 50,
 };
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "cold",
     "warm",
     "throughput",
@@ -84,6 +94,7 @@ const SECTIONS: [&str; 7] = [
     "artifacts",
     "migrations",
     "connections",
+    "reviews",
 ];
 
 struct Args {
@@ -251,6 +262,10 @@ fn run() -> anyhow::Result<Vec<String>> {
             "Connections",
             rt.block_on(connections::run(c.instances, c.rounds)),
         );
+    }
+    if wants("reviews") {
+        step("reviews");
+        add("Reviews", reviews::run(c.reviews, c.review_runs));
     }
     drop(db);
 
