@@ -41,8 +41,28 @@ async fn a_database_past_a_contract_floor_answers_503_schema_incompatible_naming
     assert_eq!(fresh.count("book"), 1, "nothing was lost");
 }
 
+async fn a_warm_function_whose_columns_a_forced_contract_dropped_answers_503_not_500(app: TestApp) {
+    let id = app.create_book("Dune").await;
+    assert!(app.state.schema_is_current(), "warm: checked once");
+    // An operator forces a contract through (`ignore_live_pins`) under a live container.
+    apply_future_contract(&app);
+    app.connect()
+        .batch_execute("ALTER TABLE book DROP COLUMN publisher")
+        .unwrap();
+    let response = app.get(&format!("/book/{id}")).await;
+    response.assert_error(StatusCode::SERVICE_UNAVAILABLE, "schema_incompatible");
+    assert!(
+        !app.state.schema_is_current(),
+        "the next request checks again"
+    );
+    app.get("/book")
+        .await
+        .assert_error(StatusCode::SERVICE_UNAVAILABLE, "schema_incompatible");
+}
+
 backend_tests!(
-    a_database_past_a_contract_floor_answers_503_schema_incompatible_naming_both_versions
+    a_database_past_a_contract_floor_answers_503_schema_incompatible_naming_both_versions,
+    a_warm_function_whose_columns_a_forced_contract_dropped_answers_503_not_500
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,7 +156,16 @@ impl AppState {
             waited_in_run.store(micros, Ordering::Relaxed);
             let mut conn = conn?;
             state.ensure_schema(&mut conn)?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            if matches!(result, Err(ApiError::Internal { .. })) {
+                // An unexpected database error in a container that found the schema
+                // current: the schema may have moved past this version since (a contract
+                // forced through with `ignore_live_pins`). Check again, so the answer is
+                // `503 schema_incompatible` rather than a 500 on every request.
+                state.inner.schema_current.store(false, Ordering::Release);
+                state.ensure_schema(&mut conn)?;
+            }
+            result
         };
         let result = self.dispatch(run).await;
         crate::observe::add_checkout(std::time::Duration::from_micros(
