@@ -29,8 +29,10 @@ mod lock;
 mod metadata;
 mod migration;
 mod report;
+mod retry;
 mod role;
 mod runner;
+mod session;
 
 use std::time::Duration;
 
@@ -63,3 +65,20 @@ pub const ADVISORY_LOCK_KEY: i64 = 0x626f_6f6b_7374_6f72;
 
 /// How long [`Runner::migrate`], [`Runner::revert`] and [`Runner::baseline`] wait for the lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The runner's `lock_timeout` per statement by default ([`RunOptions::step_lock_timeout`]):
+/// what a reader queued behind a migration's DDL waits at most.
+pub const DEFAULT_STEP_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The runner's `statement_timeout` per statement by default
+/// ([`RunOptions::step_statement_timeout`]): a Lambda invocation's longest life.
+pub const DEFAULT_STEP_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How long a run may spend retrying steps that could not get their locks by default
+/// ([`RunOptions::max_lock_wait`]).
+pub const DEFAULT_MAX_LOCK_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// The `application_name` of the runner's sessions (in `pg_stat_activity`): the runner
+/// and the crate version that runs it.
+pub const RUNNER_APPLICATION_NAME: &str =
+    concat!("bookstore-schema-runner/", env!("CARGO_PKG_VERSION"));
