@@ -4,13 +4,14 @@
 // and the report are the one contract the Lambda and `schema-admin` share; the text
 // rendering lives in `render`.
 
+pub mod dir;
 mod render;
 
 pub use render::render;
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
@@ -19,8 +20,8 @@ use bookstore_schema::{
     config::ConfigError,
     env::Env,
     migrate::{
-        self, BlockedContract, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport,
-        Runner, Status, Step,
+        self, BlockedContract, Drift, Migration, MigrationError, MigrationRef, Plan, RunOptions,
+        RunReport, Runner, Status, Step,
     },
     pool::{DbManager, ManagerError},
 };
@@ -30,6 +31,9 @@ use serde_json::Value;
 /// Default for `SCHEMA_LOCK_TIMEOUT_SECS`.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 
+/// Default for `SCHEMA_DEADLINE_MARGIN_SECS`: time to roll back, unlock and answer.
+pub const DEFAULT_DEADLINE_MARGIN_SECS: u64 = 10;
+
 /// What the provisioning function reads from the environment.
 ///
 /// | variable | meaning | default |
@@ -38,6 +42,10 @@ pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 /// | `APP_DB_ROLE` | the app role `migrate` creates and grants DML only; empty to skip | `bookstore_app` |
 /// | `SCHEMA_LOCK_TIMEOUT_SECS` | how long to wait for another runner | `60` |
 /// | `SCHEMA_PIN_WINDOW_SECS` | how recently a function must have recorded its pin to count as live (contract migrations wait for live functions below their floor) | `86400` |
+/// | `SCHEMA_STEP_LOCK_TIMEOUT_MS` | `lock_timeout` of every statement the runner sends (a migration's `metadata.toml` may set its own) | `2000` |
+/// | `SCHEMA_STEP_STATEMENT_TIMEOUT_SECS` | `statement_timeout` of every statement the runner sends (idem) | `900` |
+/// | `SCHEMA_MAX_LOCK_WAIT_SECS` | how long a run may retry steps that could not get their locks (`schema-admin --max-lock-wait`) | `300` |
+/// | `SCHEMA_DEADLINE_MARGIN_SECS` | the Lambda: stop retrying and cut statements this long before the invocation's deadline | `10` |
 pub struct Config {
     /// How to open the direct connection; replaced when the secret is read again.
     manager: Mutex<DbManager>,
@@ -51,6 +59,17 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// How recently a function must have recorded its pin to count as live.
     pub pin_window: Duration,
+    /// `lock_timeout` per statement.
+    pub step_lock_timeout: Duration,
+    /// `statement_timeout` per statement.
+    pub step_statement_timeout: Duration,
+    /// Budget for retrying steps that could not get their locks.
+    pub max_lock_wait: Duration,
+    /// How long before a Lambda invocation's deadline the run stops.
+    pub deadline_margin: Duration,
+    /// The migrations to run instead of the embedded ones (`schema-admin
+    /// --migrations-dir`: rehearsals and the runner's own tests).
+    pub migrations: Option<&'static [Migration]>,
 }
 
 /// A configuration source: the process environment, or a test's map.
@@ -64,6 +83,10 @@ impl std::fmt::Debug for Config {
             .field("app_role", &self.app_role)
             .field("lock_timeout", &self.lock_timeout)
             .field("pin_window", &self.pin_window)
+            .field("step_lock_timeout", &self.step_lock_timeout)
+            .field("step_statement_timeout", &self.step_statement_timeout)
+            .field("max_lock_wait", &self.max_lock_wait)
+            .field("deadline_margin", &self.deadline_margin)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +116,7 @@ impl Config {
         let pin_window = Env::from_lookup(get)
             .secs("SCHEMA_PIN_WINDOW_SECS", 0)?
             .unwrap_or(migrate::DEFAULT_PIN_WINDOW);
+        let env = Env::from_lookup(get);
         Ok(Self {
             manager: Mutex::new(manager),
             lookup: Arc::clone(&lookup),
@@ -100,6 +124,19 @@ impl Config {
             app_role,
             lock_timeout,
             pin_window,
+            step_lock_timeout: env
+                .millis("SCHEMA_STEP_LOCK_TIMEOUT_MS", 1)?
+                .unwrap_or(migrate::DEFAULT_STEP_LOCK_TIMEOUT),
+            step_statement_timeout: env
+                .secs("SCHEMA_STEP_STATEMENT_TIMEOUT_SECS", 1)?
+                .unwrap_or(migrate::DEFAULT_STEP_STATEMENT_TIMEOUT),
+            max_lock_wait: env
+                .secs("SCHEMA_MAX_LOCK_WAIT_SECS", 0)?
+                .unwrap_or(migrate::DEFAULT_MAX_LOCK_WAIT),
+            deadline_margin: env
+                .secs("SCHEMA_DEADLINE_MARGIN_SECS", 0)?
+                .unwrap_or(Duration::from_secs(DEFAULT_DEADLINE_MARGIN_SECS)),
+            migrations: None,
         })
     }
 }
@@ -109,10 +146,11 @@ impl Config {
 fn manager_from(get: &dyn Fn(&str) -> Option<String>) -> Result<DbManager, ConfigError> {
     let target = bookstore_credentials::target_from_lookup(get)?;
     let pool = PoolConfig::from_lookup(get)?;
+    // The runner's direct session notices a vanished server within seconds.
     DbManager::new(
         target,
         bookstore_credentials::password_source_from_lookup(get)?,
-        pool.session,
+        pool.session.with_tcp_keepalives(true),
     )
 }
 
@@ -365,28 +403,44 @@ pub fn run(
     conn: &mut DbConnection,
     action: &Action,
 ) -> Result<Report, SchemaLambdaError> {
+    run_until(config, conn, action, None)
+}
+
+/// [`run`] that ends, typed, by `deadline` (a Lambda invocation's, minus the margin).
+pub fn run_until(
+    config: &Config,
+    conn: &mut DbConnection,
+    action: &Action,
+    deadline: Option<Instant>,
+) -> Result<Report, SchemaLambdaError> {
     let backend = conn.backend();
     let options = |allow_out_of_order, ignore_live_pins| {
-        RunOptions::default()
+        let options = RunOptions::default()
             .with_lock_timeout(config.lock_timeout)
             .with_allow_out_of_order(allow_out_of_order)
             .with_pin_window(config.pin_window)
             .with_ignore_live_pins(ignore_live_pins)
+            .with_step_lock_timeout(config.step_lock_timeout)
+            .with_step_statement_timeout(config.step_statement_timeout)
+            .with_max_lock_wait(config.max_lock_wait);
+        match deadline {
+            Some(deadline) => options.with_deadline(deadline),
+            None => options,
+        }
+    };
+    let runner = |options: RunOptions| match config.migrations {
+        Some(set) => Runner::with_migrations(set, options),
+        None => Runner::new(options),
     };
     let report = match action {
         Action::Migrate {
             allow_out_of_order,
             ignore_live_pins,
         } => {
-            let report = Report::from_run(
-                "migrate",
-                backend,
-                Runner::new(options(*allow_out_of_order, *ignore_live_pins)).migrate(conn)?,
-            );
-            if let Some(role) = &config.app_role {
-                migrate::ensure_app_role(conn, role)?;
-            }
-            report
+            // The app role is ensured by the runner, under its lock.
+            let options = options(*allow_out_of_order, *ignore_live_pins)
+                .with_app_role(config.app_role.clone());
+            Report::from_run("migrate", backend, runner(options).migrate(conn)?)
         }
         Action::Revert {
             count,
@@ -394,15 +448,15 @@ pub fn run(
         } => Report::from_run(
             "revert",
             backend,
-            Runner::new(options(false, *ignore_live_pins)).revert(conn, *count)?,
+            runner(options(false, *ignore_live_pins)).revert(conn, *count)?,
         ),
         Action::Baseline => Report::from_run(
             "baseline",
             backend,
-            Runner::new(options(false, false)).baseline(conn)?,
+            runner(options(false, false)).baseline(conn)?,
         ),
         Action::Status => {
-            let status = Runner::new(options(false, false)).status(conn)?;
+            let status = runner(options(false, false)).status(conn)?;
             Report {
                 action: "status",
                 crate_version: bookstore_schema::VERSION,
@@ -418,7 +472,7 @@ pub fn run(
             }
         }
         Action::Plan => {
-            let plan = Runner::new(options(false, false)).plan(conn)?;
+            let plan = runner(options(false, false)).plan(conn)?;
             Report {
                 action: "plan",
                 crate_version: bookstore_schema::VERSION,
@@ -440,6 +494,21 @@ pub fn run(
 
 /// Handles one Lambda event end to end and returns the JSON response.
 pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError> {
+    handle_until(config, event, None)
+}
+
+/// [`handle`] for an invocation that Lambda ends at `invocation_deadline`: the run stops
+/// retrying, and cuts its statements, [`Config::deadline_margin`] before it, so that it
+/// answers with a typed error instead of being killed.
+pub fn handle_until(
+    config: &Config,
+    event: &Value,
+    invocation_deadline: Option<Instant>,
+) -> Result<Value, SchemaLambdaError> {
+    let deadline = invocation_deadline.map(|d| {
+        d.checked_sub(config.deadline_margin)
+            .unwrap_or_else(Instant::now)
+    });
     let (request, origin) = parse_event(event)?;
     match request {
         Request::CustomResourceDelete {
@@ -450,7 +519,7 @@ pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError
         }
         Request::Run(action) => {
             let mut conn = connect(config)?;
-            let report = run(config, &mut conn, &action)?;
+            let report = run_until(config, &mut conn, &action, deadline)?;
             Ok(match origin {
                 Origin::Direct => serde_json::to_value(&report).unwrap_or(Value::Null),
                 Origin::CustomResource => serde_json::json!({
