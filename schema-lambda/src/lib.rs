@@ -342,6 +342,28 @@ impl SchemaLambdaError {
     }
 }
 
+impl SchemaLambdaError {
+    /// The error as `schema-admin --json` prints it: `{"error": {"kind", "message", …}}`,
+    /// with the fields a script acts on (a step's version, retries and lock wait).
+    pub fn to_json(&self) -> Value {
+        let mut error = serde_json::json!({ "kind": self.kind(), "message": self.to_string() });
+        if let Self::Migration(MigrationError::LockNotAvailable {
+            version,
+            name,
+            retries,
+            waited_ms,
+            ..
+        }) = self
+        {
+            error["version"] = version.as_str().into();
+            error["name"] = name.as_str().into();
+            error["retries"] = (*retries).into();
+            error["lock_wait_ms"] = u64::try_from(*waited_ms).unwrap_or(u64::MAX).into();
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
 impl From<SchemaLambdaError> for lambda_runtime::Diagnostic {
     fn from(error: SchemaLambdaError) -> Self {
         Self {

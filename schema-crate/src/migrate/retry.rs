@@ -71,11 +71,9 @@ impl Budget {
         let now = Instant::now();
         // Nine tenths of what is left, so that near the deadline the lock wait gives up
         // (typed, retried or reported) before the statement timeout cut to the deadline.
-        let lock = lock.unwrap_or(self.lock_timeout).min(
-            self.retry_until
-                .saturating_duration_since(now)
-                .mul_f64(0.9),
-        );
+        let lock = lock
+            .unwrap_or(self.lock_timeout)
+            .min(self.retry_until.saturating_duration_since(now).mul_f64(0.9));
         let statement = statement.unwrap_or(self.statement_timeout);
         let statement = match self.deadline {
             Some(deadline) => statement.min(deadline.saturating_duration_since(now)),

@@ -127,6 +127,18 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("schema-admin: {} ({})", error, error.kind());
+            if json {
+                #[expect(
+                    clippy::print_stdout,
+                    reason = "the typed error is this command's output"
+                )]
+                {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&error.to_json()).unwrap_or_default()
+                    );
+                }
+            }
             ExitCode::FAILURE
         }
     }

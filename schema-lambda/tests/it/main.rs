@@ -4,6 +4,8 @@
     reason = "a test that cannot set up should panic loudly"
 )]
 
+mod runner;
+
 use std::process::Command;
 
 use bookstore_schema::{Backend, migrate};
