@@ -5,6 +5,7 @@
 // rendering lives in `render`.
 
 pub mod dir;
+pub mod metrics;
 mod render;
 
 pub use render::render;
@@ -70,6 +71,8 @@ pub struct Config {
     /// The migrations to run instead of the embedded ones (`schema-admin
     /// --migrations-dir`: rehearsals and the runner's own tests).
     pub migrations: Option<&'static [Migration]>,
+    /// Writes the run's CloudWatch metrics (EMF) to the log stream.
+    pub metrics: metrics::Emitter,
 }
 
 /// A configuration source: the process environment, or a test's map.
@@ -137,6 +140,7 @@ impl Config {
                 .secs("SCHEMA_DEADLINE_MARGIN_SECS", 0)?
                 .unwrap_or(Duration::from_secs(DEFAULT_DEADLINE_MARGIN_SECS)),
             migrations: None,
+            metrics: metrics::Emitter::from_lookup(get),
         })
     }
 }
@@ -187,6 +191,19 @@ pub enum Action {
 
 fn one() -> usize {
     1
+}
+
+impl Action {
+    /// The action's name, as the report and the metrics give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Migrate { .. } => "migrate",
+            Self::Status => "status",
+            Self::Plan => "plan",
+            Self::Revert { .. } => "revert",
+            Self::Baseline => "baseline",
+        }
+    }
 }
 
 /// An event as the function receives it, already decided.
@@ -514,6 +531,27 @@ pub fn run_until(
     Ok(report)
 }
 
+/// What a CloudFormation custom resource exposes of a run (`Fn::GetAtt`; CloudFormation
+/// takes strings). One key per thing the runner reports, so a stack can output or
+/// depend on it: the schema version, how many migrations ran, how many retries and how
+/// long they waited for locks, the contract migrations held back, the drift found.
+/// New report fields (the approved plan's digest, structural drift) get their key here.
+fn custom_resource_data(report: &Report) -> Value {
+    serde_json::json!({
+        "SchemaVersion": report.schema_version_after.clone().unwrap_or_default(),
+        "Applied": report.applied.len().to_string(),
+        "Retries": report.applied.iter().map(|s| u64::from(s.retries)).sum::<u64>().to_string(),
+        "LockWaitMs": report.applied.iter().map(|s| s.lock_wait_ms).sum::<i64>().to_string(),
+        "BlockedContracts": report
+            .blocked
+            .iter()
+            .map(|b| b.version.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        "DriftCount": report.drift.len().to_string(),
+    })
+}
+
 /// Handles one Lambda event end to end and returns the JSON response.
 pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError> {
     handle_until(config, event, None)
@@ -540,16 +578,23 @@ pub fn handle_until(
             Ok(serde_json::json!({ "PhysicalResourceId": physical_resource_id, "Data": {} }))
         }
         Request::Run(action) => {
-            let mut conn = connect(config)?;
-            let report = run_until(config, &mut conn, &action, deadline)?;
+            let started = Instant::now();
+            let outcome = connect(config)
+                .and_then(|mut conn| run_until(config, &mut conn, &action, deadline));
+            config.metrics.emit(
+                action.name(),
+                outcome
+                    .as_ref()
+                    .map_or_else(SchemaLambdaError::kind, |_| "ok"),
+                started.elapsed(),
+                outcome.as_ref().ok(),
+            );
+            let report = outcome?;
             Ok(match origin {
                 Origin::Direct => serde_json::to_value(&report).unwrap_or(Value::Null),
                 Origin::CustomResource => serde_json::json!({
                     "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
-                    "Data": {
-                        "SchemaVersion": report.schema_version_after.unwrap_or_default(),
-                        "Applied": report.applied.len().to_string(),
-                    },
+                    "Data": custom_resource_data(&report),
                 }),
             })
         }

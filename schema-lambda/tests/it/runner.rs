@@ -447,3 +447,78 @@ fn through_pgbouncer_in_transaction_mode_migrate_refuses_naming_the_fix() {
     let direct = self::config(db.url(), &SET, "");
     handle(&direct, &json!({})).unwrap();
 }
+
+/// Captured log lines.
+#[derive(Clone, Default)]
+struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn each_run_and_step_writes_cloudwatch_emf_metrics_to_the_lambda_log() {
+    static SET: [Migration; 2] = [
+        Migration::new("1", "t", "CREATE TABLE t (id int);"),
+        Migration::new("2", "add", "ALTER TABLE t ADD COLUMN y int;"),
+    ];
+    let db = TestDb::empty("lambda_emf");
+    let mut config = config(db.url(), &SET[..1], "");
+    handle(&config, &json!({})).unwrap();
+    config.migrations = Some(&SET);
+    config.step_lock_timeout = Duration::from_millis(300);
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = bookstore_kit::logging::subscriber(
+        bookstore_kit::logging::LogFormat::Json,
+        "info",
+        move || writer.clone(),
+    );
+    let mut holder = db.connect();
+    holder.batch_execute("BEGIN; SELECT * FROM t;").unwrap();
+    let release = thread::spawn(move || {
+        thread::sleep(Duration::from_secs(1));
+        holder.batch_execute("ROLLBACK").unwrap();
+    });
+    tracing::subscriber::with_default(subscriber, || handle(&config, &json!({}))).unwrap();
+    release.join().unwrap();
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    eprintln!(
+        "{}",
+        records
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for record in &records {
+        bookstore_testing::assert_emf(record);
+    }
+    let run = records.iter().find(|r| r.get("runs").is_some()).unwrap();
+    assert_eq!(
+        (&run["action"], &run["outcome"], &run["migrations_applied"]),
+        (&json!("migrate"), &json!("ok"), &json!(1)),
+        "{run}"
+    );
+    let step = records
+        .iter()
+        .find(|r| r.get("migration_retries").is_some())
+        .unwrap();
+    assert_eq!(step["migration_version"], "2");
+    assert!(step["migration_retries"].as_u64().unwrap() >= 1, "{step}");
+    assert!(
+        step["migration_lock_wait"].as_u64().unwrap() >= 300,
+        "{step}"
+    );
+}
