@@ -85,7 +85,13 @@ fn a_cloudformation_create_migrates_and_a_delete_leaves_the_schema_alone() {
     assert_eq!(created["PhysicalResourceId"], "bookstore-schema");
     assert_eq!(created["Data"]["SchemaVersion"], head());
     // What the runner reports, for the stack: retries, lock waits, held-back contracts, drift.
-    for key in ["Applied", "Retries", "LockWaitMs", "BlockedContracts", "DriftCount"] {
+    for key in [
+        "Applied",
+        "Retries",
+        "LockWaitMs",
+        "BlockedContracts",
+        "DriftCount",
+    ] {
         assert!(created["Data"][key].is_string(), "{key}: {created}");
     }
     assert_eq!(created["Data"]["DriftCount"], "0");

@@ -361,7 +361,7 @@ fn start_pgbouncer(db: &TestDb) -> Bouncer {
     let found = Command::new("pgbouncer").arg("--version").output();
     assert!(
         found.is_ok_and(|o| o.status.success()),
-        "pgbouncer is not installed: run `bash scripts/setup.sh bench` (or `apt-get install pgbouncer`)"
+        "pgbouncer is not installed: run `bash scripts/setup.sh test` (or `apt-get install pgbouncer`)"
     );
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
