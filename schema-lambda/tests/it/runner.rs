@@ -448,77 +448,178 @@ fn through_pgbouncer_in_transaction_mode_migrate_refuses_naming_the_fix() {
     handle(&direct, &json!({})).unwrap();
 }
 
-/// Captured log lines.
-#[derive(Clone, Default)]
-struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn each_run_and_step_writes_cloudwatch_emf_metrics_to_the_lambda_log() {
-    static SET: [Migration; 2] = [
-        Migration::new("1", "t", "CREATE TABLE t (id int);"),
-        Migration::new("2", "add", "ALTER TABLE t ADD COLUMN y int;"),
-    ];
+    // The real function binary, against a local Lambda Runtime API, logging as on Lambda.
     let db = TestDb::empty("lambda_emf");
-    let mut config = config(db.url(), &SET[..1], "");
-    handle(&config, &json!({})).unwrap();
-    config.migrations = Some(&SET);
-    config.step_lock_timeout = Duration::from_millis(300);
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = bookstore_kit::logging::subscriber(
-        bookstore_kit::logging::LogFormat::Json,
-        "info",
-        move || writer.clone(),
+    let log = std::env::temp_dir().join(format!("runner-emf-{}.log", std::process::id()));
+    let mut lambda =
+        bookstore_testing::lambda::Instance::builder(env!("CARGO_BIN_EXE_schema-lambda"))
+            .name("schema-lambda")
+            .env("DATABASE_URL", db.url())
+            .env("APP_DB_ROLE", "")
+            .log_file(&log)
+            .start()
+            .unwrap();
+    let migrate = lambda.invoke(&json!({}));
+    assert_eq!(
+        migrate.kind,
+        bookstore_testing::lambda::Kind::Response,
+        "{migrate:?}"
     );
-    let mut holder = db.connect();
-    holder.batch_execute("BEGIN; SELECT * FROM t;").unwrap();
-    let release = thread::spawn(move || {
-        thread::sleep(Duration::from_secs(1));
-        holder.batch_execute("ROLLBACK").unwrap();
-    });
-    tracing::subscriber::with_default(subscriber, || handle(&config, &json!({}))).unwrap();
-    release.join().unwrap();
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-    let records: Vec<Value> = text
+    let failed = lambda.invoke(&json!({"action": "revert", "count": 999}));
+    assert_eq!(
+        failed.kind,
+        bookstore_testing::lambda::Kind::Error,
+        "{failed:?}"
+    );
+    let output = lambda.output();
+    drop(lambda);
+    let _ = std::fs::remove_file(&log);
+    let records: Vec<Value> = output
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("_aws").is_some())
         .collect();
-    eprintln!(
-        "{}",
-        records
-            .iter()
-            .map(Value::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
     for record in &records {
         bookstore_testing::assert_emf(record);
     }
-    let run = records.iter().find(|r| r.get("runs").is_some()).unwrap();
+    let runs: Vec<&Value> = records.iter().filter(|r| r.get("runs").is_some()).collect();
+    assert_eq!(runs.len(), 2, "{output}");
+    let applied = migrate.body["applied"].as_array().unwrap();
     assert_eq!(
-        (&run["action"], &run["outcome"], &run["migrations_applied"]),
-        (&json!("migrate"), &json!("ok"), &json!(1)),
-        "{run}"
+        (&runs[0]["action"], &runs[0]["outcome"]),
+        (&json!("migrate"), &json!("ok"))
     );
-    let step = records
+    assert_eq!(runs[0]["migrations_applied"], applied.len());
+    assert_eq!(runs[0]["service"], "schema-lambda");
+    assert_eq!(
+        (&runs[1]["action"], &runs[1]["outcome"]),
+        (&json!("revert"), &json!("Refused"))
+    );
+    let steps: Vec<&Value> = records
         .iter()
-        .find(|r| r.get("migration_retries").is_some())
-        .unwrap();
-    assert_eq!(step["migration_version"], "2");
-    assert!(step["migration_retries"].as_u64().unwrap() >= 1, "{step}");
+        .filter(|r| r.get("migration_retries").is_some())
+        .collect();
+    assert_eq!(steps.len(), applied.len(), "one record per step");
+    for (step, reported) in steps.iter().zip(applied) {
+        assert_eq!(step["migration_version"], reported["version"]);
+        assert_eq!(step["migration_retries"], reported["retries"]);
+        assert_eq!(step["migration_lock_wait"], reported["lock_wait_ms"]);
+    }
+    eprintln!("{}\n{}", runs[0], steps[0]);
+}
+
+/// A standby of `primary` (`pg_basebackup -R`), on a free port, stopped on drop.
+struct Standby {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Drop for Standby {
+    fn drop(&mut self) {
+        let _ = as_postgres("pg_ctl")
+            .args(["-m", "immediate", "-w", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop")
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// PostgreSQL's program `name` (on `PATH`, else Debian's newest), as `postgres` when root.
+fn as_postgres(name: &str) -> Command {
+    let program = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .or_else(|| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+                .filter(|p| p.is_file())
+                .collect();
+            found.sort();
+            found.pop()
+        })
+        .unwrap_or_else(|| panic!("{name} not found: apt-get install postgresql"));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if root {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn succeed(what: &str, command: &mut Command) {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
-        step["migration_lock_wait"].as_u64().unwrap() >= 300,
-        "{step}"
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn start_standby(primary: &bookstore_testing::cluster::Cluster) -> Standby {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("runner-standby-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(&dir)
+        .status();
+    let standby = Standby { dir, port };
+    succeed(
+        "pg_basebackup",
+        as_postgres("pg_basebackup")
+            .args(["-h", "127.0.0.1", "-p", &primary.port().to_string()])
+            .args(["-U", "postgres", "-R", "-X", "stream", "-c", "fast", "-D"])
+            .arg(standby.dir.join("data")),
+    );
+    let options = format!(
+        "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={}",
+        standby.dir.display()
+    );
+    succeed(
+        "pg_ctl start (standby)",
+        as_postgres("pg_ctl")
+            .args(["-w", "-t", "60", "-D"])
+            .arg(standby.dir.join("data"))
+            .arg("-l")
+            .arg(standby.dir.join("server.log"))
+            .args(["-o", &options, "start"]),
+    );
+    standby
+}
+
+#[test]
+fn on_a_standby_migrate_refuses_naming_the_writer_endpoint() {
+    static SET: [Migration; 1] = [Migration::new("1", "t", "CREATE TABLE t (id int);")];
+    let primary = bookstore_testing::cluster::Cluster::builder()
+        .hba(
+            "local all all trust\nlocal replication all trust\n\
+             host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n",
+        )
+        .start();
+    let standby = start_standby(&primary);
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", standby.port);
+    let err = handle(&config(url, &SET, ""), &json!({})).unwrap_err();
+    eprintln!("on a standby: {err}");
+    assert_eq!(err.kind(), "WrongConnection", "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("in recovery") && message.contains("writer endpoint"),
+        "{message}"
+    );
+    let primary_url = format!("postgres://postgres@127.0.0.1:{}/postgres", primary.port());
+    handle(&config(primary_url, &SET, ""), &json!({})).unwrap();
 }
