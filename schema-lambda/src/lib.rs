@@ -46,6 +46,7 @@ pub const DEFAULT_DEADLINE_MARGIN_SECS: u64 = 10;
 /// | `SCHEMA_STEP_LOCK_TIMEOUT_MS` | `lock_timeout` of every statement the runner sends (a migration's `metadata.toml` may set its own) | `2000` |
 /// | `SCHEMA_STEP_STATEMENT_TIMEOUT_SECS` | `statement_timeout` of every statement the runner sends (idem) | `900` |
 /// | `SCHEMA_MAX_LOCK_WAIT_SECS` | how long a run may retry steps that could not get their locks (`schema-admin --max-lock-wait`) | `300` |
+/// | `SCHEMA_ALLOW_TCP_RELAY` | `true`: accept a session relayed by a plain TCP relay (an SSH tunnel, SSM port forwarding; `schema-admin --allow-tcp-relay`) | `false` |
 /// | `SCHEMA_DEADLINE_MARGIN_SECS` | the Lambda: stop retrying and cut statements this long before the invocation's deadline | `10` |
 pub struct Config {
     /// How to open the direct connection; replaced when the secret is read again.
@@ -68,6 +69,8 @@ pub struct Config {
     pub max_lock_wait: Duration,
     /// How long before a Lambda invocation's deadline the run stops.
     pub deadline_margin: Duration,
+    /// Accept a session relayed by a plain TCP relay.
+    pub allow_tcp_relay: bool,
     /// The migrations to run instead of the embedded ones (`schema-admin
     /// --migrations-dir`: rehearsals and the runner's own tests).
     pub migrations: Option<&'static [Migration]>,
@@ -90,6 +93,7 @@ impl std::fmt::Debug for Config {
             .field("step_statement_timeout", &self.step_statement_timeout)
             .field("max_lock_wait", &self.max_lock_wait)
             .field("deadline_margin", &self.deadline_margin)
+            .field("allow_tcp_relay", &self.allow_tcp_relay)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +143,7 @@ impl Config {
             deadline_margin: env
                 .secs("SCHEMA_DEADLINE_MARGIN_SECS", 0)?
                 .unwrap_or(Duration::from_secs(DEFAULT_DEADLINE_MARGIN_SECS)),
+            allow_tcp_relay: env.bool("SCHEMA_ALLOW_TCP_RELAY")?.unwrap_or(false),
             migrations: None,
             metrics: metrics::Emitter::from_lookup(get),
         })
@@ -461,7 +466,8 @@ pub fn run_until(
             .with_ignore_live_pins(ignore_live_pins)
             .with_step_lock_timeout(config.step_lock_timeout)
             .with_step_statement_timeout(config.step_statement_timeout)
-            .with_max_lock_wait(config.max_lock_wait);
+            .with_max_lock_wait(config.max_lock_wait)
+            .with_allow_tcp_relay(config.allow_tcp_relay);
         match deadline {
             Some(deadline) => options.with_deadline(deadline),
             None => options,

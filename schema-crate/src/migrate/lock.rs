@@ -19,7 +19,7 @@ pub(crate) fn locked<T>(
 ) -> Result<T, MigrationError> {
     let budget = Budget::new(options);
     session::prepare(conn, &budget)?;
-    let result = session::check_direct_writer(conn)
+    let result = session::check_direct_writer(conn, options.allow_tcp_relay)
         .and_then(|()| locked_session(conn, options, &budget, work));
     session::reset(conn);
     result

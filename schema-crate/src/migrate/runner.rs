@@ -64,6 +64,10 @@ pub struct RunOptions {
     /// The app role [`Runner::migrate`] ensures, under the lock, after the migrations
     /// ([`ensure_app_role`]); `None` to leave roles alone.
     pub app_role: Option<String>,
+    /// Accept a session the server sees coming from a socket this process does not own:
+    /// a plain TCP relay (an SSH tunnel, SSM port forwarding, docker-proxy) that keeps
+    /// one server session per client. The standby and same-backend checks still apply.
+    pub allow_tcp_relay: bool,
 }
 
 impl Default for RunOptions {
@@ -78,6 +82,7 @@ impl Default for RunOptions {
             max_lock_wait: DEFAULT_MAX_LOCK_WAIT,
             deadline: None,
             app_role: None,
+            allow_tcp_relay: false,
         }
     }
 }
@@ -136,6 +141,13 @@ impl RunOptions {
     #[must_use]
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// These options accepting (or not) a session relayed by a plain TCP relay.
+    #[must_use]
+    pub fn with_allow_tcp_relay(mut self, allow: bool) -> Self {
+        self.allow_tcp_relay = allow;
         self
     }
 

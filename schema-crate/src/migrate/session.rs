@@ -34,13 +34,19 @@ pub(crate) fn reset(conn: &mut DbConnection) {
 }
 
 const PROXY_FIX: &str = "connect the runner straight to the cluster's writer endpoint (DATABASE_URL or DB_HOST), not through RDS Proxy or pgbouncer: a transaction-pooling proxy does not keep the runner's session lock between transactions";
+const RELAY_FIX: &str = "connect the runner straight to the cluster's writer endpoint (DATABASE_URL or DB_HOST), not through RDS Proxy or pgbouncer: a transaction-pooling proxy does not keep the runner's session lock between transactions; if this is a plain TCP relay that keeps one server session per client (an SSH tunnel, SSM port forwarding, docker-proxy), allow it explicitly (schema-admin --allow-tcp-relay, SCHEMA_ALLOW_TCP_RELAY=true)";
 const WRITER_FIX: &str = "point DATABASE_URL or DB_HOST at the cluster's writer endpoint, not a reader endpoint or a replica";
 
 /// Refuses a session the runner cannot trust with its lock: one on a standby, one whose
-/// transactions land on different server sessions (a transaction-pooling proxy), or one
-/// the server sees coming from a socket this process does not own (a proxy relaying it,
-/// which may hand the next transaction to another session at any time).
-pub(crate) fn check_direct_writer(conn: &mut DbConnection) -> Result<(), MigrationError> {
+/// transactions land on different server sessions (a transaction-pooling proxy), or,
+/// unless `allow_tcp_relay`, one the server sees coming from a socket this process does
+/// not own (a proxy relaying it, which may hand the next transaction to another session
+/// at any time; with one client pgbouncer hands it the same one, so only this check
+/// sees it).
+pub(crate) fn check_direct_writer(
+    conn: &mut DbConnection,
+    allow_tcp_relay: bool,
+) -> Result<(), MigrationError> {
     let look = |conn: &mut DbConnection| {
         with_conn!(&mut *conn, c => c.server_session()).map_err(|source| MigrationError::Database {
             context: "checking the connection",
@@ -72,13 +78,14 @@ pub(crate) fn check_direct_writer(conn: &mut DbConnection) -> Result<(), Migrati
         client_port: Some(port),
         ..
     } = &first
+        && !allow_tcp_relay
         && owns_local_port(*port) == Some(false)
     {
         return Err(MigrationError::WrongConnection {
             reason: format!(
                 "the server sees this session coming from {addr} port {port}, a socket this process does not own: a proxy relays it"
             ),
-            fix: PROXY_FIX,
+            fix: RELAY_FIX,
         });
     }
     Ok(())

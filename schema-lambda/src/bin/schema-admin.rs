@@ -8,12 +8,18 @@ use schema_lambda::{Action, Config, connect, dir, render, run};
 
 const USAGE: &str =
     "usage: schema-admin <plan|migrate|status|revert [N]|baseline> [--json] [--allow-out-of-order] [--ignore-live-pins]
-                    [--max-lock-wait=SECS] [--migrations-dir=DIR]
+                    [--max-lock-wait=SECS] [--migrations-dir=DIR] [--allow-tcp-relay]
 reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
 APP_DB_ROLE (default bookstore_app), SCHEMA_LOCK_TIMEOUT_SECS, SCHEMA_PIN_WINDOW_SECS,
-SCHEMA_STEP_LOCK_TIMEOUT_MS, SCHEMA_STEP_STATEMENT_TIMEOUT_SECS and SCHEMA_MAX_LOCK_WAIT_SECS";
+SCHEMA_STEP_LOCK_TIMEOUT_MS, SCHEMA_STEP_STATEMENT_TIMEOUT_SECS, SCHEMA_MAX_LOCK_WAIT_SECS
+and SCHEMA_ALLOW_TCP_RELAY";
 
-const FLAGS: [&str; 3] = ["--json", "--allow-out-of-order", "--ignore-live-pins"];
+const FLAGS: [&str; 4] = [
+    "--json",
+    "--allow-out-of-order",
+    "--ignore-live-pins",
+    "--allow-tcp-relay",
+];
 
 /// `--max-lock-wait=SECS` and `--migrations-dir=DIR`.
 #[derive(Default)]
@@ -109,6 +115,7 @@ fn main() -> ExitCode {
             if let Some(budget) = max_lock_wait {
                 config.max_lock_wait = budget;
             }
+            config.allow_tcp_relay |= args.iter().any(|a| a == "--allow-tcp-relay");
             config.migrations = migrations.or(config.migrations);
             connect(&config).and_then(|mut conn| run(&config, &mut conn, &action))
         });

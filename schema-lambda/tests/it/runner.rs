@@ -623,3 +623,56 @@ fn on_a_standby_migrate_refuses_naming_the_writer_endpoint() {
     let primary_url = format!("postgres://postgres@127.0.0.1:{}/postgres", primary.port());
     handle(&config(primary_url, &SET, ""), &json!({})).unwrap();
 }
+
+/// A plain TCP relay to the shared server in a process of its own (what an SSH tunnel
+/// or SSM port forwarding is): one server connection per client, for as long as the
+/// client keeps it. Python's standard library only.
+fn start_tcp_relay() -> (KillOnDrop, u16) {
+    const RELAY: &str = r#"
+import socket, sys, threading
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while data := a.recv(65536):
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+while True:
+    client, _ = listener.accept()
+    server = socket.create_connection(("127.0.0.1", 5432))
+    threading.Thread(target=pipe, args=(client, server), daemon=True).start()
+    threading.Thread(target=pipe, args=(server, client), daemon=True).start()
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", RELAY])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (apt-get install python3)");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port = line.trim().parse().unwrap();
+    (KillOnDrop(child), port)
+}
+
+#[test]
+fn a_tcp_relay_is_refused_unless_explicitly_allowed() {
+    static SET: [Migration; 1] = [Migration::new("1", "t", "CREATE TABLE t (id int);")];
+    let db = TestDb::empty("lambda_tcp_relay");
+    let (_relay, port) = start_tcp_relay();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/{}", db.name());
+    let mut config = config(url, &SET, "");
+    let err = handle(&config, &json!({})).unwrap_err();
+    assert_eq!(err.kind(), "WrongConnection", "{err}");
+    assert!(err.to_string().contains("--allow-tcp-relay"), "{err}");
+    config.allow_tcp_relay = true;
+    let report = handle(&config, &json!({})).unwrap();
+    assert_eq!(report["schema_version_after"], "1");
+}
