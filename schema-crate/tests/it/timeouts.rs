@@ -127,6 +127,10 @@ fn readers_queued_behind_a_waiting_migration_are_never_blocked_longer_than_its_l
     done.store(true, Ordering::Relaxed);
     holder.join().unwrap();
     let (worst, reads) = reader.join().unwrap();
+    eprintln!(
+        "worst read behind the waiting migration: {worst:?} of {reads} reads; {:?}",
+        report.steps[0]
+    );
     assert!(report.steps[0].retries >= 1, "{:?}", report.steps);
     // The lock timeout is 300 ms; what is over it is scheduling on a busy machine.
     assert!(
