@@ -13,6 +13,15 @@
 //!   only when every statement succeeded; such migrations are written to be re-run.
 //! - **Adoption.** [`Runner::baseline`] records migration 1 on a database the Python app built,
 //!   after checking its tables column by column.
+//! - **Timeouts it owns.** Every statement runs under [`RunOptions::step_lock_timeout`]
+//!   and [`RunOptions::step_statement_timeout`] (a migration's `metadata.toml` may set its
+//!   own); a step that gives up on a lock or loses a deadlock is retried with backoff and
+//!   jitter until [`RunOptions::max_lock_wait`] or [`RunOptions::deadline`], then fails
+//!   with [`MigrationError::LockNotAvailable`].
+//! - **A session it can trust.** Named [`RUNNER_APPLICATION_NAME`], watched for a dead
+//!   client (`client_connection_check_interval`, TCP keepalives) so a killed runner's lock
+//!   is freed in seconds, and checked to be a direct session to a writer
+//!   ([`MigrationError::WrongConnection`]) before the lock is taken.
 
 mod baseline;
 mod bookkeeping;
