@@ -97,9 +97,16 @@ fn main() {
                     found.join(", ")
                 );
             }
+            let ms = |ms: Option<u64>| {
+                ms.map_or("None".to_owned(), |ms| {
+                    format!("Some(::std::time::Duration::from_millis({ms}))")
+                })
+            };
+            let lock_timeout = ms(declared.lock_timeout_ms);
+            let statement_timeout = ms(declared.statement_timeout_ms);
             writeln!(
                 out,
-                "    Migration {{ version: {version:?}, name: {name:?}, up: include_str!({up:?}), down: {down}, run_in_transaction: {run_in_transaction}, phase: {phase} }},",
+                "    Migration {{ version: {version:?}, name: {name:?}, up: include_str!({up:?}), down: {down}, run_in_transaction: {run_in_transaction}, phase: {phase}, lock_timeout: {lock_timeout}, statement_timeout: {statement_timeout} }},",
                 up = up.display().to_string(),
             )
             .expect("writing to a String cannot fail");

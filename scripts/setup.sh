@@ -8,7 +8,8 @@
 #
 # Groups:
 #   test     PostgreSQL running; libpq/OpenSSL/SQLite headers; diesel_cli (schema drift),
-#            squawk (migration lint), moto (Secrets Manager emulator), cfn-lint (cdk/ci.sh)
+#            squawk (migration lint), moto (Secrets Manager emulator), cfn-lint (cdk/ci.sh),
+#            pgbouncer (the runner's refusal of a transaction-pooling proxy)
 #   build    libssl-dev, zip, unzip, binutils and cargo-lambda (brings zig): scripts/build-lambdas.sh
 #   release  cargo-hack and cargo-semver-checks: scripts/check-features.sh and
 #            scripts/semver-check.sh (cargo builds: several minutes each on 2 cores)
@@ -19,6 +20,7 @@ cd "$REPO_ROOT"
 
 setup_test() {
   apt_install postgresql libpq-dev libssl-dev pkg-config sqlite3 openssl curl python3-pip
+  install_pgbouncer
   start_postgres
   if ! diesel --version 2>/dev/null | grep -q "Version: $DIESEL_CLI_VERSION\$"; then
     cargo_install diesel_cli "$DIESEL_CLI_VERSION" "the schema-drift check" --no-default-features --features postgres,sqlite-bundled
@@ -54,12 +56,18 @@ setup_release() {
   fi
 }
 
-setup_bench() {
+# The tests and the benchmark harness start their own pgbouncer on a free port.
+install_pgbouncer() {
   local installed_pgbouncer=false
   dpkg -s pgbouncer >/dev/null 2>&1 || installed_pgbouncer=true
-  apt_install wrk pgbouncer hyperfine postgresql-client
-  # Debian starts a pgbouncer service on 6432 when it installs one; the harness runs its own.
+  apt_install pgbouncer
+  # Debian starts a pgbouncer service on 6432 when it installs one; nothing here uses it.
   if $installed_pgbouncer; then service pgbouncer stop >/dev/null 2>&1 || true; fi
+}
+
+setup_bench() {
+  install_pgbouncer
+  apt_install wrk hyperfine postgresql-client
 }
 
 groups=("$@")

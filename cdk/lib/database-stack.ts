@@ -40,7 +40,11 @@ export const SERVICE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 /** Aurora PostgreSQL version: the newest 17.x that CDK names and cfn-lint still allows creating. */
 export const AURORA_POSTGRES_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9;
 
-/** How long schema-lambda may run: lock wait (60 s default) plus the migrations themselves. */
+/**
+ * How long schema-lambda may run: lock wait (60 s default) plus the migrations themselves, with their
+ * lock-conflict retries. The runner stops retrying and cuts its statements SCHEMA_DEADLINE_MARGIN_SECS
+ * (10 s) before this ends, so a deploy blocked by a long transaction fails typed (LockNotAvailable).
+ */
 export const SCHEMA_FUNCTION_TIMEOUT = Duration.minutes(10);
 
 export interface DatabaseStackProps extends StackProps {

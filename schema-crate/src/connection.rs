@@ -29,6 +29,10 @@ pub struct SessionSettings {
     pub prepared_statements: bool,
     /// SQLite `busy_timeout`, in milliseconds.
     pub sqlite_busy_timeout_ms: u32,
+    /// PostgreSQL: turn on TCP keepalives on the client's socket (libpq `keepalives`,
+    /// first probe after 5 s idle, every 2 s, 3 lost: a vanished server is noticed in about
+    /// 11 s instead of the kernel's 2 hours). The migration runner's direct session uses it.
+    pub tcp_keepalives: bool,
 }
 
 impl Default for SessionSettings {
@@ -36,6 +40,7 @@ impl Default for SessionSettings {
         Self {
             prepared_statements: true,
             sqlite_busy_timeout_ms: 5_000,
+            tcp_keepalives: false,
         }
     }
 }
@@ -45,6 +50,13 @@ impl SessionSettings {
     #[must_use]
     pub fn with_prepared_statements(mut self, on: bool) -> Self {
         self.prepared_statements = on;
+        self
+    }
+
+    /// These settings with the client's TCP keepalives on or off.
+    #[must_use]
+    pub fn with_tcp_keepalives(mut self, on: bool) -> Self {
+        self.tcp_keepalives = on;
         self
     }
 
@@ -84,11 +96,12 @@ impl DbConnection {
                     .to_owned(),
             ));
         }
-        let inner = backend::establish(target, password).map_err(|error| match target {
-            // libpq quotes what it could not parse: keep no piece of a URL's secrets.
-            DbTarget::PostgresUrl(url) => scrub(error, url.expose()),
-            _ => error,
-        })?;
+        let inner =
+            backend::establish(target, password, &settings).map_err(|error| match target {
+                // libpq quotes what it could not parse: keep no piece of a URL's secrets.
+                DbTarget::PostgresUrl(url) => scrub(error, url.expose()),
+                _ => error,
+            })?;
         let mut conn = Self { inner };
         with_conn!(&mut conn, c => c.prepare_session(&settings))
             .map_err(ConnectionError::CouldntSetupConfiguration)?;

@@ -4,13 +4,15 @@
 // and the report are the one contract the Lambda and `schema-admin` share; the text
 // rendering lives in `render`.
 
+pub mod dir;
+pub mod metrics;
 mod render;
 
 pub use render::render;
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
@@ -19,8 +21,8 @@ use bookstore_schema::{
     config::ConfigError,
     env::Env,
     migrate::{
-        self, BlockedContract, Drift, MigrationError, MigrationRef, Plan, RunOptions, RunReport,
-        Runner, Status, Step,
+        self, BlockedContract, Drift, Migration, MigrationError, MigrationRef, Plan, RunOptions,
+        RunReport, Runner, Status, Step,
     },
     pool::{DbManager, ManagerError},
 };
@@ -30,6 +32,9 @@ use serde_json::Value;
 /// Default for `SCHEMA_LOCK_TIMEOUT_SECS`.
 pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 
+/// Default for `SCHEMA_DEADLINE_MARGIN_SECS`: time to roll back, unlock and answer.
+pub const DEFAULT_DEADLINE_MARGIN_SECS: u64 = 10;
+
 /// What the provisioning function reads from the environment.
 ///
 /// | variable | meaning | default |
@@ -38,6 +43,11 @@ pub const DEFAULT_LOCK_TIMEOUT_SECS: u64 = 60;
 /// | `APP_DB_ROLE` | the app role `migrate` creates and grants DML only; empty to skip | `bookstore_app` |
 /// | `SCHEMA_LOCK_TIMEOUT_SECS` | how long to wait for another runner | `60` |
 /// | `SCHEMA_PIN_WINDOW_SECS` | how recently a function must have recorded its pin to count as live (contract migrations wait for live functions below their floor) | `86400` |
+/// | `SCHEMA_STEP_LOCK_TIMEOUT_MS` | `lock_timeout` of every statement the runner sends (a migration's `metadata.toml` may set its own) | `2000` |
+/// | `SCHEMA_STEP_STATEMENT_TIMEOUT_SECS` | `statement_timeout` of every statement the runner sends (idem) | `900` |
+/// | `SCHEMA_MAX_LOCK_WAIT_SECS` | how long a run may retry steps that could not get their locks (`schema-admin --max-lock-wait`) | `300` |
+/// | `SCHEMA_ALLOW_TCP_RELAY` | `true`: accept a session relayed by a plain TCP relay (an SSH tunnel, SSM port forwarding; `schema-admin --allow-tcp-relay`) | `false` |
+/// | `SCHEMA_DEADLINE_MARGIN_SECS` | the Lambda: stop retrying and cut statements this long before the invocation's deadline | `10` |
 pub struct Config {
     /// How to open the direct connection; replaced when the secret is read again.
     manager: Mutex<DbManager>,
@@ -51,6 +61,21 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// How recently a function must have recorded its pin to count as live.
     pub pin_window: Duration,
+    /// `lock_timeout` per statement.
+    pub step_lock_timeout: Duration,
+    /// `statement_timeout` per statement.
+    pub step_statement_timeout: Duration,
+    /// Budget for retrying steps that could not get their locks.
+    pub max_lock_wait: Duration,
+    /// How long before a Lambda invocation's deadline the run stops.
+    pub deadline_margin: Duration,
+    /// Accept a session relayed by a plain TCP relay.
+    pub allow_tcp_relay: bool,
+    /// The migrations to run instead of the embedded ones (`schema-admin
+    /// --migrations-dir`: rehearsals and the runner's own tests).
+    pub migrations: Option<&'static [Migration]>,
+    /// Writes the run's CloudWatch metrics (EMF) to the log stream.
+    pub metrics: metrics::Emitter,
 }
 
 /// A configuration source: the process environment, or a test's map.
@@ -64,6 +89,11 @@ impl std::fmt::Debug for Config {
             .field("app_role", &self.app_role)
             .field("lock_timeout", &self.lock_timeout)
             .field("pin_window", &self.pin_window)
+            .field("step_lock_timeout", &self.step_lock_timeout)
+            .field("step_statement_timeout", &self.step_statement_timeout)
+            .field("max_lock_wait", &self.max_lock_wait)
+            .field("deadline_margin", &self.deadline_margin)
+            .field("allow_tcp_relay", &self.allow_tcp_relay)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +123,7 @@ impl Config {
         let pin_window = Env::from_lookup(get)
             .secs("SCHEMA_PIN_WINDOW_SECS", 0)?
             .unwrap_or(migrate::DEFAULT_PIN_WINDOW);
+        let env = Env::from_lookup(get);
         Ok(Self {
             manager: Mutex::new(manager),
             lookup: Arc::clone(&lookup),
@@ -100,6 +131,21 @@ impl Config {
             app_role,
             lock_timeout,
             pin_window,
+            step_lock_timeout: env
+                .millis("SCHEMA_STEP_LOCK_TIMEOUT_MS", 1)?
+                .unwrap_or(migrate::DEFAULT_STEP_LOCK_TIMEOUT),
+            step_statement_timeout: env
+                .secs("SCHEMA_STEP_STATEMENT_TIMEOUT_SECS", 1)?
+                .unwrap_or(migrate::DEFAULT_STEP_STATEMENT_TIMEOUT),
+            max_lock_wait: env
+                .secs("SCHEMA_MAX_LOCK_WAIT_SECS", 0)?
+                .unwrap_or(migrate::DEFAULT_MAX_LOCK_WAIT),
+            deadline_margin: env
+                .secs("SCHEMA_DEADLINE_MARGIN_SECS", 0)?
+                .unwrap_or(Duration::from_secs(DEFAULT_DEADLINE_MARGIN_SECS)),
+            allow_tcp_relay: env.bool("SCHEMA_ALLOW_TCP_RELAY")?.unwrap_or(false),
+            migrations: None,
+            metrics: metrics::Emitter::from_lookup(get),
         })
     }
 }
@@ -109,10 +155,11 @@ impl Config {
 fn manager_from(get: &dyn Fn(&str) -> Option<String>) -> Result<DbManager, ConfigError> {
     let target = bookstore_credentials::target_from_lookup(get)?;
     let pool = PoolConfig::from_lookup(get)?;
+    // The runner's direct session notices a vanished server within seconds.
     DbManager::new(
         target,
         bookstore_credentials::password_source_from_lookup(get)?,
-        pool.session,
+        pool.session.with_tcp_keepalives(true),
     )
 }
 
@@ -149,6 +196,19 @@ pub enum Action {
 
 fn one() -> usize {
     1
+}
+
+impl Action {
+    /// The action's name, as the report and the metrics give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Migrate { .. } => "migrate",
+            Self::Status => "status",
+            Self::Plan => "plan",
+            Self::Revert { .. } => "revert",
+            Self::Baseline => "baseline",
+        }
+    }
 }
 
 /// An event as the function receives it, already decided.
@@ -304,6 +364,28 @@ impl SchemaLambdaError {
     }
 }
 
+impl SchemaLambdaError {
+    /// The error as `schema-admin --json` prints it: `{"error": {"kind", "message", …}}`,
+    /// with the fields a script acts on (a step's version, retries and lock wait).
+    pub fn to_json(&self) -> Value {
+        let mut error = serde_json::json!({ "kind": self.kind(), "message": self.to_string() });
+        if let Self::Migration(MigrationError::LockNotAvailable {
+            version,
+            name,
+            retries,
+            waited_ms,
+            ..
+        }) = self
+        {
+            error["version"] = version.as_str().into();
+            error["name"] = name.as_str().into();
+            error["retries"] = (*retries).into();
+            error["lock_wait_ms"] = u64::try_from(*waited_ms).unwrap_or(u64::MAX).into();
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
 impl From<SchemaLambdaError> for lambda_runtime::Diagnostic {
     fn from(error: SchemaLambdaError) -> Self {
         Self {
@@ -365,28 +447,45 @@ pub fn run(
     conn: &mut DbConnection,
     action: &Action,
 ) -> Result<Report, SchemaLambdaError> {
+    run_until(config, conn, action, None)
+}
+
+/// [`run`] that ends, typed, by `deadline` (a Lambda invocation's, minus the margin).
+pub fn run_until(
+    config: &Config,
+    conn: &mut DbConnection,
+    action: &Action,
+    deadline: Option<Instant>,
+) -> Result<Report, SchemaLambdaError> {
     let backend = conn.backend();
     let options = |allow_out_of_order, ignore_live_pins| {
-        RunOptions::default()
+        let options = RunOptions::default()
             .with_lock_timeout(config.lock_timeout)
             .with_allow_out_of_order(allow_out_of_order)
             .with_pin_window(config.pin_window)
             .with_ignore_live_pins(ignore_live_pins)
+            .with_step_lock_timeout(config.step_lock_timeout)
+            .with_step_statement_timeout(config.step_statement_timeout)
+            .with_max_lock_wait(config.max_lock_wait)
+            .with_allow_tcp_relay(config.allow_tcp_relay);
+        match deadline {
+            Some(deadline) => options.with_deadline(deadline),
+            None => options,
+        }
+    };
+    let runner = |options: RunOptions| match config.migrations {
+        Some(set) => Runner::with_migrations(set, options),
+        None => Runner::new(options),
     };
     let report = match action {
         Action::Migrate {
             allow_out_of_order,
             ignore_live_pins,
         } => {
-            let report = Report::from_run(
-                "migrate",
-                backend,
-                Runner::new(options(*allow_out_of_order, *ignore_live_pins)).migrate(conn)?,
-            );
-            if let Some(role) = &config.app_role {
-                migrate::ensure_app_role(conn, role)?;
-            }
-            report
+            // The app role is ensured by the runner, under its lock.
+            let options = options(*allow_out_of_order, *ignore_live_pins)
+                .with_app_role(config.app_role.clone());
+            Report::from_run("migrate", backend, runner(options).migrate(conn)?)
         }
         Action::Revert {
             count,
@@ -394,15 +493,15 @@ pub fn run(
         } => Report::from_run(
             "revert",
             backend,
-            Runner::new(options(false, *ignore_live_pins)).revert(conn, *count)?,
+            runner(options(false, *ignore_live_pins)).revert(conn, *count)?,
         ),
         Action::Baseline => Report::from_run(
             "baseline",
             backend,
-            Runner::new(options(false, false)).baseline(conn)?,
+            runner(options(false, false)).baseline(conn)?,
         ),
         Action::Status => {
-            let status = Runner::new(options(false, false)).status(conn)?;
+            let status = runner(options(false, false)).status(conn)?;
             Report {
                 action: "status",
                 crate_version: bookstore_schema::VERSION,
@@ -418,7 +517,7 @@ pub fn run(
             }
         }
         Action::Plan => {
-            let plan = Runner::new(options(false, false)).plan(conn)?;
+            let plan = runner(options(false, false)).plan(conn)?;
             Report {
                 action: "plan",
                 crate_version: bookstore_schema::VERSION,
@@ -438,8 +537,44 @@ pub fn run(
     Ok(report)
 }
 
+/// What a CloudFormation custom resource exposes of a run (`Fn::GetAtt`; CloudFormation
+/// takes strings). One key per thing the runner reports, so a stack can output or
+/// depend on it: the schema version, how many migrations ran, how many retries and how
+/// long they waited for locks, the contract migrations held back, the drift found.
+/// New report fields (the approved plan's digest, structural drift) get their key here.
+fn custom_resource_data(report: &Report) -> Value {
+    serde_json::json!({
+        "SchemaVersion": report.schema_version_after.clone().unwrap_or_default(),
+        "Applied": report.applied.len().to_string(),
+        "Retries": report.applied.iter().map(|s| u64::from(s.retries)).sum::<u64>().to_string(),
+        "LockWaitMs": report.applied.iter().map(|s| s.lock_wait_ms).sum::<i64>().to_string(),
+        "BlockedContracts": report
+            .blocked
+            .iter()
+            .map(|b| b.version.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        "DriftCount": report.drift.len().to_string(),
+    })
+}
+
 /// Handles one Lambda event end to end and returns the JSON response.
 pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError> {
+    handle_until(config, event, None)
+}
+
+/// [`handle`] for an invocation that Lambda ends at `invocation_deadline`: the run stops
+/// retrying, and cuts its statements, [`Config::deadline_margin`] before it, so that it
+/// answers with a typed error instead of being killed.
+pub fn handle_until(
+    config: &Config,
+    event: &Value,
+    invocation_deadline: Option<Instant>,
+) -> Result<Value, SchemaLambdaError> {
+    let deadline = invocation_deadline.map(|d| {
+        d.checked_sub(config.deadline_margin)
+            .unwrap_or_else(Instant::now)
+    });
     let (request, origin) = parse_event(event)?;
     match request {
         Request::CustomResourceDelete {
@@ -449,16 +584,23 @@ pub fn handle(config: &Config, event: &Value) -> Result<Value, SchemaLambdaError
             Ok(serde_json::json!({ "PhysicalResourceId": physical_resource_id, "Data": {} }))
         }
         Request::Run(action) => {
-            let mut conn = connect(config)?;
-            let report = run(config, &mut conn, &action)?;
+            let started = Instant::now();
+            let outcome = connect(config)
+                .and_then(|mut conn| run_until(config, &mut conn, &action, deadline));
+            config.metrics.emit(
+                action.name(),
+                outcome
+                    .as_ref()
+                    .map_or_else(SchemaLambdaError::kind, |_| "ok"),
+                started.elapsed(),
+                outcome.as_ref().ok(),
+            );
+            let report = outcome?;
             Ok(match origin {
                 Origin::Direct => serde_json::to_value(&report).unwrap_or(Value::Null),
                 Origin::CustomResource => serde_json::json!({
                     "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
-                    "Data": {
-                        "SchemaVersion": report.schema_version_after.unwrap_or_default(),
-                        "Applied": report.applied.len().to_string(),
-                    },
+                    "Data": custom_resource_data(&report),
                 }),
             })
         }

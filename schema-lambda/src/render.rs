@@ -53,8 +53,16 @@ pub fn render(report: &Report) -> String {
             version(&report.schema_version_after)
         ));
         for s in &report.applied {
+            let waited = if s.retries > 0 {
+                format!(
+                    " ({} retries, {} ms waiting for locks)",
+                    s.retries, s.lock_wait_ms
+                )
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "  {} {:<40} {} ms\n",
+                "  {} {:<40} {} ms{waited}\n",
                 s.version, s.name, s.duration_ms
             ));
         }

@@ -20,6 +20,8 @@
 mod postgres;
 mod sqlite;
 
+use std::time::Duration;
+
 use diesel::{
     Connection, ConnectionError, PgConnection, QueryResult, SqliteConnection,
     connection::SimpleConnection,
@@ -80,6 +82,40 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// later tables once they exist, and its settings as the role's own session defaults; or
     /// `None` when the backend has no roles.
     fn app_role_sql(role: &AppRole<'_>) -> Option<String>;
+    /// Prepares the migration runner's own session: its `application_name`, a server
+    /// that notices a dead client within seconds, and the lock and statement timeouts.
+    fn prepare_runner_session(&mut self, session: &RunnerSession<'_>) -> QueryResult<()>;
+    /// Sets the lock and statement timeouts for what this session runs next.
+    fn set_timeouts(&mut self, lock: Duration, statement: Duration) -> QueryResult<()>;
+    /// Puts back what [`Dialect::prepare_runner_session`] changed (a pooled caller goes on).
+    fn reset_runner_session(&mut self) -> QueryResult<()>;
+    /// Facts about the server end of this session, for the runner's connection check:
+    /// `None` when the backend has no server (SQLite).
+    fn server_session(&mut self) -> QueryResult<Option<ServerSession>>;
+}
+
+/// The runner's session settings, for [`Dialect::prepare_runner_session`].
+pub(crate) struct RunnerSession<'a> {
+    pub(crate) application_name: &'a str,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) statement_timeout: Duration,
+}
+
+/// One transaction's view of the server end of a session.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+pub(crate) struct ServerSession {
+    /// `pg_is_in_recovery()`: a standby (or a writer that just failed over).
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub(crate) in_recovery: bool,
+    /// `pg_backend_pid()`.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub(crate) backend_pid: i32,
+    /// `inet_client_addr()` as text, `None` over a Unix socket.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub(crate) client_addr: Option<String>,
+    /// `inet_client_port()`, `None` over a Unix socket.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    pub(crate) client_port: Option<i32>,
 }
 
 /// What the app role may do, for [`Dialect::app_role_sql`].
@@ -145,12 +181,23 @@ impl Inner {
 pub(crate) fn establish(
     target: &DbTarget,
     password: Option<&Secret>,
+    settings: &SessionSettings,
 ) -> Result<Inner, ConnectionError> {
+    let keywords: &[(&str, &str)] = if settings.tcp_keepalives {
+        &postgres::KEEPALIVES
+    } else {
+        &[]
+    };
     Ok(match target {
-        DbTarget::PostgresUrl(url) => Inner::Postgres(PgConnection::establish(url.expose())?),
+        DbTarget::PostgresUrl(url) => Inner::Postgres(PgConnection::establish(
+            &postgres::with_keywords(url.expose(), keywords),
+        )?),
         DbTarget::Postgres(parts) => {
             let password = password.or(parts.password.as_ref()).map(Secret::expose);
-            Inner::Postgres(PgConnection::establish(parts.conninfo(password).expose())?)
+            Inner::Postgres(PgConnection::establish(&postgres::with_keywords(
+                parts.conninfo(password).expose(),
+                keywords,
+            ))?)
         }
         DbTarget::Sqlite(path) => Inner::Sqlite(SqliteConnection::establish(path)?),
     })
@@ -177,6 +224,21 @@ impl DbConnection {
             Inner::Sqlite(c) => BackendConnection::Sqlite(c),
         }
     }
+}
+
+/// Whether `error` is a lock wait that gave up (`lock_timeout`, `NOWAIT`: SQLSTATE 55P03)
+/// or a deadlock (40P01): worth retrying the whole step after a pause. diesel reports both
+/// as `Unknown`, so they are told by the server's message.
+pub(crate) fn is_lock_conflict(error: &DieselError) -> bool {
+    let DieselError::DatabaseError(_, info) = error else {
+        return false;
+    };
+    is_lock_conflict_message(info.message())
+}
+
+/// [`is_lock_conflict`] for an error already turned into its message.
+pub(crate) fn is_lock_conflict_message(message: &str) -> bool {
+    postgres::is_lock_conflict(message)
 }
 
 /// Whether `error` is worth retrying on a fresh connection or a little later: the

@@ -1,12 +1,14 @@
 //! PostgreSQL (Aurora PostgreSQL, through RDS Proxy for the functions).
 
+use std::time::Duration;
+
 use diesel::{
     Connection as _, PgConnection, QueryResult, RunQueryDsl,
     connection::{AnsiTransactionManager, CacheSize, SimpleConnection, TransactionManager},
     sql_types::Bool,
 };
 
-use super::{AppRole, CatalogQueries, Dialect};
+use super::{AppRole, CatalogQueries, Dialect, RunnerSession, ServerSession};
 use crate::connection::SessionSettings;
 
 impl Dialect for PgConnection {
@@ -118,6 +120,102 @@ impl Dialect for PgConnection {
              {settings}"
         ))
     }
+
+    fn prepare_runner_session(&mut self, session: &RunnerSession<'_>) -> QueryResult<()> {
+        // A migrator killed mid-statement (kill -9, a Lambda timeout) keeps its session, and
+        // with it the runner lock, until the server notices: by default only when the
+        // statement ends. `client_connection_check_interval` (PostgreSQL 14+) makes the
+        // server poll the socket during a statement; the keepalives find a peer that
+        // vanished without closing it (a frozen or torn-down sandbox). The client's own
+        // keepalives are libpq keywords (`SessionSettings::with_tcp_keepalives`).
+        let name = session.application_name.replace('\'', "");
+        self.batch_execute(&format!(
+            "SET application_name = '{name}';
+             SET lock_timeout = {lock};
+             SET statement_timeout = {statement};
+             SET tcp_keepalives_idle = 5;
+             SET tcp_keepalives_interval = 2;
+             SET tcp_keepalives_count = 3;
+             DO $$ BEGIN
+                 IF current_setting('server_version_num')::int >= 140000 THEN
+                     PERFORM set_config('client_connection_check_interval', '1s', false);
+                 END IF;
+             END $$;",
+            lock = ms(session.lock_timeout),
+            statement = ms(session.statement_timeout),
+        ))
+    }
+
+    fn set_timeouts(&mut self, lock: Duration, statement: Duration) -> QueryResult<()> {
+        self.batch_execute(&format!(
+            "SET lock_timeout = {}; SET statement_timeout = {};",
+            ms(lock),
+            ms(statement)
+        ))
+    }
+
+    fn reset_runner_session(&mut self) -> QueryResult<()> {
+        self.batch_execute(&format!(
+            "DO $$ DECLARE s record; BEGIN
+                 FOR s IN SELECT name, reset_val FROM pg_settings WHERE name IN ({RUNNER_SETTINGS}) LOOP
+                     PERFORM set_config(s.name, s.reset_val, false);
+                 END LOOP;
+             END $$;"
+        ))
+    }
+
+    fn server_session(&mut self) -> QueryResult<Option<ServerSession>> {
+        diesel::sql_query(
+            "SELECT pg_is_in_recovery() AS in_recovery, pg_backend_pid() AS backend_pid, \
+             host(inet_client_addr()) AS client_addr, inet_client_port() AS client_port",
+        )
+        .get_result(self)
+        .map(Some)
+    }
+}
+
+/// libpq's client-side TCP keepalives (`SessionSettings::tcp_keepalives`).
+pub(super) const KEEPALIVES: [(&str, &str); 4] = [
+    ("keepalives", "1"),
+    ("keepalives_idle", "5"),
+    ("keepalives_interval", "2"),
+    ("keepalives_count", "3"),
+];
+
+/// A URL (`postgres://…`) or a conninfo string (`key=value …`) with `keywords` added,
+/// except those it already sets (the operator's own choice wins).
+pub(super) fn with_keywords(target: &str, keywords: &[(&str, &str)]) -> String {
+    let mut out = target.to_owned();
+    let is_url = target.starts_with("postgres://") || target.starts_with("postgresql://");
+    for (key, value) in keywords {
+        if target.contains(&format!("{key}=")) {
+            continue;
+        }
+        if is_url {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{key}={value}"));
+        } else {
+            out.push_str(&format!(" {key}={value}"));
+        }
+    }
+    out
+}
+
+/// The settings [`Dialect::prepare_runner_session`] changes, put back by
+/// [`Dialect::reset_runner_session`] (those the server does not know are skipped).
+const RUNNER_SETTINGS: &str = "'application_name', 'lock_timeout', 'statement_timeout', \
+     'client_connection_check_interval', 'tcp_keepalives_idle', 'tcp_keepalives_interval', \
+     'tcp_keepalives_count'";
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+/// A lock wait that gave up (55P03: `lock_timeout`, `NOWAIT`) or a deadlock (40P01).
+pub(super) fn is_lock_conflict(message: &str) -> bool {
+    message.contains("canceling statement due to lock timeout")
+        || message.contains("could not obtain lock")
+        || message.contains("deadlock detected")
 }
 
 /// A deadlock (40P01), or the statement or lock timeout cancelling a statement (57014,
@@ -127,4 +225,26 @@ pub(super) fn is_busy(message: &str) -> bool {
         || message.contains("canceling statement due to statement timeout")
         || message.contains("canceling statement due to lock timeout")
         || message.contains("could not obtain lock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_keywords;
+
+    #[test]
+    fn keywords_join_a_url_or_a_conninfo_unless_already_set() {
+        let k = [("keepalives", "1"), ("keepalives_idle", "5")];
+        assert_eq!(
+            with_keywords("postgres://u@h/db", &k),
+            "postgres://u@h/db?keepalives=1&keepalives_idle=5"
+        );
+        assert_eq!(
+            with_keywords("postgresql://u@h/db?sslmode=require&keepalives_idle=9", &k),
+            "postgresql://u@h/db?sslmode=require&keepalives_idle=9&keepalives=1"
+        );
+        assert_eq!(
+            with_keywords("host='h' port='5432'", &k),
+            "host='h' port='5432' keepalives=1 keepalives_idle=5"
+        );
+    }
 }

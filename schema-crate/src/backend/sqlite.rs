@@ -5,7 +5,9 @@ use diesel::{
     connection::{AnsiTransactionManager, SimpleConnection},
 };
 
-use super::{AppRole, CatalogQueries, Dialect};
+use std::time::Duration;
+
+use super::{AppRole, CatalogQueries, Dialect, RunnerSession, ServerSession};
 use crate::connection::SessionSettings;
 
 impl Dialect for SqliteConnection {
@@ -68,6 +70,24 @@ impl Dialect for SqliteConnection {
     /// SQLite has no roles.
     fn app_role_sql(_role: &AppRole<'_>) -> Option<String> {
         None
+    }
+
+    /// One process, one file: no server to tell, no lock queue for DDL to block readers
+    /// in (SQLite's own busy timeout bounds a wait for the write lock).
+    fn prepare_runner_session(&mut self, _session: &RunnerSession<'_>) -> QueryResult<()> {
+        Ok(())
+    }
+
+    fn set_timeouts(&mut self, _lock: Duration, _statement: Duration) -> QueryResult<()> {
+        Ok(())
+    }
+
+    fn reset_runner_session(&mut self) -> QueryResult<()> {
+        Ok(())
+    }
+
+    fn server_session(&mut self) -> QueryResult<Option<ServerSession>> {
+        Ok(None)
     }
 }
 

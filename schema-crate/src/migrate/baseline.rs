@@ -196,7 +196,7 @@ pub(super) fn baseline(
             "baseline adopts PostgreSQL databases only".into(),
         ));
     }
-    locked(conn, options, |conn| {
+    locked(conn, options, |conn, _| {
         let already = applied(conn).context("reading the applied migrations")?;
         if let Some(newest) = already.last() {
             return Err(MigrationError::Refused(format!(
@@ -228,11 +228,7 @@ pub(super) fn baseline(
         Ok(RunReport {
             version_before: None,
             version_after: Some(first.version.to_owned()),
-            steps: vec![Step {
-                version: first.version.to_owned(),
-                name: first.name.to_owned(),
-                duration_ms: 0,
-            }],
+            steps: vec![Step::new(first.version, first.name, 0)],
             pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
             drift: cmp.drift,
         })

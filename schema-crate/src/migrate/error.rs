@@ -17,6 +17,34 @@ pub enum MigrationError {
         /// How long this run waited.
         waited_ms: u128,
     },
+    /// A step kept finding its locks taken (or kept losing deadlocks) and was retried
+    /// until the run's lock-wait budget or deadline ran out; nothing of it stayed applied
+    /// (a non-transactional step: only what re-running it redoes).
+    #[error(
+        "migration {version} ({name}) could not get its locks: {retries} retries, {waited_ms} ms waiting ({message}); find the long transaction holding them (pg_stat_activity, pg_locks) and run migrate again, or give it a longer lock-wait budget"
+    )]
+    #[non_exhaustive]
+    LockNotAvailable {
+        /// The step's version (`bookkeeping` or `app_role` for the runner's own steps).
+        version: String,
+        /// Its name.
+        name: String,
+        /// Attempts after the first.
+        retries: u32,
+        /// Time spent waiting for locks and pausing between attempts.
+        waited_ms: u128,
+        /// The database's last message (a lock timeout or a deadlock).
+        message: String,
+    },
+    /// The connection cannot hold the runner's session lock, or cannot write.
+    #[error("{reason}; {fix}")]
+    #[non_exhaustive]
+    WrongConnection {
+        /// What the check found.
+        reason: String,
+        /// What to change.
+        fix: &'static str,
+    },
     /// An applied migration's SQL differs from what was applied.
     #[error(
         "migration {version} ({name}) was edited after it was applied (recorded checksum {recorded}, embedded {embedded}); restore it and write a new migration instead"
@@ -118,6 +146,8 @@ impl MigrationError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::LockTimeout { .. } => "LockTimeout",
+            Self::LockNotAvailable { .. } => "LockNotAvailable",
+            Self::WrongConnection { .. } => "WrongConnection",
             Self::ChecksumMismatch { .. } => "ChecksumMismatch",
             Self::OutOfOrder { .. } => "OutOfOrder",
             Self::MigrationFailed { .. } => "MigrationFailed",

@@ -12,7 +12,12 @@
 //! phase = "contract"         # removes or tightens something older versions relied on
 //! floor = "2.1.0"            # the oldest bookstore-schema version that works after it
 //! run_in_transaction = false # optional (default true)
+//! lock_timeout = "10s"       # optional: this migration's lock wait per attempt
+//! statement_timeout = "30min" # optional: this migration's longest statement
 //! ```
+//!
+//! The two timeouts override the runner's defaults for this migration only (units `ms`,
+//! `s`, `min`, `h`); the runner sets them before the step and restores its defaults after.
 
 /// What a migration's `metadata.toml` declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +26,10 @@ pub struct Declared {
     pub run_in_transaction: bool,
     /// `None` for `expand`; for `contract`, the floor version.
     pub contract_floor: Option<String>,
+    /// `lock_timeout`, in milliseconds, when declared.
+    pub lock_timeout_ms: Option<u64>,
+    /// `statement_timeout`, in milliseconds, when declared.
+    pub statement_timeout_ms: Option<u64>,
 }
 
 /// Parses `metadata.toml` (`None`: the file is missing).
@@ -32,6 +41,8 @@ pub fn parse(text: Option<&str>) -> Result<Declared, String> {
     let mut run_in_transaction = true;
     let mut phase = None;
     let mut floor = None;
+    let mut lock_timeout_ms = None;
+    let mut statement_timeout_ms = None;
     for line in text.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -61,9 +72,11 @@ pub fn parse(text: Option<&str>) -> Result<Declared, String> {
             }
             "phase" => phase = Some(string()?),
             "floor" => floor = Some(string()?),
+            "lock_timeout" => lock_timeout_ms = Some(timeout(key, &string()?)?),
+            "statement_timeout" => statement_timeout_ms = Some(timeout(key, &string()?)?),
             _ => {
                 return Err(format!(
-                    "unknown key `{key}` (known: phase, floor, run_in_transaction)"
+                    "unknown key `{key}` (known: phase, floor, run_in_transaction, lock_timeout, statement_timeout)"
                 ));
             }
         }
@@ -95,7 +108,34 @@ pub fn parse(text: Option<&str>) -> Result<Declared, String> {
     Ok(Declared {
         run_in_transaction,
         contract_floor,
+        lock_timeout_ms,
+        statement_timeout_ms,
     })
+}
+
+/// A timeout key's value in milliseconds: a positive whole number with a unit.
+fn timeout(key: &str, value: &str) -> Result<u64, String> {
+    parse_duration_ms(value)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| {
+            format!("`{key} = \"{value}\"` is not a duration such as \"500ms\", \"5s\", \"2min\" or \"1h\"")
+        })
+}
+
+/// `"500ms"`, `"5s"`, `"2min"`, `"1h"` as milliseconds.
+pub fn parse_duration_ms(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(scale)
 }
 
 /// `X.Y.Z` as numbers (a pre-release or build suffix is ignored).
@@ -244,7 +284,9 @@ mod tests {
             .unwrap(),
             Declared {
                 run_in_transaction: false,
-                contract_floor: None
+                contract_floor: None,
+                lock_timeout_ms: None,
+                statement_timeout_ms: None,
             }
         );
         assert_eq!(
@@ -254,8 +296,34 @@ mod tests {
             .unwrap(),
             Declared {
                 run_in_transaction: true,
-                contract_floor: Some("2.1.0".into())
+                contract_floor: Some("2.1.0".into()),
+                lock_timeout_ms: None,
+                statement_timeout_ms: None,
             }
+        );
+    }
+
+    #[test]
+    fn a_migration_may_declare_its_own_lock_and_statement_timeouts() {
+        let declared = parse(Some(
+            "phase = \"expand\"\nlock_timeout = \"10s\"\nstatement_timeout = \"30min\"",
+        ))
+        .unwrap();
+        assert_eq!(declared.lock_timeout_ms, Some(10_000));
+        assert_eq!(declared.statement_timeout_ms, Some(1_800_000));
+        assert_eq!(parse_duration_ms("500ms"), Some(500));
+        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
+        for bad in ["10", "ten s", "5 weeks", "0s", "-1s", "1.5s"] {
+            let err = parse(Some(&format!(
+                "phase = \"expand\"\nlock_timeout = \"{bad}\""
+            )))
+            .unwrap_err();
+            assert!(err.contains("is not a duration"), "{bad}: {err}");
+        }
+        assert!(
+            parse(Some("phase = \"expand\"\nlock_timeout = 5"))
+                .unwrap_err()
+                .contains("quoted string")
         );
     }
 

@@ -1,6 +1,6 @@
 //! One migration, and the sets this crate embeds.
 
-use std::cmp::Ordering;
+use std::{cmp::Ordering, time::Duration};
 
 use sha2::{Digest, Sha256};
 
@@ -22,6 +22,12 @@ pub struct Migration {
     pub run_in_transaction: bool,
     /// Whether older crate versions keep working after it (`metadata.toml`'s `phase`).
     pub phase: Phase,
+    /// `metadata.toml`'s `lock_timeout`: this migration's lock wait per attempt, over
+    /// [`RunOptions::step_lock_timeout`](super::RunOptions::step_lock_timeout).
+    pub lock_timeout: Option<Duration>,
+    /// `metadata.toml`'s `statement_timeout`: this migration's longest statement, over
+    /// [`RunOptions::step_statement_timeout`](super::RunOptions::step_statement_timeout).
+    pub statement_timeout: Option<Duration>,
 }
 
 /// A migration's place in expand/contract, as its `metadata.toml` declares it.
@@ -67,7 +73,23 @@ impl Migration {
             down: None,
             run_in_transaction: true,
             phase: Phase::Expand,
+            lock_timeout: None,
+            statement_timeout: None,
         }
+    }
+
+    /// This migration with its own lock timeout (`metadata.toml`'s `lock_timeout`).
+    #[must_use]
+    pub const fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// This migration with its own statement timeout (`metadata.toml`'s `statement_timeout`).
+    #[must_use]
+    pub const fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = Some(timeout);
+        self
     }
 
     /// This migration as a contract whose floor is `floor`.

@@ -13,6 +13,15 @@
 //!   only when every statement succeeded; such migrations are written to be re-run.
 //! - **Adoption.** [`Runner::baseline`] records migration 1 on a database the Python app built,
 //!   after checking its tables column by column.
+//! - **Timeouts it owns.** Every statement runs under [`RunOptions::step_lock_timeout`]
+//!   and [`RunOptions::step_statement_timeout`] (a migration's `metadata.toml` may set its
+//!   own); a step that gives up on a lock or loses a deadlock is retried with backoff and
+//!   jitter until [`RunOptions::max_lock_wait`] or [`RunOptions::deadline`], then fails
+//!   with [`MigrationError::LockNotAvailable`].
+//! - **A session it can trust.** Named [`RUNNER_APPLICATION_NAME`], watched for a dead
+//!   client (`client_connection_check_interval`, TCP keepalives) so a killed runner's lock
+//!   is freed in seconds, and checked to be a direct session to a writer
+//!   ([`MigrationError::WrongConnection`]) before the lock is taken.
 
 mod baseline;
 mod bookkeeping;
@@ -29,8 +38,10 @@ mod lock;
 mod metadata;
 mod migration;
 mod report;
+mod retry;
 mod role;
 mod runner;
+mod session;
 
 use std::time::Duration;
 
@@ -63,3 +74,20 @@ pub const ADVISORY_LOCK_KEY: i64 = 0x626f_6f6b_7374_6f72;
 
 /// How long [`Runner::migrate`], [`Runner::revert`] and [`Runner::baseline`] wait for the lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The runner's `lock_timeout` per statement by default ([`RunOptions::step_lock_timeout`]):
+/// what a reader queued behind a migration's DDL waits at most.
+pub const DEFAULT_STEP_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The runner's `statement_timeout` per statement by default
+/// ([`RunOptions::step_statement_timeout`]): a Lambda invocation's longest life.
+pub const DEFAULT_STEP_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// How long a run may spend retrying steps that could not get their locks by default
+/// ([`RunOptions::max_lock_wait`]).
+pub const DEFAULT_MAX_LOCK_WAIT: Duration = Duration::from_secs(5 * 60);
+
+/// The `application_name` of the runner's sessions (in `pg_stat_activity`): the runner
+/// and the crate version that runs it.
+pub const RUNNER_APPLICATION_NAME: &str =
+    concat!("bookstore-schema-runner/", env!("CARGO_PKG_VERSION"));

@@ -154,6 +154,23 @@ pub struct Step {
     pub name: String,
     /// Duration.
     pub duration_ms: i64,
+    /// Attempts after the first: each earlier one gave up on a lock (`lock_timeout`) or
+    /// lost a deadlock, and was rolled back.
+    pub retries: u32,
+    /// Time spent in those attempts and the pauses after them (included in `duration_ms`).
+    pub lock_wait_ms: i64,
+}
+
+impl Step {
+    pub(crate) fn new(version: &str, name: &str, duration_ms: i64) -> Self {
+        Self {
+            version: version.to_owned(),
+            name: name.to_owned(),
+            duration_ms,
+            retries: 0,
+            lock_wait_ms: 0,
+        }
+    }
 }
 
 /// What [`Runner::migrate`](super::Runner::migrate) and [`Runner::revert`](super::Runner::revert) report.

@@ -10,8 +10,29 @@ use std::{
 
 use diesel::QueryResult;
 
-use super::*;
+use super::{
+    retry::{Budget, StepId, retrying},
+    *,
+};
 use crate::{Backend, DbConnection, transactional};
+
+/// One of the runner's own steps (the bookkeeping upgrade, the app role) under the
+/// session's timeouts, retried after lock conflicts like a migration.
+fn runner_step(
+    conn: &mut DbConnection,
+    budget: &Budget,
+    version: &str,
+    name: &str,
+    work: impl FnMut(&mut DbConnection) -> Result<(), MigrationError>,
+) -> Result<(), MigrationError> {
+    let id = StepId {
+        version,
+        name,
+        lock_timeout: None,
+        statement_timeout: None,
+    };
+    retrying(conn, budget, &id, work).map(|((), _)| ())
+}
 
 /// Options for the operations that change the schema.
 #[derive(Debug, Clone)]
@@ -26,6 +47,27 @@ pub struct RunOptions {
     /// Apply contract migrations, and revert migrations, that live functions still need:
     /// an operator's explicit override of the compatibility window.
     pub ignore_live_pins: bool,
+    /// `lock_timeout` for every statement the runner sends: a migration that waits longer
+    /// for a table's lock gives way (the readers queued behind it go on) and is retried.
+    /// A migration's `metadata.toml` may set its own.
+    pub step_lock_timeout: Duration,
+    /// `statement_timeout` for every statement the runner sends (a migration's
+    /// `metadata.toml` may set its own).
+    pub step_statement_timeout: Duration,
+    /// How long the run may spend, in all, retrying steps that could not get their locks
+    /// before it fails with [`MigrationError::LockNotAvailable`].
+    pub max_lock_wait: Duration,
+    /// A hard end for the run (a Lambda invocation's deadline minus a margin): no retry
+    /// starts and no statement runs past it, so the run fails typed before its caller
+    /// kills it.
+    pub deadline: Option<Instant>,
+    /// The app role [`Runner::migrate`] ensures, under the lock, after the migrations
+    /// ([`ensure_app_role`]); `None` to leave roles alone.
+    pub app_role: Option<String>,
+    /// Accept a session the server sees coming from a socket this process does not own:
+    /// a plain TCP relay (an SSH tunnel, SSM port forwarding, docker-proxy) that keeps
+    /// one server session per client. The standby and same-backend checks still apply.
+    pub allow_tcp_relay: bool,
 }
 
 impl Default for RunOptions {
@@ -35,6 +77,12 @@ impl Default for RunOptions {
             allow_out_of_order: false,
             pin_window: DEFAULT_PIN_WINDOW,
             ignore_live_pins: false,
+            step_lock_timeout: DEFAULT_STEP_LOCK_TIMEOUT,
+            step_statement_timeout: DEFAULT_STEP_STATEMENT_TIMEOUT,
+            max_lock_wait: DEFAULT_MAX_LOCK_WAIT,
+            deadline: None,
+            app_role: None,
+            allow_tcp_relay: false,
         }
     }
 }
@@ -67,6 +115,48 @@ impl RunOptions {
         self.ignore_live_pins = ignore;
         self
     }
+
+    /// These options with another default `lock_timeout` per step.
+    #[must_use]
+    pub fn with_step_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.step_lock_timeout = timeout;
+        self
+    }
+
+    /// These options with another default `statement_timeout` per step.
+    #[must_use]
+    pub fn with_step_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.step_statement_timeout = timeout;
+        self
+    }
+
+    /// These options with another budget for retrying steps that could not get their locks.
+    #[must_use]
+    pub fn with_max_lock_wait(mut self, budget: Duration) -> Self {
+        self.max_lock_wait = budget;
+        self
+    }
+
+    /// These options with a hard end for the run.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// These options accepting (or not) a session relayed by a plain TCP relay.
+    #[must_use]
+    pub fn with_allow_tcp_relay(mut self, allow: bool) -> Self {
+        self.allow_tcp_relay = allow;
+        self
+    }
+
+    /// These options ensuring (or not) an app role under the lock after `migrate`.
+    #[must_use]
+    pub fn with_app_role(mut self, role: Option<String>) -> Self {
+        self.app_role = role;
+        self
+    }
 }
 
 /// Splits a non-transactional migration into statements: PostgreSQL runs a
@@ -96,6 +186,30 @@ fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
+/// [`run_step`] under the step's timeouts, retried after lock conflicts ([`retry`]).
+fn run_step_retrying(
+    conn: &mut DbConnection,
+    budget: &Budget,
+    m: &Migration,
+    sql: &str,
+    bookkeeping: impl Fn(&mut DbConnection, i64) -> QueryResult<()>,
+) -> Result<Step, MigrationError> {
+    let started = Instant::now();
+    let id = StepId {
+        version: m.version,
+        name: m.name,
+        lock_timeout: m.lock_timeout,
+        statement_timeout: m.statement_timeout,
+    };
+    let (mut step, attempts) = retrying(conn, budget, &id, |conn| {
+        run_step(conn, m, sql, |c, _| bookkeeping(c, elapsed_ms(started)))
+    })?;
+    step.duration_ms = elapsed_ms(started);
+    step.retries = attempts.retries;
+    step.lock_wait_ms = i64::try_from(attempts.lock_wait.as_millis()).unwrap_or(i64::MAX);
+    Ok(step)
+}
+
 /// Runs one migration's SQL (`up` or `down`) and its bookkeeping change as one step.
 fn run_step(
     conn: &mut DbConnection,
@@ -123,11 +237,7 @@ fn run_step(
         bookkeeping(conn, elapsed_ms(started))
             .context("recording a non-transactional migration")?;
     }
-    let step = Step {
-        version: m.version.to_owned(),
-        name: m.name.to_owned(),
-        duration_ms: elapsed_ms(started),
-    };
+    let step = Step::new(m.version, m.name, elapsed_ms(started));
     tracing::info!(migration.version = %step.version, migration.name = %step.name, duration_ms = step.duration_ms, "migration step done");
     Ok(step)
 }
@@ -220,7 +330,7 @@ impl<'m> Runner<'m> {
 
     /// Applies every pending migration, in order, under the lock.
     pub fn migrate(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
-        locked(conn, &self.options, |conn| {
+        locked(conn, &self.options, |conn, budget| {
             let backend = conn.backend();
             // Read again under the lock: another runner may have just finished.
             let applied = applied(conn).context("reading the applied migrations")?;
@@ -241,15 +351,32 @@ impl<'m> Runner<'m> {
                     newest_applied: newest.to_owned(),
                 });
             }
-            upgrade_bookkeeping(conn, self.set(backend))
-                .context("upgrading the bookkeeping table")?;
+            runner_step(
+                conn,
+                budget,
+                "bookkeeping",
+                "upgrade the bookkeeping table",
+                |c| {
+                    upgrade_bookkeeping(c, self.set(backend))
+                        .context("upgrading the bookkeeping table")
+                },
+            )?;
             let blocked = self.blocked(conn, &cmp.pending)?;
             if !blocked.is_empty() {
                 return Err(MigrationError::ContractBlocked { blocked });
             }
             let mut steps = Vec::new();
             for m in &cmp.pending {
-                steps.push(run_step(conn, m, m.up, |c, ms| record(c, m, ms))?);
+                steps.push(run_step_retrying(conn, budget, m, m.up, |c, ms| {
+                    record(c, m, ms)
+                })?);
+            }
+            // Under the lock too: two runs granting at once collide ("tuple concurrently
+            // updated") and one of them would fail a deploy on a healthy schema.
+            if let Some(role) = &self.options.app_role {
+                runner_step(conn, budget, "app_role", "ensure the app role", |c| {
+                    ensure_app_role(c, role)
+                })?;
             }
             let after = applied_after(conn)?;
             let drift = cmp
@@ -273,7 +400,7 @@ impl<'m> Runner<'m> {
         conn: &mut DbConnection,
         count: usize,
     ) -> Result<RunReport, MigrationError> {
-        locked(conn, &self.options, |conn| {
+        locked(conn, &self.options, |conn, budget| {
             let backend = conn.backend();
             let recorded = applied(conn).context("reading the applied migrations")?;
             if count > recorded.len() {
@@ -319,7 +446,9 @@ impl<'m> Runner<'m> {
                         m.version, m.name
                     ))
                 })?;
-                steps.push(run_step(conn, m, down, |c, _| unrecord(c, m.version))?);
+                steps.push(run_step_retrying(conn, budget, m, down, |c, _| {
+                    unrecord(c, m.version)
+                })?);
             }
             let after = applied_after(conn)?;
             let cmp = compare(

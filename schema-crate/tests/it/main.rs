@@ -11,6 +11,7 @@ mod pool;
 mod role;
 mod runner;
 mod stats;
+mod timeouts;
 mod uow;
 
 use bookstore_schema::DbConnection;

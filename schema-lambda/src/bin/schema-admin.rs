@@ -2,14 +2,50 @@
 
 use std::process::ExitCode;
 
-use schema_lambda::{Action, Config, connect, render, run};
+use std::{path::PathBuf, time::Duration};
+
+use schema_lambda::{Action, Config, connect, dir, render, run};
 
 const USAGE: &str =
     "usage: schema-admin <plan|migrate|status|revert [N]|baseline> [--json] [--allow-out-of-order] [--ignore-live-pins]
+                    [--max-lock-wait=SECS] [--migrations-dir=DIR] [--allow-tcp-relay]
 reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
-APP_DB_ROLE (default bookstore_app), SCHEMA_LOCK_TIMEOUT_SECS and SCHEMA_PIN_WINDOW_SECS";
+APP_DB_ROLE (default bookstore_app), SCHEMA_LOCK_TIMEOUT_SECS, SCHEMA_PIN_WINDOW_SECS,
+SCHEMA_STEP_LOCK_TIMEOUT_MS, SCHEMA_STEP_STATEMENT_TIMEOUT_SECS, SCHEMA_MAX_LOCK_WAIT_SECS
+and SCHEMA_ALLOW_TCP_RELAY";
 
-const FLAGS: [&str; 3] = ["--json", "--allow-out-of-order", "--ignore-live-pins"];
+const FLAGS: [&str; 4] = [
+    "--json",
+    "--allow-out-of-order",
+    "--ignore-live-pins",
+    "--allow-tcp-relay",
+];
+
+/// `--max-lock-wait=SECS` and `--migrations-dir=DIR`.
+#[derive(Default)]
+struct Valued {
+    max_lock_wait: Option<Duration>,
+    migrations_dir: Option<PathBuf>,
+}
+
+fn valued(args: &[String]) -> Result<Valued, String> {
+    let mut out = Valued::default();
+    for arg in args {
+        if let Some(secs) = arg.strip_prefix("--max-lock-wait=") {
+            let secs: u64 = secs
+                .parse()
+                .map_err(|_| format!("--max-lock-wait takes whole seconds, got `{secs}`"))?;
+            out.max_lock_wait = Some(Duration::from_secs(secs));
+        } else if let Some(dir) = arg.strip_prefix("--migrations-dir=") {
+            out.migrations_dir = Some(PathBuf::from(dir));
+        }
+    }
+    Ok(out)
+}
+
+fn is_valued(arg: &str) -> bool {
+    arg.starts_with("--max-lock-wait=") || arg.starts_with("--migrations-dir=")
+}
 
 fn parse(args: &[String]) -> Result<(Action, bool), String> {
     let json = args.iter().any(|a| a == "--json");
@@ -22,7 +58,7 @@ fn parse(args: &[String]) -> Result<(Action, bool), String> {
         .collect();
     if let Some(flag) = args
         .iter()
-        .find(|a| a.starts_with("--") && !FLAGS.contains(&a.as_str()))
+        .find(|a| a.starts_with("--") && !FLAGS.contains(&a.as_str()) && !is_valued(a))
     {
         return Err(format!("unknown option {flag}"));
     }
@@ -57,7 +93,16 @@ fn main() -> ExitCode {
         )
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (action, json) = match parse(&args) {
+    let parsed = parse(&args).and_then(|(action, json)| {
+        let valued = valued(&args)?;
+        let migrations = valued
+            .migrations_dir
+            .as_deref()
+            .map(dir::load)
+            .transpose()?;
+        Ok((action, json, valued.max_lock_wait, migrations))
+    });
+    let (action, json, max_lock_wait, migrations) = match parsed {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("schema-admin: {message}\n{USAGE}");
@@ -66,7 +111,14 @@ fn main() -> ExitCode {
     };
     let outcome = Config::from_env()
         .map_err(Into::into)
-        .and_then(|config| connect(&config).and_then(|mut conn| run(&config, &mut conn, &action)));
+        .and_then(|mut config| {
+            if let Some(budget) = max_lock_wait {
+                config.max_lock_wait = budget;
+            }
+            config.allow_tcp_relay |= args.iter().any(|a| a == "--allow-tcp-relay");
+            config.migrations = migrations.or(config.migrations);
+            connect(&config).and_then(|mut conn| run(&config, &mut conn, &action))
+        });
     match outcome {
         Ok(report) => {
             let text = if json {
@@ -82,6 +134,18 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("schema-admin: {} ({})", error, error.kind());
+            if json {
+                #[expect(
+                    clippy::print_stdout,
+                    reason = "the typed error is this command's output"
+                )]
+                {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&error.to_json()).unwrap_or_default()
+                    );
+                }
+            }
             ExitCode::FAILURE
         }
     }

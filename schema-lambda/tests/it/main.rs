@@ -4,6 +4,8 @@
     reason = "a test that cannot set up should panic loudly"
 )]
 
+mod runner;
+
 use std::process::Command;
 
 use bookstore_schema::{Backend, migrate};
@@ -82,6 +84,18 @@ fn a_cloudformation_create_migrates_and_a_delete_leaves_the_schema_alone() {
     let created = handle(&config, &fixture("cfn-create.json")).unwrap();
     assert_eq!(created["PhysicalResourceId"], "bookstore-schema");
     assert_eq!(created["Data"]["SchemaVersion"], head());
+    // What the runner reports, for the stack: retries, lock waits, held-back contracts, drift.
+    for key in [
+        "Applied",
+        "Retries",
+        "LockWaitMs",
+        "BlockedContracts",
+        "DriftCount",
+    ] {
+        assert!(created["Data"][key].is_string(), "{key}: {created}");
+    }
+    assert_eq!(created["Data"]["DriftCount"], "0");
+    assert_eq!(created["Data"]["BlockedContracts"], "");
 }
 
 #[test]
