@@ -139,7 +139,7 @@ async fn list(
     query: ReviewListQuery,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
-        .one_statement(move |conn| page(conn, query.book_id, query.page))
+        .unit_of_work(move |conn| page(conn, query.book_id, query.page))
         .await
         .map(Json)
 }
@@ -152,13 +152,13 @@ async fn list_for_book(
     query: Pagination,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
-        .one_statement(move |conn| page(conn, Some(id), query))
+        .unit_of_work(move |conn| page(conn, Some(id), query))
         .await
         .map(Json)
 }
 
-/// A page of reviews, in one statement; a filter on a book that does not exist is a 404,
-/// not an empty page.
+/// A page of reviews (one statement, two when a book's page is empty); a filter on a book
+/// that does not exist is a 404, not an empty page.
 fn page(
     conn: &mut DbConnection,
     book_id: Option<i32>,

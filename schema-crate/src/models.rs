@@ -229,33 +229,22 @@ impl Review {
         Ok(Page::from_rows(rows, limit, |r| r.id))
     }
 
-    /// One page of a book's reviews, or `None` when the book does not exist, in one
-    /// statement: the book left-joined to its reviews after `after`, so a book without
-    /// reviews still yields a row and a missing book yields none.
+    /// One page of a book's reviews, or `None` when the book does not exist. The page is
+    /// one range scan of `review (book_id, id)` that stops at the page's end; only an
+    /// empty page takes a second statement (does the book exist?), so call it inside a
+    /// unit of work.
     pub fn page_of_book(
         conn: &mut DbConnection,
         book_id: i32,
         after: Option<i32>,
         limit: i64,
     ) -> QueryResult<Option<Page<Review>>> {
-        let limit = clamp_limit(limit);
-        let after = after.unwrap_or(i32::MIN);
-        let rows: Vec<Option<Review>> = with_conn!(conn, c => book::table
-            .left_join(
-                review::table.on(review::book_id
-                    .eq(book::id)
-                    .and(review::id.gt(after))),
-            )
-            .filter(book::id.eq(book_id))
-            .order(review::id.nullable())
-            .limit(limit + 1)
-            .select(Option::<Review>::as_select())
-            .load(c))?;
-        if rows.is_empty() {
-            return Ok(None);
+        let page = Self::page(conn, Some(book_id), after, limit)?;
+        if !page.items.is_empty() {
+            // A review references an existing book (foreign key).
+            return Ok(Some(page));
         }
-        let reviews = rows.into_iter().flatten().collect();
-        Ok(Some(Page::from_rows(reviews, limit, |r| r.id)))
+        Ok(Book::find(conn, book_id)?.map(|_| page))
     }
 
     /// Inserts a review and returns it as stored. A missing book fails with the
