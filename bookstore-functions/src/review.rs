@@ -165,7 +165,7 @@ fn page(
     page: Pagination,
 ) -> Result<ReviewList, ApiError> {
     let page = match book_id {
-        Some(id) => Review::page_of_book(conn, id, page.after, page.limit)?
+        Some(id) => Review::book_page(conn, id, page.after, page.limit)?
             .ok_or_else(|| ApiError::not_found("book", id))?,
         None => Review::page(conn, None, page.after, page.limit)?,
     };

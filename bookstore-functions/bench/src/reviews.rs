@@ -1,7 +1,7 @@
 //! A book with many reviews: `GET /book/{id}`'s statement (`Book::find_with_stats`, which
 //! reads the trigger-kept `book_review_stats` row since schema 2.1.0) beside the statement
 //! 2.0.0 ran (aggregating every review of the book) in the same run, on the same data; and
-//! the first page of the book's reviews (`Review::page_of_book`, on `review (book_id, id)`).
+//! the first page of the book's reviews (`Review::book_page`, on `review (book_id, id)`).
 
 use std::{
     fmt::Write as _,
@@ -96,7 +96,7 @@ fn measure(reviews: usize, runs: usize) -> anyhow::Result<Measured> {
         stats: time(runs, || Ok(Book::find_with_stats(&mut conn, book.id)?))?,
         aggregate: time(runs, || aggregate(&mut conn, book.id))?,
         page: time(runs, || {
-            Ok(Review::page_of_book(&mut conn, book.id, None, 20)?)
+            Ok(Review::book_page(&mut conn, book.id, None, 20)?)
         })?,
         seed,
     })

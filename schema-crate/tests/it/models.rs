@@ -85,32 +85,44 @@ fn reviews_page_per_book_and_stats_add_up_on_both_backends() {
         assert_eq!((stats.count, stats.average_rate), (0, None), "no reviews");
         assert_eq!(Book::find_with_stats(&mut conn, 999_999).unwrap(), None);
 
-        let first = Review::page_of_book(&mut conn, a.id, None, 1)
-            .unwrap()
-            .unwrap();
-        assert_eq!(first.items, page.items[..1].to_vec(), "{:?}", db.backend());
-        assert_eq!(first.next_after, Some(page.items[0].id));
-        let rest = Review::page_of_book(&mut conn, a.id, first.next_after, 10)
-            .unwrap()
-            .unwrap();
-        assert_eq!(rest.items, page.items[1..].to_vec());
-        assert_eq!(rest.next_after, None);
-        let past_the_end = Review::page_of_book(&mut conn, a.id, Some(i32::MAX), 10)
-            .unwrap()
-            .unwrap();
-        assert!(
-            past_the_end.items.is_empty(),
-            "an existing book, no more reviews"
-        );
-        let empty = Review::page_of_book(&mut conn, c.id, None, 10)
-            .unwrap()
-            .unwrap();
-        assert!(empty.items.is_empty() && empty.next_after.is_none());
-        assert_eq!(
-            Review::page_of_book(&mut conn, 999_999, None, 10).unwrap(),
-            None,
-            "a missing book"
-        );
+        type Paged = fn(
+            &mut bookstore_schema::DbConnection,
+            i32,
+            Option<i32>,
+            i64,
+        ) -> diesel::QueryResult<Option<bookstore_schema::Page<Review>>>;
+        #[expect(deprecated, reason = "the one-statement form stays until 3.0.0")]
+        let forms: [(&str, Paged); 2] = [
+            ("book_page", Review::book_page),
+            ("page_of_book", Review::page_of_book),
+        ];
+        for (form, paged) in forms {
+            let first = paged(&mut conn, a.id, None, 1).unwrap().unwrap();
+            assert_eq!(
+                first.items,
+                page.items[..1].to_vec(),
+                "{form} {:?}",
+                db.backend()
+            );
+            assert_eq!(first.next_after, Some(page.items[0].id));
+            let rest = paged(&mut conn, a.id, first.next_after, 10)
+                .unwrap()
+                .unwrap();
+            assert_eq!(rest.items, page.items[1..].to_vec(), "{form}");
+            assert_eq!(rest.next_after, None);
+            let past_the_end = paged(&mut conn, a.id, Some(i32::MAX), 10).unwrap().unwrap();
+            assert!(
+                past_the_end.items.is_empty(),
+                "an existing book, no more reviews"
+            );
+            let empty = paged(&mut conn, c.id, None, 10).unwrap().unwrap();
+            assert!(empty.items.is_empty() && empty.next_after.is_none());
+            assert_eq!(
+                paged(&mut conn, 999_999, None, 10).unwrap(),
+                None,
+                "a missing book"
+            );
+        }
     }
 }
 
