@@ -59,6 +59,7 @@ struct Measured {
     stats: Samples,
     aggregate: Samples,
     page: Samples,
+    old_page: Samples,
     seed: Duration,
 }
 
@@ -98,6 +99,11 @@ fn measure(reviews: usize, runs: usize) -> anyhow::Result<Measured> {
         page: time(runs, || {
             Ok(Review::book_page(&mut conn, book.id, None, 20)?)
         })?,
+        old_page: time(runs, || {
+            #[expect(deprecated, reason = "the baseline: what 2.0.0's handlers ran")]
+            let page = Review::page_of_book(&mut conn, book.id, None, 20)?;
+            Ok(page)
+        })?,
         seed,
     })
 }
@@ -132,9 +138,13 @@ pub fn run(reviews: usize, runs: usize) -> Section {
                     fmt_dur(m.page.p99()),
                     m.page.len()
                 ),
-                "—",
-                "—",
-                Verdict::Met,
+                format!(
+                    "2.0.0's `page_of_book`: median {} (p99 {})",
+                    fmt_dur(m.old_page.p50()),
+                    fmt_dur(m.old_page.p99())
+                ),
+                "stops at the page's end",
+                Verdict::from_ok(m.page.p50() < m.old_page.p50()),
             ));
             let _ = writeln!(
                 section.notes,
