@@ -20,5 +20,5 @@ pub use models::{Book, NewBook, NewReview, Page, Review, ReviewStats};
 pub use pool::{DbPool, PoolConfig, PooledConnection, build_pool};
 pub use uow::{one_statement, transactional};
 
-/// This crate's version: app functions pin it exactly (`bookstore-schema = "=2.1.0"`).
+/// This crate's version: app functions pin it exactly (`bookstore-schema = "=3.0.0"`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

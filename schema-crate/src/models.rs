@@ -64,8 +64,7 @@ pub struct Review {
     pub reviewer: String,
     /// 1 to 5.
     pub rate: i16,
-    /// The text, at most 500 characters (the column `body`; see [`crate::schema::review`]
-    /// for the column it replaces).
+    /// The text, at most 500 characters (the column `body`).
     #[diesel(column_name = body)]
     pub review: Option<String>,
     /// The book reviewed.
@@ -84,8 +83,7 @@ pub struct NewReview<'a> {
     pub reviewer: &'a str,
     /// 1 to 5.
     pub rate: i16,
-    /// Optional text (written to `body`; a trigger copies it to the column older versions
-    /// read).
+    /// Optional text (the column `body`).
     #[diesel(column_name = body)]
     pub review: Option<&'a str>,
 }
@@ -245,40 +243,6 @@ impl Review {
             return Ok(Some(page));
         }
         Ok(Book::find(conn, book_id)?.map(|_| page))
-    }
-
-    /// [`Review::book_page`] in one statement: the book left-joined to its reviews after
-    /// `after`, so a book without reviews still yields a row and a missing book none. The
-    /// join keeps PostgreSQL from reading the page off the index: every review of the book
-    /// is read and sorted.
-    #[deprecated(
-        since = "2.1.0",
-        note = "reads every review of the book; use `Review::book_page` in a unit of work"
-    )]
-    pub fn page_of_book(
-        conn: &mut DbConnection,
-        book_id: i32,
-        after: Option<i32>,
-        limit: i64,
-    ) -> QueryResult<Option<Page<Review>>> {
-        let limit = clamp_limit(limit);
-        let after = after.unwrap_or(i32::MIN);
-        let rows: Vec<Option<Review>> = with_conn!(conn, c => book::table
-            .left_join(
-                review::table.on(review::book_id
-                    .eq(book::id)
-                    .and(review::id.gt(after))),
-            )
-            .filter(book::id.eq(book_id))
-            .order(review::id.nullable())
-            .limit(limit + 1)
-            .select(Option::<Review>::as_select())
-            .load(c))?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let reviews = rows.into_iter().flatten().collect();
-        Ok(Some(Page::from_rows(reviews, limit, |r| r.id)))
     }
 
     /// Inserts a review and returns it as stored. A missing book fails with the

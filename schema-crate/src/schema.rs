@@ -67,9 +67,6 @@ diesel::table! {
         #[max_length = 100]
         reviewer -> Varchar,
         rate -> Int2,
-        #[max_length = 500]
-        #[sql_name = "review"]
-        review_text -> Nullable<Varchar>,
         book_id -> Int4,
         created_at -> Timestamptz,
         #[max_length = 500]

@@ -44,6 +44,29 @@ fn aggregate(conn: &mut DbConnection, id: i32) -> anyhow::Result<(i64, Option<i6
     Ok((row.n, row.total))
 }
 
+#[derive(diesel::QueryableByName)]
+struct ReviewId {
+    #[diesel(sql_type = Nullable<Integer>)]
+    #[expect(dead_code, reason = "loaded as 2.0.0 loaded it, not read")]
+    id: Option<i32>,
+}
+
+/// What 2.0.0's `Review::page_of_book` sent for a first page of 20: the book left-joined
+/// to its reviews, which keeps PostgreSQL from reading the page off the index.
+const PAGE_2_0: &str = "SELECT review.id, review.reviewer, review.rate, review.body, review.book_id, \
+     review.created_at FROM book LEFT JOIN review ON review.book_id = book.id AND review.id > -2147483648 \
+     WHERE book.id = $1 ORDER BY review.id LIMIT 21";
+
+fn old_page(conn: &mut DbConnection, id: i32) -> anyhow::Result<usize> {
+    let BackendConnection::Postgres(c) = conn.backend_connection() else {
+        bail!("the reviews benchmark runs on PostgreSQL");
+    };
+    let rows = diesel::sql_query(PAGE_2_0)
+        .bind::<Integer, _>(id)
+        .load::<ReviewId>(c)?;
+    Ok(rows.len())
+}
+
 fn time<T>(runs: usize, mut f: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<Samples> {
     f()?; // warm the plan and the cache
     let mut samples = Vec::with_capacity(runs);
@@ -99,11 +122,7 @@ fn measure(reviews: usize, runs: usize) -> anyhow::Result<Measured> {
         page: time(runs, || {
             Ok(Review::book_page(&mut conn, book.id, None, 20)?)
         })?,
-        old_page: time(runs, || {
-            #[expect(deprecated, reason = "the baseline: what 2.0.0's handlers ran")]
-            let page = Review::page_of_book(&mut conn, book.id, None, 20)?;
-            Ok(page)
-        })?,
+        old_page: time(runs, || old_page(&mut conn, book.id))?,
         seed,
     })
 }
@@ -139,7 +158,7 @@ pub fn run(reviews: usize, runs: usize) -> Section {
                     m.page.len()
                 ),
                 format!(
-                    "2.0.0's `page_of_book`: median {} (p99 {})",
+                    "2.0.0's `page_of_book` statement: median {} (p99 {})",
                     fmt_dur(m.old_page.p50()),
                     fmt_dur(m.old_page.p99())
                 ),

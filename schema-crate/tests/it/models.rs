@@ -91,11 +91,7 @@ fn reviews_page_per_book_and_stats_add_up_on_both_backends() {
             Option<i32>,
             i64,
         ) -> diesel::QueryResult<Option<bookstore_schema::Page<Review>>>;
-        #[expect(deprecated, reason = "the one-statement form stays until 3.0.0")]
-        let forms: [(&str, Paged); 2] = [
-            ("book_page", Review::book_page),
-            ("page_of_book", Review::page_of_book),
-        ];
+        let forms: [(&str, Paged); 1] = [("book_page", Review::book_page)];
         for (form, paged) in forms {
             let first = paged(&mut conn, a.id, None, 1).unwrap().unwrap();
             assert_eq!(
