@@ -18,7 +18,7 @@ pub const BOOK_AUTHOR_MAX_CHARS: usize = 100;
 pub const BOOK_PUBLISHER_MAX_CHARS: usize = 100;
 /// Longest `review.reviewer`, in characters (`varchar(100)`).
 pub const REVIEW_REVIEWER_MAX_CHARS: usize = 100;
-/// Longest `review.review` text, in characters (`varchar(500)`).
+/// Longest review text (`review.body`), in characters (`varchar(500)`).
 pub const REVIEW_TEXT_MAX_CHARS: usize = 500;
 /// The rates `review.rate` accepts (the CHECK [`REVIEW_RATE_CHECK`]).
 pub const REVIEW_RATE_RANGE: RangeInclusive<i16> = 1..=5;
@@ -89,7 +89,7 @@ pub const TEXT_LIMITS: &[TextLimit] = &[
     },
     TextLimit {
         table: "review",
-        column: "review",
+        column: "body",
         max_chars: REVIEW_TEXT_MAX_CHARS,
     },
 ];
