@@ -1,4 +1,4 @@
-//! `/book`: list, get and create books (the `books` function).
+//! `/book`: list, get, create, change and delete books (the `books` function).
 
 use axum::{
     Extension, Json, Router,
@@ -8,7 +8,7 @@ use axum::{
     routing::get,
 };
 use bookstore_schema::{
-    Book, NewBook,
+    Book, BookChanges, NewBook,
     facts::{BOOK_AUTHOR_MAX_CHARS, BOOK_PUBLISHER_MAX_CHARS, BOOK_TITLE_MAX_CHARS},
 };
 use chrono::{DateTime, Utc};
@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use bookstore_kit::{
     error::ApiError,
-    extract::{ApiJson, ApiPath, Pagination, strict_integer},
+    extract::{ApiJson, ApiPath, Pagination, non_null, strict_integer, strict_integer_non_null},
+    precondition::{ETag, IfMatch},
     stage::BasePath,
     state::AppState,
     validate,
@@ -31,7 +32,7 @@ pub const MAX_YEAR: i32 = 2100;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/book", get(list).post(create).put(create_put))
-        .route("/book/{id}", get(show))
+        .route("/book/{id}", get(show).patch(update).delete(remove))
 }
 
 /// The `{id}` of `/book/{id}` and `/book/{id}/reviews`: a book id, or
@@ -84,6 +85,15 @@ impl From<Book> for BookBody {
     }
 }
 
+impl BookBody {
+    /// The book's version: the [`ETag`] of its own fields. `review_count` and
+    /// `average_rate` are derived from other rows and do not change it, so a new review
+    /// does not make an editor's `If-Match` stale.
+    pub fn etag(&self) -> ETag {
+        ETag::of(self)
+    }
+}
+
 /// `GET /book/{id}`: the book and how its reviews add up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookDetail {
@@ -120,6 +130,42 @@ pub struct CreateBook {
     pub year: i64,
 }
 
+/// The body of `PATCH /book/{id}`: the fields to change, each optional, none `null`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBook {
+    /// 1 to 200 characters.
+    #[serde(default, deserialize_with = "non_null")]
+    pub title: Option<String>,
+    /// 1 to 100 characters.
+    #[serde(default, deserialize_with = "non_null")]
+    pub author: Option<String>,
+    /// 1 to 100 characters.
+    #[serde(default, deserialize_with = "non_null")]
+    pub publisher: Option<String>,
+    /// A JSON integer from 1450 to 2100.
+    #[serde(default, deserialize_with = "strict_integer_non_null")]
+    pub year: Option<i64>,
+}
+
+impl UpdateBook {
+    /// Checks every field sent, naming the first one at fault; returns the year.
+    fn validate(&self) -> Result<Option<i32>, ApiError> {
+        if let Some(title) = &self.title {
+            validate::required_text("title", title, BOOK_TITLE_MAX_CHARS)?;
+        }
+        if let Some(author) = &self.author {
+            validate::required_text("author", author, BOOK_AUTHOR_MAX_CHARS)?;
+        }
+        if let Some(publisher) = &self.publisher {
+            validate::required_text("publisher", publisher, BOOK_PUBLISHER_MAX_CHARS)?;
+        }
+        self.year
+            .map(|year| validate::in_range("year", year, MIN_YEAR..=MAX_YEAR))
+            .transpose()
+    }
+}
+
 impl CreateBook {
     /// Checks every field, naming the first one at fault.
     fn validate(&self) -> Result<i32, ApiError> {
@@ -142,23 +188,99 @@ async fn list(State(state): State<AppState>, page: Pagination) -> Result<Json<Bo
     }))
 }
 
-/// `GET /book/{id}`
+/// `GET /book/{id}`, with the book's `ETag`.
 #[tracing::instrument(skip_all, fields(book.id = id))]
 async fn show(
     State(state): State<AppState>,
     BookId(id): BookId,
-) -> Result<Json<BookDetail>, ApiError> {
-    state
-        .one_statement(move |conn| {
-            let (book, stats) =
-                Book::find_with_stats(conn, id)?.ok_or_else(|| ApiError::not_found("book", id))?;
-            Ok(Json(BookDetail {
-                book: book.into(),
-                review_count: stats.count,
-                average_rate: stats.average_rate.map(|r| (r * 100.0).round() / 100.0),
-            }))
+) -> Result<(ETag, Json<BookDetail>), ApiError> {
+    let detail = state.one_statement(move |conn| detail(conn, id)).await?;
+    Ok((detail.book.etag(), Json(detail)))
+}
+
+/// The book with this id and its review stats, or `404 book_not_found`.
+fn detail(conn: &mut bookstore_schema::DbConnection, id: i32) -> Result<BookDetail, ApiError> {
+    let (book, stats) =
+        Book::find_with_stats(conn, id)?.ok_or_else(|| ApiError::not_found("book", id))?;
+    Ok(BookDetail {
+        book: book.into(),
+        review_count: stats.count,
+        average_rate: stats.average_rate.map(|r| (r * 100.0).round() / 100.0),
+    })
+}
+
+/// The book with this id as it is now, once `If-Match` accepts its version: `404` when
+/// it does not exist, `412` when the client's version is not the current one.
+fn current(
+    conn: &mut bookstore_schema::DbConnection,
+    id: i32,
+    if_match: &IfMatch,
+) -> Result<Book, ApiError> {
+    let book = Book::find(conn, id)?.ok_or_else(|| ApiError::not_found("book", id))?;
+    if_match.check(&BookBody::from(book.clone()).etag())?;
+    Ok(book)
+}
+
+/// `PATCH /book/{id}`: changes the fields sent, if `If-Match` names the current version;
+/// answers like `GET /book/{id}`, with the new `ETag`.
+#[tracing::instrument(skip_all, fields(book.id = id))]
+async fn update(
+    State(state): State<AppState>,
+    BookId(id): BookId,
+    if_match: IfMatch,
+    ApiJson(input): ApiJson<UpdateBook>,
+) -> Result<(ETag, Json<BookDetail>), ApiError> {
+    let year = input.validate()?;
+    let detail = state
+        .unit_of_work(move |conn| {
+            let book = current(conn, id, &if_match)?;
+            let changes = BookChanges {
+                title: input.title.as_deref(),
+                author: input.author.as_deref(),
+                publisher: input.publisher.as_deref(),
+                year,
+            };
+            if !changes.is_empty() {
+                // Changed between the read and the write: the client's version is stale.
+                Book::update_if_unchanged(conn, &book, &changes)?
+                    .ok_or_else(ApiError::precondition_failed)?;
+            }
+            detail(conn, id)
         })
-        .await
+        .await?;
+    tracing::info!(book.id = id, "updated book");
+    Ok((detail.book.etag(), Json(detail)))
+}
+
+/// `DELETE /book/{id}`: `204`, if `If-Match` names the current version and no review
+/// refers to the book (else `409 book_has_reviews`).
+#[tracing::instrument(skip_all, fields(book.id = id))]
+async fn remove(
+    State(state): State<AppState>,
+    BookId(id): BookId,
+    if_match: IfMatch,
+) -> Result<StatusCode, ApiError> {
+    state
+        .unit_of_work(move |conn| {
+            let book = current(conn, id, &if_match)?;
+            if Book::has_reviews(conn, id)? {
+                return Err(ApiError::in_use("book", id, "reviews"));
+            }
+            // A review added since the check makes the foreign key refuse the delete.
+            match Book::delete_if_unchanged(conn, &book) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(ApiError::precondition_failed()),
+                Err(error) => Err(match ApiError::from(error) {
+                    ApiError::UnknownReference { .. } | ApiError::ConstraintViolation { .. } => {
+                        ApiError::in_use("book", id, "reviews")
+                    }
+                    other => other,
+                }),
+            }
+        })
+        .await?;
+    tracing::info!(book.id = id, "deleted book");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /book`: `201` with `Location`.
@@ -173,6 +295,7 @@ async fn create(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
+        book.etag(),
         Json(book),
     ))
 }
@@ -181,8 +304,9 @@ async fn create(
 async fn create_put(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CreateBook>,
-) -> Result<Json<BookBody>, ApiError> {
-    insert(&state, input).await.map(Json)
+) -> Result<(ETag, Json<BookBody>), ApiError> {
+    let book = insert(&state, input).await?;
+    Ok((book.etag(), Json(book)))
 }
 
 #[tracing::instrument(skip_all)]

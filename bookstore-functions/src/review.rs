@@ -1,13 +1,15 @@
-//! `/review` and `/book/{id}/reviews`: list and create reviews (the `reviews` function).
+//! `/review` and `/book/{id}/reviews`: list, get, create, change and delete reviews (the
+//! `reviews` function).
 
 use axum::{
     Json, Router,
     extract::{FromRequestParts, State},
     http::{StatusCode, request::Parts},
+    response::IntoResponse,
     routing::get,
 };
 use bookstore_schema::{
-    DbConnection, NewReview, Review,
+    DbConnection, NewReview, Review, ReviewChanges,
     facts::{REVIEW_RATE_RANGE, REVIEW_REVIEWER_MAX_CHARS, REVIEW_TEXT_MAX_CHARS},
 };
 use chrono::{DateTime, Utc};
@@ -17,7 +19,11 @@ use crate::book::BookId;
 
 use bookstore_kit::{
     error::ApiError,
-    extract::{ApiJson, ApiQuery, Pagination, optional_int, strict_integer},
+    extract::{
+        ApiJson, ApiPath, ApiQuery, Pagination, non_null, nullable, optional_int, strict_integer,
+        strict_integer_non_null,
+    },
+    precondition::{ETag, IfMatch},
     state::AppState,
     validate,
 };
@@ -26,7 +32,27 @@ use bookstore_kit::{
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/review", get(list).post(create).put(create_put))
+        .route("/review/{id}", get(show).patch(update).delete(remove))
         .route("/book/{id}/reviews", get(list_for_book))
+}
+
+/// The `{id}` of `/review/{id}`: a review id, or `400 invalid_parameter` naming `id`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewId(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReviewId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match ApiPath::<i32>::from_request_parts(parts, state).await {
+            Ok(ApiPath(id)) => Ok(Self(id)),
+            Err(ApiError::InvalidParameter { .. }) => Err(ApiError::invalid_parameter(
+                "id",
+                "must be a review id (a whole number)",
+            )),
+            Err(other) => Err(other),
+        }
+    }
 }
 
 /// The query of `GET /review`: pagination and an optional `book_id` filter.
@@ -93,6 +119,13 @@ impl From<Review> for ReviewBody {
     }
 }
 
+impl ReviewBody {
+    /// The review's version: the [`ETag`] of this representation.
+    pub fn etag(&self) -> ETag {
+        ETag::of(self)
+    }
+}
+
 /// `GET /review` and `GET /book/{id}/reviews`: one page of reviews.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewList {
@@ -117,6 +150,39 @@ pub struct CreateReview {
     /// Up to 500 characters; may be omitted or `null`.
     #[serde(default)]
     pub review: Option<String>,
+}
+
+/// The body of `PATCH /review/{id}`: the fields to change, each optional; `review: null`
+/// removes the text. The book a review is of cannot change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateReview {
+    /// 1 to 100 characters.
+    #[serde(default, deserialize_with = "non_null")]
+    pub reviewer: Option<String>,
+    /// A JSON integer from 1 to 5.
+    #[serde(default, deserialize_with = "strict_integer_non_null")]
+    pub rate: Option<i64>,
+    /// Up to 500 characters, or `null` for none.
+    #[serde(default, deserialize_with = "nullable")]
+    pub review: Option<Option<String>>,
+}
+
+impl UpdateReview {
+    /// Checks every field sent, naming the first one at fault; returns the rate.
+    fn validate(&self) -> Result<Option<i16>, ApiError> {
+        if let Some(reviewer) = &self.reviewer {
+            validate::required_text("reviewer", reviewer, REVIEW_REVIEWER_MAX_CHARS)?;
+        }
+        let rate = self
+            .rate
+            .map(|rate| validate::in_range("rate", rate, REVIEW_RATE_RANGE))
+            .transpose()?;
+        if let Some(Some(text)) = &self.review {
+            validate::optional_text("review", text, REVIEW_TEXT_MAX_CHARS)?;
+        }
+        Ok(rate)
+    }
 }
 
 impl CreateReview {
@@ -175,22 +241,95 @@ fn page(
     })
 }
 
+/// `GET /review/{id}`, with the review's `ETag`.
+#[tracing::instrument(skip_all, fields(review.id = id))]
+async fn show(
+    State(state): State<AppState>,
+    ReviewId(id): ReviewId,
+) -> Result<(ETag, Json<ReviewBody>), ApiError> {
+    let review = state
+        .one_statement(move |conn| {
+            Review::find(conn, id)?.ok_or_else(|| ApiError::not_found("review", id))
+        })
+        .await?;
+    let body = ReviewBody::from(review);
+    Ok((body.etag(), Json(body)))
+}
+
+/// The review with this id as it is now, once `If-Match` accepts its version.
+fn current(conn: &mut DbConnection, id: i32, if_match: &IfMatch) -> Result<Review, ApiError> {
+    let review = Review::find(conn, id)?.ok_or_else(|| ApiError::not_found("review", id))?;
+    if_match.check(&ReviewBody::from(review.clone()).etag())?;
+    Ok(review)
+}
+
+/// `PATCH /review/{id}`: changes the fields sent, if `If-Match` names the current
+/// version; answers the review with its new `ETag`.
+#[tracing::instrument(skip_all, fields(review.id = id))]
+async fn update(
+    State(state): State<AppState>,
+    ReviewId(id): ReviewId,
+    if_match: IfMatch,
+    ApiJson(input): ApiJson<UpdateReview>,
+) -> Result<(ETag, Json<ReviewBody>), ApiError> {
+    let rate = input.validate()?;
+    let review = state
+        .unit_of_work(move |conn| {
+            let review = current(conn, id, &if_match)?;
+            let changes = ReviewChanges {
+                reviewer: input.reviewer.as_deref(),
+                rate,
+                review: input.review.as_ref().map(Option::as_deref),
+            };
+            if changes.is_empty() {
+                return Ok(review);
+            }
+            Review::update_if_unchanged(conn, &review, &changes)?
+                .ok_or_else(ApiError::precondition_failed)
+        })
+        .await?;
+    tracing::info!(review.id = id, "updated review");
+    let body = ReviewBody::from(review);
+    Ok((body.etag(), Json(body)))
+}
+
+/// `DELETE /review/{id}`: `204`, if `If-Match` names the current version.
+#[tracing::instrument(skip_all, fields(review.id = id))]
+async fn remove(
+    State(state): State<AppState>,
+    ReviewId(id): ReviewId,
+    if_match: IfMatch,
+) -> Result<StatusCode, ApiError> {
+    state
+        .unit_of_work(move |conn| {
+            let review = current(conn, id, &if_match)?;
+            if Review::delete_if_unchanged(conn, &review)? {
+                Ok(())
+            } else {
+                Err(ApiError::precondition_failed())
+            }
+        })
+        .await?;
+    tracing::info!(review.id = id, "deleted review");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /review`: `201`.
 async fn create(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CreateReview>,
-) -> Result<(StatusCode, Json<ReviewBody>), ApiError> {
-    insert(&state, input)
-        .await
-        .map(|review| (StatusCode::CREATED, Json(review)))
+) -> Result<impl IntoResponse, ApiError> {
+    let review = insert(&state, input).await?;
+    Ok((StatusCode::CREATED, review.etag(), Json(review)))
 }
 
 /// `PUT /review`: what the Python app's clients send; creates like `POST`, answers `200`.
 async fn create_put(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CreateReview>,
-) -> Result<Json<ReviewBody>, ApiError> {
-    insert(&state, input).await.map(Json)
+) -> Result<(ETag, Json<ReviewBody>), ApiError> {
+    let review = insert(&state, input).await?;
+    Ok((review.etag(), Json(review)))
 }
 
 #[tracing::instrument(skip_all, fields(book.id = input.book_id))]

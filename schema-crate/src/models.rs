@@ -53,6 +53,30 @@ pub struct NewBook<'a> {
     pub year: i32,
 }
 
+/// Changes to a book; `None` leaves the field as it is.
+#[derive(AsChangeset, Debug, Clone, Copy, Default)]
+#[diesel(table_name = book, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct BookChanges<'a> {
+    /// New title.
+    pub title: Option<&'a str>,
+    /// New author.
+    pub author: Option<&'a str>,
+    /// New publisher.
+    pub publisher: Option<&'a str>,
+    /// New year of publication.
+    pub year: Option<i32>,
+}
+
+impl BookChanges<'_> {
+    /// Whether nothing would change (diesel refuses an empty `SET`).
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.author.is_none()
+            && self.publisher.is_none()
+            && self.year.is_none()
+    }
+}
+
 /// A review of a book (loaded by column name, `#[non_exhaustive]` like [`Book`]).
 #[derive(Queryable, Selectable, Serialize, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = review, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -88,6 +112,27 @@ pub struct NewReview<'a> {
     /// read).
     #[diesel(column_name = body)]
     pub review: Option<&'a str>,
+}
+
+/// Changes to a review; `None` leaves the field as it is, `review: Some(None)` empties
+/// the text.
+#[derive(AsChangeset, Debug, Clone, Copy, Default)]
+#[diesel(table_name = review, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ReviewChanges<'a> {
+    /// New reviewer.
+    pub reviewer: Option<&'a str>,
+    /// New rate, 1 to 5.
+    pub rate: Option<i16>,
+    /// New text, or `Some(None)` for none (written to `body`, like [`NewReview::review`]).
+    #[diesel(column_name = body)]
+    pub review: Option<Option<&'a str>>,
+}
+
+impl ReviewChanges<'_> {
+    /// Whether nothing would change (diesel refuses an empty `SET`).
+    pub fn is_empty(&self) -> bool {
+        self.reviewer.is_none() && self.rate.is_none() && self.review.is_none()
+    }
 }
 
 /// How a book's reviews add up.
@@ -160,6 +205,53 @@ impl Book {
             .values(new)
             .returning(Book::as_returning())
             .get_result(c))
+    }
+
+    /// Applies `changes` to the book `current` was read as, only if its row still holds
+    /// `current`'s values (a compare-and-swap: one statement, no lock held between the
+    /// read and the write). `None` when the row changed or went away since; then nothing
+    /// is written. `changes` must not be empty.
+    pub fn update_if_unchanged(
+        conn: &mut DbConnection,
+        current: &Book,
+        changes: &BookChanges<'_>,
+    ) -> QueryResult<Option<Book>> {
+        with_conn!(conn, c => diesel::update(
+            book::table
+                .filter(book::id.eq(current.id))
+                .filter(book::title.eq(&current.title))
+                .filter(book::author.eq(&current.author))
+                .filter(book::publisher.eq(&current.publisher))
+                .filter(book::year.eq(current.year)),
+        )
+        .set(changes)
+        .returning(Book::as_returning())
+        .get_result(c)
+        .optional())
+    }
+
+    /// Deletes the book `current` was read as, only if its row still holds `current`'s
+    /// values; `false` when it changed or went away since. A book with reviews fails with
+    /// the foreign-key violation `review_book_id_fkey`.
+    pub fn delete_if_unchanged(conn: &mut DbConnection, current: &Book) -> QueryResult<bool> {
+        let deleted = with_conn!(conn, c => diesel::delete(
+            book::table
+                .filter(book::id.eq(current.id))
+                .filter(book::title.eq(&current.title))
+                .filter(book::author.eq(&current.author))
+                .filter(book::publisher.eq(&current.publisher))
+                .filter(book::year.eq(current.year)),
+        )
+        .execute(c))?;
+        Ok(deleted > 0)
+    }
+
+    /// Whether any review refers to the book with this id.
+    pub fn has_reviews(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
+        with_conn!(conn, c => diesel::select(diesel::dsl::exists(
+            review::table.filter(review::book_id.eq(id)),
+        ))
+        .get_result(c))
     }
 
     /// The book with this id and how its reviews add up, in one statement: the book
@@ -279,6 +371,60 @@ impl Review {
         }
         let reviews = rows.into_iter().flatten().collect();
         Ok(Some(Page::from_rows(reviews, limit, |r| r.id)))
+    }
+
+    /// The review with this id, if any.
+    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Review>> {
+        with_conn!(conn, c => review::table.find(id).select(Review::as_select()).first(c).optional())
+    }
+
+    /// Applies `changes` to the review `current` was read as, only if its row still holds
+    /// `current`'s values (see [`Book::update_if_unchanged`]). `changes` must not be empty.
+    pub fn update_if_unchanged(
+        conn: &mut DbConnection,
+        current: &Review,
+        changes: &ReviewChanges<'_>,
+    ) -> QueryResult<Option<Review>> {
+        let same = review::table
+            .filter(review::id.eq(current.id))
+            .filter(review::book_id.eq(current.book_id))
+            .filter(review::reviewer.eq(&current.reviewer))
+            .filter(review::rate.eq(current.rate));
+        match current.review.as_deref() {
+            Some(text) => {
+                with_conn!(conn, c => diesel::update(same.filter(review::body.eq(text)))
+                .set(changes)
+                .returning(Review::as_returning())
+                .get_result(c)
+                .optional())
+            }
+            None => {
+                with_conn!(conn, c => diesel::update(same.filter(review::body.is_null()))
+                .set(changes)
+                .returning(Review::as_returning())
+                .get_result(c)
+                .optional())
+            }
+        }
+    }
+
+    /// Deletes the review `current` was read as, only if its row still holds `current`'s
+    /// values; `false` when it changed or went away since.
+    pub fn delete_if_unchanged(conn: &mut DbConnection, current: &Review) -> QueryResult<bool> {
+        let same = review::table
+            .filter(review::id.eq(current.id))
+            .filter(review::book_id.eq(current.book_id))
+            .filter(review::reviewer.eq(&current.reviewer))
+            .filter(review::rate.eq(current.rate));
+        let deleted = match current.review.as_deref() {
+            Some(text) => {
+                with_conn!(conn, c => diesel::delete(same.filter(review::body.eq(text))).execute(c))
+            }
+            None => {
+                with_conn!(conn, c => diesel::delete(same.filter(review::body.is_null())).execute(c))
+            }
+        }?;
+        Ok(deleted > 0)
     }
 
     /// Inserts a review and returns it as stored. A missing book fails with the

@@ -7,6 +7,8 @@
 
 mod books;
 mod compat;
+mod docs;
+mod edits;
 mod errors;
 mod lambda_edge;
 mod lifecycle;

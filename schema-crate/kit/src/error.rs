@@ -134,6 +134,33 @@ pub enum ApiError {
         /// The parameter's name (clipped).
         param: String,
     },
+    /// A request header is malformed (`400 invalid_header` naming the header).
+    #[error("invalid header {header}: {message}")]
+    #[non_exhaustive]
+    InvalidHeader {
+        /// The header's name as documented (`If-Match`).
+        header: &'static str,
+        /// What is wrong (clipped).
+        message: String,
+    },
+    /// A conditional request's `If-Match` names no current version of the resource
+    /// (`412 precondition_failed`): someone changed it since the client read it.
+    #[error("If-Match does not match the current version")]
+    PreconditionFailed,
+    /// A write that must be conditional came without `If-Match` (`428 precondition_required`).
+    #[error("If-Match is required")]
+    PreconditionRequired,
+    /// The resource cannot be removed while others refer to it (`409 {resource}_has_{dependents}`).
+    #[error("{resource} {id} still has {dependents}")]
+    #[non_exhaustive]
+    InUse {
+        /// What was to be removed (`book`).
+        resource: &'static str,
+        /// Its id as the client sent it (clipped).
+        id: String,
+        /// What still refers to it, plural (`reviews`).
+        dependents: &'static str,
+    },
     /// A unique constraint refused the write (`409 conflict`).
     #[error("unique violation on {constraint:?}")]
     #[non_exhaustive]
@@ -284,6 +311,34 @@ impl ApiError {
     /// `400 unknown_parameter` naming `param`.
     pub fn unknown_parameter(param: &str) -> Self {
         Self::UnknownParameter { param: clip(param) }
+    }
+
+    /// `400 invalid_header` naming `header`; the message reads "`header` {message}".
+    pub fn invalid_header(header: &'static str, message: impl Display) -> Self {
+        Self::InvalidHeader {
+            header,
+            message: clip_message(&message.to_string()),
+        }
+    }
+
+    /// `412 precondition_failed`: `If-Match` names no current version of the resource.
+    pub fn precondition_failed() -> Self {
+        Self::PreconditionFailed
+    }
+
+    /// `428 precondition_required`: the write needs `If-Match`.
+    pub fn precondition_required() -> Self {
+        Self::PreconditionRequired
+    }
+
+    /// `409 {resource}_has_{dependents}`: the `resource` with this `id` cannot be removed
+    /// while `dependents` (plural: `reviews`) refer to it.
+    pub fn in_use(resource: &'static str, id: impl Display, dependents: &'static str) -> Self {
+        Self::InUse {
+            resource,
+            id: clip(&id.to_string()),
+            dependents,
+        }
     }
 
     /// `409 conflict`: the write conflicts with existing data.

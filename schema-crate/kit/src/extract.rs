@@ -13,7 +13,9 @@ mod json;
 mod path;
 mod query;
 
-pub use json::{ApiJson, MAX_BODY_BYTES, strict_integer};
+pub use json::{
+    ApiJson, MAX_BODY_BYTES, non_null, nullable, strict_integer, strict_integer_non_null,
+};
 pub use path::ApiPath;
 pub use query::{ApiQuery, DEFAULT_LIMIT, MAX_LIMIT, Pagination, optional_int};
 

@@ -9,6 +9,8 @@ pub mod logging;
 #[cfg(feature = "http")]
 mod observe;
 #[cfg(feature = "http")]
+pub mod precondition;
+#[cfg(feature = "http")]
 pub mod router;
 #[cfg(feature = "http")]
 pub mod stage;

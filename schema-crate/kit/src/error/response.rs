@@ -113,6 +113,34 @@ impl ApiError {
                     Some(param),
                     format!("unknown query parameter `{param}`"),
                 ),
+                Self::InvalidHeader { header, message } => (
+                    S::BAD_REQUEST,
+                    "invalid_header".into(),
+                    Some(header),
+                    format!("`{header}` {message}"),
+                ),
+                Self::PreconditionFailed => (
+                    S::PRECONDITION_FAILED,
+                    "precondition_failed".into(),
+                    None,
+                    "If-Match does not match the current version; read it again (GET) and retry with its ETag".into(),
+                ),
+                Self::PreconditionRequired => (
+                    S::PRECONDITION_REQUIRED,
+                    "precondition_required".into(),
+                    None,
+                    "send If-Match with the ETag you read (or `*` to change whatever version is current)".into(),
+                ),
+                Self::InUse {
+                    resource,
+                    id,
+                    dependents,
+                } => (
+                    S::CONFLICT,
+                    format!("{resource}_has_{dependents}").into(),
+                    None,
+                    format!("{resource} {id} still has {dependents}; delete them first"),
+                ),
                 Self::Conflict { .. } => (
                     S::CONFLICT,
                     "conflict".into(),
