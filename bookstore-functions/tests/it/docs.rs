@@ -1,7 +1,8 @@
 //! The examples of docs/api.md, sent as written: every request between `<!-- run: … -->`
 //! and `<!-- /run -->`, in order, on one empty database, each answer compared with the
 //! response written after it (status, the headers shown, the body; `"…"` matches any
-//! value, `{etag}` in a request is the `ETag` of the last response that had one).
+//! value, `{etag}` in a request is the `ETag` of the last response that had one). The
+//! router is the whole API with `CORS_ALLOWED_ORIGINS=https://shop.example.com`.
 
 use axum::{
     body::Body,
@@ -9,7 +10,10 @@ use axum::{
 };
 use serde_json::Value;
 
-use crate::support::{TestApp, TestResponse, backend_tests};
+use bookstore_functions::{Function, app as build_app};
+use bookstore_kit::cors::CorsConfig;
+
+use crate::support::{TestApp, TestResponse, backend_tests, send};
 
 const API_MD: &str = include_str!("../../../docs/api.md");
 
@@ -90,7 +94,7 @@ fn matches(expected: &Value, actual: &Value) -> bool {
     }
 }
 
-async fn run(app: &TestApp, example: &Example, etag: &mut Option<String>) -> TestResponse {
+async fn run(router: &axum::Router, example: &Example, etag: &mut Option<String>) -> TestResponse {
     let (line, headers, body) = split(&example.request);
     let (method, uri) = line.split_once(' ').expect("METHOD /path");
     let mut builder = Request::builder()
@@ -103,7 +107,7 @@ async fn run(app: &TestApp, example: &Example, etag: &mut Option<String>) -> Tes
         };
         builder = builder.header(HeaderName::from_bytes(name.as_bytes()).unwrap(), value);
     }
-    let response = app.send(builder.body(Body::from(body)).unwrap()).await;
+    let response = send(router, builder.body(Body::from(body)).unwrap()).await;
     if let Some(tag) = response.headers.get("etag") {
         *etag = Some(tag.to_str().unwrap().to_owned());
     }
@@ -145,9 +149,11 @@ fn check(example: &Example, response: &TestResponse) {
 async fn the_examples_in_api_md_answer_as_documented(app: TestApp) {
     let examples = examples(API_MD);
     assert!(examples.len() >= 10, "found {} examples", examples.len());
+    let cors = CorsConfig::Origins(vec!["https://shop.example.com".to_owned()]);
+    let router = CorsConfig::apply(Some(&cors), build_app(app.state.clone(), Function::All));
     let mut etag = None;
     for example in &examples {
-        let response = run(&app, example, &mut etag).await;
+        let response = run(&router, example, &mut etag).await;
         check(example, &response);
     }
 }

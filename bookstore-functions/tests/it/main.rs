@@ -7,6 +7,7 @@
 
 mod books;
 mod compat;
+mod cors;
 mod docs;
 mod edits;
 mod errors;

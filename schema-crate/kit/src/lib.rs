@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "http")]
+pub mod cors;
+#[cfg(feature = "http")]
 pub mod error;
 #[cfg(feature = "http")]
 pub mod extract;
