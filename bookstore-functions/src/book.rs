@@ -14,8 +14,10 @@ use bookstore_schema::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use utoipa::{IntoParams, ToSchema};
+
 use bookstore_kit::{
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, Pagination, non_null, strict_integer, strict_integer_non_null},
     precondition::{ETag, IfMatch},
     stage::BasePath,
@@ -28,6 +30,11 @@ pub const MIN_YEAR: i32 = 1450;
 /// Latest publication year accepted (announced titles included).
 pub const MAX_YEAR: i32 = 2100;
 
+/// The operations this resource owns, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, create_put, show, update, remove))]
+pub struct BookApi;
+
 /// The routes this resource owns.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,8 +44,12 @@ pub fn routes() -> Router<AppState> {
 
 /// The `{id}` of `/book/{id}` and `/book/{id}/reviews`: a book id, or
 /// `400 invalid_parameter` naming `id`.
-#[derive(Debug, Clone, Copy)]
-pub struct BookId(pub i32);
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub struct BookId(
+    /// The book's id.
+    pub i32,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for BookId {
     type Rejection = ApiError;
@@ -56,7 +67,8 @@ impl<S: Send + Sync> FromRequestParts<S> for BookId {
 }
 
 /// A book as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Book)]
 pub struct BookBody {
     /// Its id.
     pub id: i32,
@@ -95,7 +107,7 @@ impl BookBody {
 }
 
 /// `GET /book/{id}`: the book and how its reviews add up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BookDetail {
     /// The book's fields.
     #[serde(flatten)]
@@ -107,7 +119,7 @@ pub struct BookDetail {
 }
 
 /// `GET /book`: one page of books.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BookList {
     /// The books on this page, by id.
     pub books: Vec<BookBody>,
@@ -116,35 +128,45 @@ pub struct BookList {
 }
 
 /// The body of `POST /book` and `PUT /book`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewBook)]
 pub struct CreateBook {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not blank, no NUL.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no NUL.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub author: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no NUL.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub publisher: String,
     /// A JSON integer from 1450 to 2100.
     #[serde(deserialize_with = "strict_integer")]
+    #[schema(minimum = 1450, maximum = 2100)]
     pub year: i64,
 }
 
 /// The body of `PATCH /book/{id}`: the fields to change, each optional, none `null`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BookChanges)]
 pub struct UpdateBook {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not blank, no NUL.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no NUL.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"\S")]
     pub author: Option<String>,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no NUL.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"\S")]
     pub publisher: Option<String>,
     /// A JSON integer from 1450 to 2100.
     #[serde(default, deserialize_with = "strict_integer_non_null")]
+    #[schema(value_type = i64, required = false, minimum = 1450, maximum = 2100)]
     pub year: Option<i64>,
 }
 
@@ -177,6 +199,14 @@ impl CreateBook {
 }
 
 /// `GET /book`
+#[utoipa::path(
+    get, path = "/book", tag = "books", operation_id = "listBooks",
+    params(Pagination),
+    responses(
+        (status = 200, description = "One page of books, by id.", body = BookList),
+        (status = 400, description = "`invalid_parameter` or `unknown_parameter`, naming the parameter.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(limit = page.limit, after = ?page.after))]
 async fn list(State(state): State<AppState>, page: Pagination) -> Result<Json<BookList>, ApiError> {
     let page = state
@@ -189,6 +219,16 @@ async fn list(State(state): State<AppState>, page: Pagination) -> Result<Json<Bo
 }
 
 /// `GET /book/{id}`, with the book's `ETag`.
+#[utoipa::path(
+    get, path = "/book/{id}", tag = "books", operation_id = "getBook",
+    params(BookId),
+    responses(
+        (status = 200, description = "The book and how its reviews add up.", body = BookDetail,
+            headers(("ETag" = String, description = "The book's version (its own fields), for `If-Match`."))),
+        (status = 400, description = "`invalid_parameter` naming `id`.", body = ErrorBody),
+        (status = 404, description = "`book_not_found`.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(book.id = id))]
 async fn show(
     State(state): State<AppState>,
@@ -223,6 +263,19 @@ fn current(
 
 /// `PATCH /book/{id}`: changes the fields sent, if `If-Match` names the current version;
 /// answers like `GET /book/{id}`, with the new `ETag`.
+#[utoipa::path(
+    patch, path = "/book/{id}", tag = "books", operation_id = "updateBook",
+    params(BookId, crate::openapi::IfMatchHeader),
+    request_body(content((UpdateBook = "application/json"), (UpdateBook = "application/merge-patch+json"))),
+    responses(
+        (status = 200, description = "The book as changed.", body = BookDetail,
+            headers(("ETag" = String, description = "The book's new version."))),
+        (status = 400, description = "`invalid_parameter` (`id`), `invalid_header` (`If-Match`), `malformed_json`, `invalid_body`, `unknown_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 404, description = "`book_not_found`.", body = ErrorBody),
+        (status = 412, description = "`precondition_failed`: the book changed since that ETag; nothing was written.", body = ErrorBody),
+        (status = 428, description = "`precondition_required`: `If-Match` is missing.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(book.id = id))]
 async fn update(
     State(state): State<AppState>,
@@ -254,6 +307,18 @@ async fn update(
 
 /// `DELETE /book/{id}`: `204`, if `If-Match` names the current version and no review
 /// refers to the book (else `409 book_has_reviews`).
+#[utoipa::path(
+    delete, path = "/book/{id}", tag = "books", operation_id = "deleteBook",
+    params(BookId, crate::openapi::IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`invalid_parameter` (`id`) or `invalid_header` (`If-Match`).", body = ErrorBody),
+        (status = 404, description = "`book_not_found`.", body = ErrorBody),
+        (status = 409, description = "`book_has_reviews`: delete its reviews first.", body = ErrorBody),
+        (status = 412, description = "`precondition_failed`: the book changed since that ETag; nothing was deleted.", body = ErrorBody),
+        (status = 428, description = "`precondition_required`: `If-Match` is missing.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(book.id = id))]
 async fn remove(
     State(state): State<AppState>,
@@ -284,6 +349,19 @@ async fn remove(
 }
 
 /// `POST /book`: `201` with `Location`.
+#[utoipa::path(
+    post, path = "/book", tag = "books", operation_id = "createBook",
+    request_body = CreateBook,
+    responses(
+        (status = 201, description = "Created.", body = BookBody, headers(
+            ("Location" = String, description = "The new book's path (behind API Gateway, with the stage or base path)."),
+            ("ETag" = String, description = "The book's version."),
+        )),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
+        (status = 422, description = "`constraint_violation`.", body = ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     base: Option<Extension<BasePath>>,
@@ -301,6 +379,17 @@ async fn create(
 }
 
 /// `PUT /book`: what the Python app's clients send; creates like `POST`, answers `200`.
+#[utoipa::path(
+    put, path = "/book", tag = "books", operation_id = "createBookPut",
+    request_body = CreateBook,
+    responses(
+        (status = 200, description = "Created (as the Python app answered).", body = BookBody,
+            headers(("ETag" = String, description = "The book's version."))),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
+        (status = 422, description = "`constraint_violation`.", body = ErrorBody),
+    ),
+)]
 async fn create_put(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CreateBook>,

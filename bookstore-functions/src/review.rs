@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::book::BookId;
 
+use utoipa::{IntoParams, ToSchema};
+
 use bookstore_kit::{
-    error::ApiError,
+    error::{ApiError, ErrorBody},
     extract::{
         ApiJson, ApiPath, ApiQuery, Pagination, non_null, nullable, optional_int, strict_integer,
         strict_integer_non_null,
@@ -27,6 +29,11 @@ use bookstore_kit::{
     state::AppState,
     validate,
 };
+
+/// The operations this resource owns, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, create_put, show, update, remove, list_for_book))]
+pub struct ReviewApi;
 
 /// The routes this resource owns.
 pub fn routes() -> Router<AppState> {
@@ -37,8 +44,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The `{id}` of `/review/{id}`: a review id, or `400 invalid_parameter` naming `id`.
-#[derive(Debug, Clone, Copy)]
-pub struct ReviewId(pub i32);
+#[derive(Debug, Clone, Copy, IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub struct ReviewId(
+    /// The review's id.
+    pub i32,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for ReviewId {
     type Rejection = ApiError;
@@ -65,13 +76,18 @@ pub struct ReviewListQuery {
 }
 
 /// `GET /review`'s parameters as sent; an empty value counts as absent.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReviewListParams {
+    /// Rows per page, 1 to 200 (default 50).
     #[serde(default, deserialize_with = "optional_int")]
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<i64>,
+    /// Only rows with a larger id: the previous page's `next_after`.
     #[serde(default, deserialize_with = "optional_int")]
     after: Option<i32>,
+    /// Only this book's reviews (`404 book_not_found` if it does not exist).
     #[serde(default, deserialize_with = "optional_int")]
     book_id: Option<i32>,
 }
@@ -90,7 +106,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ReviewListQuery {
 }
 
 /// A review as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Review)]
 pub struct ReviewBody {
     /// Its id.
     pub id: i32,
@@ -127,7 +144,7 @@ impl ReviewBody {
 }
 
 /// `GET /review` and `GET /book/{id}/reviews`: one page of reviews.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReviewList {
     /// The reviews on this page, by id.
     pub reviews: Vec<ReviewBody>,
@@ -136,35 +153,44 @@ pub struct ReviewList {
 }
 
 /// The body of `POST /review` and `PUT /review`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewReview)]
 pub struct CreateReview {
     /// An existing book's id.
     #[serde(deserialize_with = "strict_integer")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub book_id: i64,
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no NUL.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub reviewer: String,
     /// A JSON integer from 1 to 5.
     #[serde(deserialize_with = "strict_integer")]
+    #[schema(minimum = 1, maximum = 5)]
     pub rate: i64,
-    /// Up to 500 characters; may be omitted or `null`.
+    /// Up to 500 characters, no NUL; may be omitted or `null`.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub review: Option<String>,
 }
 
 /// The body of `PATCH /review/{id}`: the fields to change, each optional; `review: null`
 /// removes the text. The book a review is of cannot change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReviewChanges)]
 pub struct UpdateReview {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no NUL.
     #[serde(default, deserialize_with = "non_null")]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"\S")]
     pub reviewer: Option<String>,
     /// A JSON integer from 1 to 5.
     #[serde(default, deserialize_with = "strict_integer_non_null")]
+    #[schema(value_type = i64, required = false, minimum = 1, maximum = 5)]
     pub rate: Option<i64>,
-    /// Up to 500 characters, or `null` for none.
+    /// Up to 500 characters, no NUL; `null` removes the text.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, required = false, max_length = 500)]
     pub review: Option<Option<String>>,
 }
 
@@ -199,6 +225,15 @@ impl CreateReview {
 }
 
 /// `GET /review?book_id=&limit=&after=`
+#[utoipa::path(
+    get, path = "/review", tag = "reviews", operation_id = "listReviews",
+    params(ReviewListParams),
+    responses(
+        (status = 200, description = "One page of reviews, by id.", body = ReviewList),
+        (status = 400, description = "`invalid_parameter` or `unknown_parameter`, naming the parameter.", body = ErrorBody),
+        (status = 404, description = "`book_not_found`: `book_id` names no book.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(book.id = ?query.book_id, limit = query.page.limit))]
 async fn list(
     State(state): State<AppState>,
@@ -211,6 +246,15 @@ async fn list(
 }
 
 /// `GET /book/{id}/reviews?limit=&after=`
+#[utoipa::path(
+    get, path = "/book/{id}/reviews", tag = "reviews", operation_id = "listBookReviews",
+    params(BookId, Pagination),
+    responses(
+        (status = 200, description = "One page of the book's reviews, by id.", body = ReviewList),
+        (status = 400, description = "`invalid_parameter` or `unknown_parameter`, naming the parameter.", body = ErrorBody),
+        (status = 404, description = "`book_not_found`.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(book.id = id, limit = query.limit))]
 async fn list_for_book(
     State(state): State<AppState>,
@@ -242,6 +286,16 @@ fn page(
 }
 
 /// `GET /review/{id}`, with the review's `ETag`.
+#[utoipa::path(
+    get, path = "/review/{id}", tag = "reviews", operation_id = "getReview",
+    params(ReviewId),
+    responses(
+        (status = 200, description = "The review.", body = ReviewBody,
+            headers(("ETag" = String, description = "The review's version, for `If-Match`."))),
+        (status = 400, description = "`invalid_parameter` naming `id`.", body = ErrorBody),
+        (status = 404, description = "`review_not_found`.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(review.id = id))]
 async fn show(
     State(state): State<AppState>,
@@ -265,6 +319,19 @@ fn current(conn: &mut DbConnection, id: i32, if_match: &IfMatch) -> Result<Revie
 
 /// `PATCH /review/{id}`: changes the fields sent, if `If-Match` names the current
 /// version; answers the review with its new `ETag`.
+#[utoipa::path(
+    patch, path = "/review/{id}", tag = "reviews", operation_id = "updateReview",
+    params(ReviewId, crate::openapi::IfMatchHeader),
+    request_body(content((UpdateReview = "application/json"), (UpdateReview = "application/merge-patch+json"))),
+    responses(
+        (status = 200, description = "The review as changed.", body = ReviewBody,
+            headers(("ETag" = String, description = "The review's new version."))),
+        (status = 400, description = "`invalid_parameter` (`id`), `invalid_header` (`If-Match`), `malformed_json`, `invalid_body`, `unknown_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 404, description = "`review_not_found`.", body = ErrorBody),
+        (status = 412, description = "`precondition_failed`: the review changed since that ETag; nothing was written.", body = ErrorBody),
+        (status = 428, description = "`precondition_required`: `If-Match` is missing.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(review.id = id))]
 async fn update(
     State(state): State<AppState>,
@@ -294,6 +361,17 @@ async fn update(
 }
 
 /// `DELETE /review/{id}`: `204`, if `If-Match` names the current version.
+#[utoipa::path(
+    delete, path = "/review/{id}", tag = "reviews", operation_id = "deleteReview",
+    params(ReviewId, crate::openapi::IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`invalid_parameter` (`id`) or `invalid_header` (`If-Match`).", body = ErrorBody),
+        (status = 404, description = "`review_not_found`.", body = ErrorBody),
+        (status = 412, description = "`precondition_failed`: the review changed since that ETag; nothing was deleted.", body = ErrorBody),
+        (status = 428, description = "`precondition_required`: `If-Match` is missing.", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(review.id = id))]
 async fn remove(
     State(state): State<AppState>,
@@ -315,6 +393,17 @@ async fn remove(
 }
 
 /// `POST /review`: `201`.
+#[utoipa::path(
+    post, path = "/review", tag = "reviews", operation_id = "createReview",
+    request_body = CreateReview,
+    responses(
+        (status = 201, description = "Created.", body = ReviewBody,
+            headers(("ETag" = String, description = "The review's version."))),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
+        (status = 422, description = "`book_not_found` naming `book_id`: the book does not exist; `constraint_violation`.", body = ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CreateReview>,
@@ -324,6 +413,17 @@ async fn create(
 }
 
 /// `PUT /review`: what the Python app's clients send; creates like `POST`, answers `200`.
+#[utoipa::path(
+    put, path = "/review", tag = "reviews", operation_id = "createReviewPut",
+    request_body = CreateReview,
+    responses(
+        (status = 200, description = "Created (as the Python app answered).", body = ReviewBody,
+            headers(("ETag" = String, description = "The review's version."))),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
+        (status = 422, description = "`book_not_found` naming `book_id`: the book does not exist; `constraint_violation`.", body = ErrorBody),
+    ),
+)]
 async fn create_put(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CreateReview>,

@@ -14,5 +14,6 @@ mod errors;
 mod lambda_edge;
 mod lifecycle;
 mod logs;
+mod openapi;
 mod reviews;
 mod support;

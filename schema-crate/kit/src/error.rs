@@ -20,6 +20,7 @@ mod response;
 use std::{error::Error as StdError, fmt::Display};
 
 pub use database::cause_chain;
+pub use response::{ErrorBody, ErrorDetail};
 
 /// The body of a 500: fixed, whatever went wrong.
 pub const INTERNAL_MESSAGE: &str = "internal server error";

@@ -98,13 +98,29 @@ impl Pagination {
     }
 }
 
+/// `?limit=&after=` as sent; [`Pagination`] is what a handler gets.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 struct PageParams {
+    /// Rows per page, 1 to 200 (default 50).
     #[serde(default, deserialize_with = "optional_int")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200, default = 50))]
     limit: Option<i64>,
+    /// Only rows with a larger id: the previous page's `next_after`.
     #[serde(default, deserialize_with = "optional_int")]
     after: Option<i32>,
+}
+
+/// The query parameters `Pagination` reads, for documents.
+#[cfg(feature = "openapi")]
+impl utoipa::IntoParams for Pagination {
+    fn into_params(
+        parameter_in_provider: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        PageParams::into_params(parameter_in_provider)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
