@@ -22,8 +22,8 @@ use utoipa::{IntoParams, ToSchema};
 use bookstore_kit::{
     error::{ApiError, ErrorBody},
     extract::{
-        ApiJson, ApiPath, ApiQuery, Pagination, non_null, nullable, optional_int, strict_integer,
-        strict_integer_non_null,
+        ApiJson, ApiPath, ApiQuery, Pagination, non_null, nullable, optional_int, query_schema,
+        strict_integer, strict_integer_non_null,
     },
     precondition::{ETag, IfMatch},
     state::AppState,
@@ -80,16 +80,25 @@ pub struct ReviewListQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ReviewListParams {
-    /// Rows per page, 1 to 200 (default 50).
+    /// Rows per page, 1 to 200 (default 50); empty is the default.
     #[serde(default, deserialize_with = "optional_int")]
-    #[param(minimum = 1, maximum = 200, default = 50)]
+    #[param(schema_with = query_schema::limit)]
     limit: Option<i64>,
-    /// Only rows with a larger id: the previous page's `next_after`.
+    /// Only rows with a larger id: the previous page's `next_after`; empty is none.
     #[serde(default, deserialize_with = "optional_int")]
+    #[param(schema_with = query_schema::after)]
     after: Option<i32>,
-    /// Only this book's reviews (`404 book_not_found` if it does not exist).
+    /// Only this book's reviews (`404 book_not_found` if it does not exist); empty is all.
     #[serde(default, deserialize_with = "optional_int")]
+    #[param(schema_with = book_id_schema)]
     book_id: Option<i32>,
+}
+
+fn book_id_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    query_schema::whole_or_empty(
+        query_schema::int32(),
+        "Only this book's reviews (`404 book_not_found` if it does not exist); empty is all.",
+    )
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ReviewListQuery {
