@@ -8,7 +8,7 @@ use axum::{
     routing::get,
 };
 use bookstore_schema::{
-    Book, BookChanges, NewBook,
+    Book, BookChanges, BookFilter, NewBook,
     facts::{BOOK_AUTHOR_MAX_CHARS, BOOK_PUBLISHER_MAX_CHARS, BOOK_TITLE_MAX_CHARS},
 };
 use chrono::{DateTime, Utc};
@@ -18,7 +18,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use bookstore_kit::{
     error::{ApiError, ErrorBody},
-    extract::{ApiJson, ApiPath, Pagination, non_null, strict_integer, strict_integer_non_null},
+    extract::{
+        ApiJson, ApiPath, ApiQuery, Pagination, non_null, optional_int, query_schema,
+        strict_integer, strict_integer_non_null,
+    },
     precondition::{ETag, IfMatch},
     stage::BasePath,
     state::AppState,
@@ -63,6 +66,74 @@ impl<S: Send + Sync> FromRequestParts<S> for BookId {
             )),
             Err(other) => Err(other),
         }
+    }
+}
+
+/// The query of `GET /book`: pagination and the filters.
+#[derive(Debug, Clone)]
+pub struct BookListQuery {
+    /// Page and cursor.
+    pub page: Pagination,
+    /// Only books by exactly this author.
+    pub author: Option<String>,
+    /// Only books whose title starts with this (case-sensitive).
+    pub title: Option<String>,
+}
+
+/// `GET /book`'s parameters as sent; an empty value counts as absent.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct BookListParams {
+    #[serde(default, deserialize_with = "optional_int")]
+    #[param(schema_with = query_schema::limit)]
+    limit: Option<i64>,
+    #[serde(default, deserialize_with = "optional_int")]
+    #[param(schema_with = query_schema::after)]
+    after: Option<i32>,
+    /// Only books by exactly this author (case-sensitive, at most 100 characters); empty
+    /// is every author.
+    #[serde(default)]
+    #[param(max_length = 100)]
+    author: Option<String>,
+    /// Only books whose title starts with this (case-sensitive, at most 200 characters;
+    /// `%` and `_` are plain characters); empty is every title.
+    #[serde(default)]
+    #[param(max_length = 200)]
+    title: Option<String>,
+}
+
+/// A text filter: empty is absent; at most `max` characters and no NUL, else
+/// `400 invalid_parameter` naming `param`.
+fn text_filter(param: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > max {
+        return Err(ApiError::invalid_parameter(
+            param,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(ApiError::invalid_parameter(
+            param,
+            "must not contain NUL characters",
+        ));
+    }
+    Ok(Some(value))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BookListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ApiQuery(params) = ApiQuery::<BookListParams>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            page: Pagination::new(params.limit, params.after)?,
+            author: text_filter("author", params.author, BOOK_AUTHOR_MAX_CHARS)?,
+            title: text_filter("title", params.title, BOOK_TITLE_MAX_CHARS)?,
+        })
     }
 }
 
@@ -198,19 +269,36 @@ impl CreateBook {
     }
 }
 
-/// `GET /book`
+/// `GET /book?author=&title=&limit=&after=`
 #[utoipa::path(
     get, path = "/book", tag = "books", operation_id = "listBooks",
-    params(Pagination),
+    params(BookListParams),
     responses(
         (status = 200, description = "One page of books, by id.", body = BookList),
         (status = 400, description = "`invalid_parameter` or `unknown_parameter`, naming the parameter.", body = ErrorBody),
     ),
 )]
-#[tracing::instrument(skip_all, fields(limit = page.limit, after = ?page.after))]
-async fn list(State(state): State<AppState>, page: Pagination) -> Result<Json<BookList>, ApiError> {
+#[tracing::instrument(skip_all, fields(limit = query.page.limit, after = ?query.page.after))]
+async fn list(
+    State(state): State<AppState>,
+    query: BookListQuery,
+) -> Result<Json<BookList>, ApiError> {
     let page = state
-        .one_statement(move |conn| Ok(Book::page(conn, page.after, page.limit)?))
+        .one_statement(move |conn| {
+            let mut filter = BookFilter::default();
+            if let Some(author) = query.author.as_deref() {
+                filter = filter.author(author);
+            }
+            if let Some(title) = query.title.as_deref() {
+                filter = filter.title_prefix(title);
+            }
+            Ok(Book::page_where(
+                conn,
+                &filter,
+                query.page.after,
+                query.page.limit,
+            )?)
+        })
         .await?;
     Ok(Json(BookList {
         books: page.items.into_iter().map(BookBody::from).collect(),

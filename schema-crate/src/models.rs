@@ -176,6 +176,50 @@ fn clamp_limit(limit: i64) -> i64 {
     limit.clamp(1, MAX_PAGE_SIZE)
 }
 
+/// Which books a list shows: every field `None` is every book.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BookFilter<'a> {
+    /// Only books by exactly this author (the index `book (author, id)`).
+    pub author: Option<&'a str>,
+    /// Only books whose title starts with this, case-sensitively (the title prefix index).
+    pub title_prefix: Option<&'a str>,
+}
+
+impl<'a> BookFilter<'a> {
+    /// Only books by exactly `author`.
+    pub fn author(mut self, author: &'a str) -> Self {
+        self.author = Some(author);
+        self
+    }
+
+    /// Only books whose title starts with `prefix` (case-sensitive; `%` and `_` are
+    /// literal).
+    pub fn title_prefix(mut self, prefix: &'a str) -> Self {
+        self.title_prefix = Some(prefix);
+        self
+    }
+}
+
+diesel::define_sql_function! {
+    /// `substr(text, start, length)`, counting characters on both backends.
+    fn substr(text: diesel::sql_types::Text, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Text;
+}
+
+/// `prefix` as a `LIKE` pattern with `\` as the escape character: `prefix%`, with `%`,
+/// `_` and `\` in it matching themselves.
+fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 impl Book {
     /// Books with `id > after`, in id order, at most `limit` (clamped to 1..=200).
     pub fn page(
@@ -191,6 +235,46 @@ impl Book {
             .limit(limit + 1)
             .select(Book::as_select())
             .load(c))?;
+        Ok(Page::from_rows(rows, limit, |b| b.id))
+    }
+
+    /// [`Book::page`] of the books `filter` lets through.
+    ///
+    /// The title prefix is a `LIKE 'prefix%'`, which PostgreSQL answers from the
+    /// `varchar_pattern_ops` index, and the same comparison by characters
+    /// (`substr(title, 1, n) = prefix`), which keeps it case-sensitive on SQLite too
+    /// (SQLite's `LIKE` ignores ASCII case).
+    pub fn page_where(
+        conn: &mut DbConnection,
+        filter: &BookFilter<'_>,
+        after: Option<i32>,
+        limit: i64,
+    ) -> QueryResult<Page<Book>> {
+        let limit = clamp_limit(limit);
+        let after = after.unwrap_or(i32::MIN);
+        let pattern = filter.title_prefix.map(like_prefix);
+        let prefix_chars = filter
+            .title_prefix
+            .map(|p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
+        let rows = with_conn!(conn, c => {
+            let mut query = book::table
+                .filter(book::id.gt(after))
+                .order(book::id)
+                .limit(limit + 1)
+                .select(Book::as_select())
+                .into_boxed();
+            if let Some(author) = filter.author {
+                query = query.filter(book::author.eq(author));
+            }
+            if let (Some(prefix), Some(pattern), Some(chars)) =
+                (filter.title_prefix, pattern.as_deref(), prefix_chars)
+            {
+                query = query
+                    .filter(book::title.like(pattern).escape('\\'))
+                    .filter(substr(book::title, 1, chars).eq(prefix));
+            }
+            query.load(c)
+        })?;
         Ok(Page::from_rows(rows, limit, |b| b.id))
     }
 
@@ -459,6 +543,12 @@ mod tests {
                 next_after: None
             }
         );
+    }
+
+    #[test]
+    fn a_title_prefix_matches_percent_underscore_and_backslash_literally() {
+        assert_eq!(like_prefix("Dune"), "Dune%");
+        assert_eq!(like_prefix("100%_a\\b"), "100\\%\\_a\\\\b%");
     }
 
     #[test]

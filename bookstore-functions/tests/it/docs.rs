@@ -1,5 +1,5 @@
 //! The examples of docs/api.md, sent as written: every request between `<!-- run: … -->`
-//! and `<!-- /run -->`, in order, on one empty database, each answer compared with the
+//! and `<!-- /run -->`, in order, each region on an empty database of its own, each answer compared with the
 //! response written after it (status, the headers shown, the body; `"…"` matches any
 //! value, `{etag}` in a request is the `ETag` of the last response that had one). The
 //! router is the whole API with `CORS_ALLOWED_ORIGINS=https://shop.example.com`.
@@ -24,8 +24,9 @@ struct Example {
     response: String,
 }
 
-/// The fenced blocks inside the run regions, paired request → response.
-fn examples(markdown: &str) -> Vec<Example> {
+/// The fenced blocks inside each run region, paired request → response.
+fn regions(markdown: &str) -> Vec<Vec<Example>> {
+    let mut regions = Vec::new();
     let mut blocks = Vec::new();
     let mut in_region = false;
     let mut fence: Option<(String, Vec<&str>)> = None;
@@ -43,12 +44,17 @@ fn examples(markdown: &str) -> Vec<Example> {
             in_region = true;
         } else if line.starts_with("<!-- /run -->") {
             in_region = false;
+            regions.push(pair(std::mem::take(&mut blocks)));
         } else if let Some(lang) = line.strip_prefix("```")
             && in_region
         {
             fence = Some((lang.trim().to_owned(), Vec::new()));
         }
     }
+    regions
+}
+
+fn pair(blocks: Vec<(String, String)>) -> Vec<Example> {
     let mut examples = Vec::new();
     let mut blocks = blocks.into_iter();
     while let Some((lang, request)) = blocks.next() {
@@ -147,14 +153,25 @@ fn check(example: &Example, response: &TestResponse) {
 }
 
 async fn the_examples_in_api_md_answer_as_documented(app: TestApp) {
-    let examples = examples(API_MD);
-    assert!(examples.len() >= 10, "found {} examples", examples.len());
+    let regions = regions(API_MD);
+    assert!(regions.len() >= 3, "found {} run regions", regions.len());
+    assert!(regions.iter().map(Vec::len).sum::<usize>() >= 15);
     let cors = CorsConfig::Origins(vec!["https://shop.example.com".to_owned()]);
-    let router = CorsConfig::apply(Some(&cors), build_app(app.state.clone(), Function::All));
-    let mut etag = None;
-    for example in &examples {
-        let response = run(&router, example, &mut etag).await;
-        check(example, &response);
+    for (n, examples) in regions.iter().enumerate() {
+        // A fresh database per region (the first one is the test's own).
+        let fresh;
+        let app = if n == 0 {
+            &app
+        } else {
+            fresh = TestApp::new(app.backend(), &format!("{}_{n}", module_path!()));
+            &fresh
+        };
+        let router = CorsConfig::apply(Some(&cors), build_app(app.state.clone(), Function::All));
+        let mut etag = None;
+        for example in examples {
+            let response = run(&router, example, &mut etag).await;
+            check(example, &response);
+        }
     }
 }
 
