@@ -22,6 +22,7 @@ use bookstore_kit::{
         ApiJson, ApiPath, ApiQuery, Pagination, non_null, optional_int, query_schema,
         strict_integer, strict_integer_non_null,
     },
+    idempotency::{self, Created, IdempotencyKey, Replayed},
     precondition::{ETag, IfMatch},
     stage::BasePath,
     state::AppState,
@@ -199,7 +200,7 @@ pub struct BookList {
 }
 
 /// The body of `POST /book` and `PUT /book`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewBook)]
 pub struct CreateBook {
@@ -439,29 +440,34 @@ async fn remove(
 /// `POST /book`: `201` with `Location`.
 #[utoipa::path(
     post, path = "/book", tag = "books", operation_id = "createBook",
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body = CreateBook,
     responses(
         (status = 201, description = "Created.", body = BookBody, headers(
             ("Location" = String, description = "The new book's path (behind API Gateway, with the stage or base path)."),
             ("ETag" = String, description = "The book's version."),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."),
         )),
-        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field; `invalid_header` naming `Idempotency-Key`.", body = ErrorBody),
         (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
-        (status = 422, description = "`constraint_violation`.", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` (naming `Idempotency-Key`): the key was used with another body; `constraint_violation`.", body = ErrorBody),
     ),
 )]
 async fn create(
     State(state): State<AppState>,
     base: Option<Extension<BasePath>>,
+    key: IdempotencyKey,
     ApiJson(input): ApiJson<CreateBook>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let book = insert(&state, input).await?;
+    let created = insert(&state, key, "POST /book", StatusCode::CREATED, input).await?;
+    let book = created.value;
     let prefix = base.map_or_else(String::new, |Extension(p)| p.as_str().to_owned());
     let location = format!("{prefix}/book/{}", book.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         book.etag(),
+        Replayed(created.replayed),
         Json(book),
     ))
 }
@@ -469,37 +475,53 @@ async fn create(
 /// `PUT /book`: what the Python app's clients send; creates like `POST`, answers `200`.
 #[utoipa::path(
     put, path = "/book", tag = "books", operation_id = "createBookPut",
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body = CreateBook,
     responses(
         (status = 200, description = "Created (as the Python app answered).", body = BookBody,
-            headers(("ETag" = String, description = "The book's version."))),
-        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+            headers(
+                ("ETag" = String, description = "The book's version."),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."),
+            )),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field; `invalid_header` naming `Idempotency-Key`.", body = ErrorBody),
         (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
-        (status = 422, description = "`constraint_violation`.", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` (naming `Idempotency-Key`): the key was used with another body; `constraint_violation`.", body = ErrorBody),
     ),
 )]
 async fn create_put(
     State(state): State<AppState>,
+    key: IdempotencyKey,
     ApiJson(input): ApiJson<CreateBook>,
-) -> Result<(ETag, Json<BookBody>), ApiError> {
-    let book = insert(&state, input).await?;
-    Ok((book.etag(), Json(book)))
+) -> Result<(ETag, Replayed, Json<BookBody>), ApiError> {
+    let created = insert(&state, key, "PUT /book", StatusCode::OK, input).await?;
+    let book = created.value;
+    Ok((book.etag(), Replayed(created.replayed), Json(book)))
 }
 
+/// Creates the book, at most once per `Idempotency-Key` in `scope`.
 #[tracing::instrument(skip_all)]
-async fn insert(state: &AppState, input: CreateBook) -> Result<BookBody, ApiError> {
+async fn insert(
+    state: &AppState,
+    key: IdempotencyKey,
+    scope: &'static str,
+    status: StatusCode,
+    input: CreateBook,
+) -> Result<Created<BookBody>, ApiError> {
     let year = input.validate()?;
-    let book = state
-        .one_statement(move |conn| {
-            let new = NewBook {
-                title: &input.title,
-                author: &input.author,
-                publisher: &input.publisher,
-                year,
-            };
-            Ok(Book::create(conn, &new)?)
-        })
-        .await?;
-    tracing::info!(book.id = book.id, "created book");
-    Ok(book.into())
+    let created = idempotency::create_once(state, key, scope, status, input, move |conn, input| {
+        let new = NewBook {
+            title: &input.title,
+            author: &input.author,
+            publisher: &input.publisher,
+            year,
+        };
+        let book = Book::create(conn, &new)?;
+        let id = book.id;
+        Ok((BookBody::from(book), id))
+    })
+    .await?;
+    if !created.replayed {
+        tracing::info!(book.id = created.value.id, "created book");
+    }
+    Ok(created)
 }

@@ -37,6 +37,18 @@ pub struct IfMatchHeader(
     pub String,
 );
 
+/// `Idempotency-Key` on the creates (`POST` and `PUT` on `/book` and `/review`).
+#[derive(IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+pub struct IdempotencyKeyHeader(
+    /// Optional: 1 to 255 visible ASCII characters (a UUID, say). The create runs at most
+    /// once per key: a repeat with the same body answers the stored response (same status
+    /// and id, with `Idempotent-Replayed: true`); the same key with another body is
+    /// `422 idempotency_key_reused`. Keys are kept 24 hours.
+    #[param(value_type = String, required = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", example = "0b9f6c1e-51e4-4a43-9f0e-3b2b8c1f6a7d")]
+    pub Option<String>,
+);
+
 #[derive(OpenApi)]
 #[openapi(
     info(

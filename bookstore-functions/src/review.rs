@@ -25,6 +25,7 @@ use bookstore_kit::{
         ApiJson, ApiPath, ApiQuery, Pagination, non_null, nullable, optional_int, query_schema,
         strict_integer, strict_integer_non_null,
     },
+    idempotency::{self, Created, IdempotencyKey, Replayed},
     precondition::{ETag, IfMatch},
     state::AppState,
     validate,
@@ -162,7 +163,7 @@ pub struct ReviewList {
 }
 
 /// The body of `POST /review` and `PUT /review`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewReview)]
 pub struct CreateReview {
@@ -404,63 +405,90 @@ async fn remove(
 /// `POST /review`: `201`.
 #[utoipa::path(
     post, path = "/review", tag = "reviews", operation_id = "createReview",
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body = CreateReview,
     responses(
         (status = 201, description = "Created.", body = ReviewBody,
-            headers(("ETag" = String, description = "The review's version."))),
-        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+            headers(
+                ("ETag" = String, description = "The review's version."),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."),
+            )),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field; `invalid_header` naming `Idempotency-Key`.", body = ErrorBody),
         (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
-        (status = 422, description = "`book_not_found` naming `book_id`: the book does not exist; `constraint_violation`.", body = ErrorBody),
+        (status = 422, description = "`book_not_found` naming `book_id`: the book does not exist; `idempotency_key_reused` (naming `Idempotency-Key`): the key was used with another body; `constraint_violation`.", body = ErrorBody),
     ),
 )]
 async fn create(
     State(state): State<AppState>,
+    key: IdempotencyKey,
     ApiJson(input): ApiJson<CreateReview>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let review = insert(&state, input).await?;
-    Ok((StatusCode::CREATED, review.etag(), Json(review)))
+    let created = insert(&state, key, "POST /review", StatusCode::CREATED, input).await?;
+    let review = created.value;
+    Ok((
+        StatusCode::CREATED,
+        review.etag(),
+        Replayed(created.replayed),
+        Json(review),
+    ))
 }
 
 /// `PUT /review`: what the Python app's clients send; creates like `POST`, answers `200`.
 #[utoipa::path(
     put, path = "/review", tag = "reviews", operation_id = "createReviewPut",
+    params(crate::openapi::IdempotencyKeyHeader),
     request_body = CreateReview,
     responses(
         (status = 200, description = "Created (as the Python app answered).", body = ReviewBody,
-            headers(("ETag" = String, description = "The review's version."))),
-        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field.", body = ErrorBody),
+            headers(
+                ("ETag" = String, description = "The review's version."),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the stored response of an earlier request with the same `Idempotency-Key`."),
+            )),
+        (status = 400, description = "`malformed_json`, `invalid_body`, `unknown_field`, `missing_field`, `invalid_field`, naming the field; `invalid_header` naming `Idempotency-Key`.", body = ErrorBody),
         (status = 409, description = "`conflict`: a unique rule of the database refused the write.", body = ErrorBody),
-        (status = 422, description = "`book_not_found` naming `book_id`: the book does not exist; `constraint_violation`.", body = ErrorBody),
+        (status = 422, description = "`book_not_found` naming `book_id`: the book does not exist; `idempotency_key_reused` (naming `Idempotency-Key`): the key was used with another body; `constraint_violation`.", body = ErrorBody),
     ),
 )]
 async fn create_put(
     State(state): State<AppState>,
+    key: IdempotencyKey,
     ApiJson(input): ApiJson<CreateReview>,
-) -> Result<(ETag, Json<ReviewBody>), ApiError> {
-    let review = insert(&state, input).await?;
-    Ok((review.etag(), Json(review)))
+) -> Result<(ETag, Replayed, Json<ReviewBody>), ApiError> {
+    let created = insert(&state, key, "PUT /review", StatusCode::OK, input).await?;
+    let review = created.value;
+    Ok((review.etag(), Replayed(created.replayed), Json(review)))
 }
 
+/// Creates the review, at most once per `Idempotency-Key` in `scope`.
 #[tracing::instrument(skip_all, fields(book.id = input.book_id))]
-async fn insert(state: &AppState, input: CreateReview) -> Result<ReviewBody, ApiError> {
+async fn insert(
+    state: &AppState,
+    key: IdempotencyKey,
+    scope: &'static str,
+    status: StatusCode,
+    input: CreateReview,
+) -> Result<Created<ReviewBody>, ApiError> {
     let (book_id, rate) = input.validate()?;
-    let review = state
-        .one_statement(move |conn| {
-            // The foreign key finds a missing book; the error names the id sent.
-            let new = NewReview {
-                book_id,
-                reviewer: &input.reviewer,
-                rate,
-                review: input.review.as_deref(),
-            };
-            Review::create(conn, &new).map_err(|error| match ApiError::from(error) {
-                ApiError::UnknownReference {
-                    resource, field, ..
-                } => ApiError::unknown_reference(resource, field, book_id),
-                other => other,
-            })
-        })
-        .await?;
-    tracing::info!(review.id = review.id, "created review");
-    Ok(review.into())
+    let created = idempotency::create_once(state, key, scope, status, input, move |conn, input| {
+        // The foreign key finds a missing book; the error names the id sent.
+        let new = NewReview {
+            book_id,
+            reviewer: &input.reviewer,
+            rate,
+            review: input.review.as_deref(),
+        };
+        let review = Review::create(conn, &new).map_err(|error| match ApiError::from(error) {
+            ApiError::UnknownReference {
+                resource, field, ..
+            } => ApiError::unknown_reference(resource, field, book_id),
+            other => other,
+        })?;
+        let id = review.id;
+        Ok((ReviewBody::from(review), id))
+    })
+    .await?;
+    if !created.replayed {
+        tracing::info!(review.id = created.value.id, "created review");
+    }
+    Ok(created)
 }

@@ -40,9 +40,6 @@ export const ROUTES: readonly Route[] = DOCUMENTED_ROUTES.map((r) => {
   return { ...r, fn: r.fn as AppFunctionName };
 });
 
-/** The request headers a browser may send cross-origin (the functions' CORS layer allows the same). */
-export const CORS_ALLOWED_HEADERS = ['Content-Type', 'If-Match', 'Idempotency-Key'] as const;
-
 /** Stage-wide throttle, and the lower one on every write route. */
 export const THROTTLE = { rate: 100, burst: 200, writeRate: 20, writeBurst: 40 } as const;
 

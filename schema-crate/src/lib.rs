@@ -17,7 +17,8 @@ pub use backend::{Backend, BackendConnection, is_transient};
 pub use config::{ConfigError, DbTarget, Secret};
 pub use connection::{DbConnection, SessionSettings};
 pub use models::{
-    Book, BookChanges, BookFilter, NewBook, NewReview, Page, Review, ReviewChanges, ReviewStats,
+    Book, BookChanges, BookFilter, IdempotencyRecord, NewBook, NewIdempotencyKey, NewReview, Page,
+    Review, ReviewChanges, ReviewStats,
 };
 pub use pool::{DbPool, PoolConfig, PooledConnection, build_pool};
 pub use uow::{one_statement, transactional};

@@ -11,6 +11,7 @@ mod cors;
 mod docs;
 mod edits;
 mod errors;
+mod idempotency;
 mod lambda_edge;
 mod lifecycle;
 mod logs;

@@ -135,6 +135,10 @@ pub enum ApiError {
         /// The parameter's name (clipped).
         param: String,
     },
+    /// An `Idempotency-Key` was first used with another request
+    /// (`422 idempotency_key_reused`, naming the header).
+    #[error("the idempotency key was used with another request")]
+    IdempotencyKeyReused,
     /// A request header is malformed (`400 invalid_header` naming the header).
     #[error("invalid header {header}: {message}")]
     #[non_exhaustive]
@@ -320,6 +324,12 @@ impl ApiError {
             header,
             message: clip_message(&message.to_string()),
         }
+    }
+
+    /// `422 idempotency_key_reused`: the `Idempotency-Key` was first used with another
+    /// request.
+    pub fn idempotency_key_reused() -> Self {
+        Self::IdempotencyKeyReused
     }
 
     /// `412 precondition_failed`: `If-Match` names no current version of the resource.

@@ -6,6 +6,8 @@ pub mod cors;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod extract;
+#[cfg(feature = "http")]
+pub mod idempotency;
 pub mod lambda;
 pub mod logging;
 #[cfg(feature = "http")]

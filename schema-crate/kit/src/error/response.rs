@@ -119,6 +119,12 @@ impl ApiError {
                     Some(header),
                     format!("`{header}` {message}"),
                 ),
+                Self::IdempotencyKeyReused => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused".into(),
+                    Some("Idempotency-Key"),
+                    "this Idempotency-Key was used with a different request; send a new key for a new request".into(),
+                ),
                 Self::PreconditionFailed => (
                     S::PRECONDITION_FAILED,
                     "precondition_failed".into(),
