@@ -1,4 +1,7 @@
 //! `/book`: list, get, create, change and delete books (the `books` function).
+//!
+//! Long because each handler carries its OpenAPI description (`#[utoipa::path]`): the
+//! document is generated from here, beside the code it describes.
 
 use axum::{
     Extension, Json, Router,

@@ -1,5 +1,8 @@
 //! `/review` and `/book/{id}/reviews`: list, get, create, change and delete reviews (the
 //! `reviews` function).
+//!
+//! Long because each handler carries its OpenAPI description (`#[utoipa::path]`): the
+//! document is generated from here, beside the code it describes.
 
 use axum::{
     Json, Router,

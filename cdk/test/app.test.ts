@@ -175,7 +175,7 @@ describe('REST API', () => {
     const id = { 'method.request.path.id': true };
     const page = { 'method.request.querystring.limit': false, 'method.request.querystring.after': false };
     expect(declared).toEqual({
-      'GET /book': page,
+      'GET /book': { ...page, 'method.request.querystring.author': false, 'method.request.querystring.title': false },
       'POST /book': {},
       'PUT /book': {},
       'GET /book/{id}': id,
