@@ -9,7 +9,8 @@
 # Groups:
 #   test     PostgreSQL running; libpq/OpenSSL/SQLite headers; diesel_cli (schema drift),
 #            squawk (migration lint), moto (Secrets Manager emulator), cfn-lint (cdk/ci.sh),
-#            pgbouncer (the runner's refusal of a transaction-pooling proxy)
+#            pgbouncer (the runner's refusal of a transaction-pooling proxy),
+#            schemathesis (scripts/fuzz-api.sh)
 #   build    libssl-dev, zip, unzip, binutils and cargo-lambda (brings zig): scripts/build-lambdas.sh
 #   release  cargo-hack and cargo-semver-checks: scripts/check-features.sh and
 #            scripts/semver-check.sh (cargo builds: several minutes each on 2 cores)
@@ -35,6 +36,9 @@ setup_test() {
   fi
   if [ "$(cfn-lint --version 2>/dev/null || true)" != "cfn-lint $CFN_LINT_VERSION" ]; then
     pip_install "cfn-lint==$CFN_LINT_VERSION" "the CloudFormation lint in cdk/ci.sh"
+  fi
+  if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+    pip_install "schemathesis==$SCHEMATHESIS_VERSION" "the API fuzzer in scripts/fuzz-api.sh"
   fi
 }
 

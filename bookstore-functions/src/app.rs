@@ -8,9 +8,10 @@ use crate::{book, review};
 /// Which routes a router serves: one function per resource, as API Gateway routes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
-    /// `GET /book`, `POST /book`, `PUT /book`, `GET /book/{id}`.
+    /// `GET /book`, `POST /book`, `PUT /book`, `GET`/`PATCH`/`DELETE /book/{id}`.
     Books,
-    /// `GET /review`, `POST /review`, `PUT /review`, `GET /book/{id}/reviews`.
+    /// `GET /review`, `POST /review`, `PUT /review`, `GET`/`PATCH`/`DELETE /review/{id}`,
+    /// `GET /book/{id}/reviews`.
     Reviews,
     /// Both: the local server.
     All,

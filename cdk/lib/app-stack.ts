@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { MODELS } from './api-models';
+import { DOCUMENTED_ROUTES, MODELS } from './api-models';
 import { BookstoreFunction, type FunctionRoute, type HttpMethod } from './bookstore-function';
 import type { BookstoreConfig } from './config';
 import { EXPORTS, exportName, importDatabase } from './exports';
@@ -24,23 +24,21 @@ export interface Route {
   readonly method: HttpMethod;
   readonly path: string;
   /** Name of a model in `MODELS` the JSON body must match. */
-  readonly body?: keyof typeof MODELS;
+  readonly body?: string;
   /** Query-string parameters: name → required. */
   readonly query?: Record<string, boolean>;
 }
 
-/** The route table (paths as the functions see them, without the stage prefix). */
-export const ROUTES: readonly Route[] = [
-  { fn: 'books', method: 'GET', path: '/book' },
-  { fn: 'books', method: 'POST', path: '/book', body: 'NewBook' },
-  { fn: 'books', method: 'PUT', path: '/book', body: 'NewBook' },
-  { fn: 'books', method: 'GET', path: '/book/{id}' },
-  // book_id is an optional filter (bookstore-functions lists every review without it).
-  { fn: 'reviews', method: 'GET', path: '/review', query: { book_id: false } },
-  { fn: 'reviews', method: 'POST', path: '/review', body: 'NewReview' },
-  { fn: 'reviews', method: 'PUT', path: '/review', body: 'NewReview' },
-  { fn: 'reviews', method: 'GET', path: '/book/{id}/reviews' },
-];
+/**
+ * The route table (paths as the functions see them, without the stage prefix): every operation of
+ * docs/openapi.json, served by the function its tag names.
+ */
+export const ROUTES: readonly Route[] = DOCUMENTED_ROUTES.map((r) => {
+  if (!(APP_FUNCTIONS as readonly string[]).includes(r.fn)) {
+    throw new Error(`docs/openapi.json: ${r.method} ${r.path} is tagged ${r.fn}, not one of ${APP_FUNCTIONS.join(', ')}`);
+  }
+  return { ...r, fn: r.fn as AppFunctionName };
+});
 
 /** Stage-wide throttle, and the lower one on every write route. */
 export const THROTTLE = { rate: 100, burst: 200, writeRate: 20, writeBurst: 40 } as const;
@@ -127,13 +125,23 @@ export class AppStack extends Stack {
       validateRequestBody: true,
       validateRequestParameters: true,
     });
-    const routesOf = (fn: AppFunctionName): FunctionRoute[] =>
-      ROUTES.filter((r) => r.fn === fn).map((r) => ({
+    // With CORS on, the functions answer preflights themselves (bookstore_kit::cors, from the same origins):
+    // each function also gets OPTIONS on its paths.
+    const preflights = (fn: AppFunctionName): FunctionRoute[] =>
+      config.corsAllowedOrigins.length === 0
+        ? []
+        : [...new Set(ROUTES.filter((r) => r.fn === fn).map((r) => r.path))].map((p) => ({ method: 'OPTIONS' as const, path: p }));
+    const routesOf = (fn: AppFunctionName): FunctionRoute[] => [
+      ...ROUTES.filter((r) => r.fn === fn).map((r) => ({
         method: r.method,
         path: r.path,
         ...(r.query ? { queryParameters: r.query } : {}),
         ...(r.body ? { bodyModel: models.get(r.body)! } : {}),
-      }));
+      })),
+      ...preflights(fn),
+    ];
+    const environment =
+      config.corsAllowedOrigins.length === 0 ? undefined : { CORS_ALLOWED_ORIGINS: config.corsAllowedOrigins.join(',') };
     const make = (name: AppFunctionName, description: string) =>
       new BookstoreFunction(this, name === 'books' ? 'BooksFunction' : 'ReviewsFunction', {
         name,
@@ -142,6 +150,7 @@ export class AppStack extends Stack {
         database,
         api: { api: this.api, stageName, deploymentAlarms: [this.apiServerErrorAlarm], validator },
         routes: routesOf(name),
+        ...(environment ? { environment } : {}),
         reservedConcurrency: config.concurrency[name],
         sslRootCert: config.sslRootCert,
         deploymentConfig:
@@ -150,8 +159,8 @@ export class AppStack extends Stack {
             : codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
       });
     this.functions = {
-      books: make('books', 'bookstore books API (GET/POST/PUT /book, GET /book/{id})'),
-      reviews: make('reviews', 'bookstore reviews API (/review, GET /book/{id}/reviews)'),
+      books: make('books', 'bookstore books API (/book, /book/{id})'),
+      reviews: make('reviews', 'bookstore reviews API (/review, /review/{id}, GET /book/{id}/reviews)'),
     };
     // No function may change before the schema is migrated to the version it was built with.
     props.migrateTrigger.executeBefore(...Object.values(this.functions).map((f) => f.fn));
@@ -188,7 +197,7 @@ export class AppStack extends Stack {
     // Writes get a lower per-method limit than the stage (the WAF adds per-IP limits in front).
     const writeThrottle: apigw.MethodDeploymentOptions = { throttlingRateLimit: THROTTLE.writeRate, throttlingBurstLimit: THROTTLE.writeBurst };
     const methodOptions = Object.fromEntries(
-      ROUTES.filter((r) => r.method !== 'GET').map((r) => [`${r.path}/${r.method}`, writeThrottle]),
+      ROUTES.filter((r) => r.method !== 'GET' && r.method !== 'OPTIONS').map((r) => [`${r.path}/${r.method}`, writeThrottle]),
     );
     const api = new apigw.RestApi(this, 'Api', {
       restApiName: `${config.stackPrefix}-bookstore`,
@@ -248,7 +257,7 @@ export class AppStack extends Stack {
       statement: { managedRuleGroupStatement: { vendorName: 'AWS', name } },
       visibilityConfig: visibility(name),
     });
-    const writeMethods = ['POST', 'PUT'].map((m) => ({
+    const writeMethods = ['POST', 'PUT', 'PATCH', 'DELETE'].map((m) => ({
       byteMatchStatement: {
         fieldToMatch: { method: {} },
         positionalConstraint: 'EXACTLY',

@@ -28,7 +28,7 @@ import type { BookstoreApiRef, BookstoreDatabaseRef } from './exports';
 import { RustFunction } from './rust-function';
 
 /** An HTTP method API Gateway routes to a function. */
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /** One API route of a function. */
 export interface FunctionRoute {

@@ -19,7 +19,8 @@
  * | `bookstore:backupCopyVaultArn` | AWS Backup vault (another region or account) the daily backup is copied to | a second vault in this stack |
  * | `bookstore:canary` | CodeDeploy config for books/reviews: `canary` (10% for 5 min) or `all-at-once` | `canary` |
  * | `bookstore:wafRateLimit` | requests per 5 minutes per IP before WAF blocks | `1000` |
- * | `bookstore:wafWriteRateLimit` | POST/PUT requests per 5 minutes per IP before WAF blocks | `200` |
+ * | `bookstore:wafWriteRateLimit` | POST/PUT/PATCH/DELETE requests per 5 minutes per IP before WAF blocks | `200` |
+ * | `bookstore:corsAllowedOrigins` | comma-separated origins browsers may call the API from (`https://shop.example.com`), or `*`: the functions' `CORS_ALLOWED_ORIGINS`, and OPTIONS routed to them | none: CORS off |
  * | `bookstore:alarmEmail` | an address subscribed to the alarm topic | none |
  * | `bookstore:codeArtifact` | also create the `<prefix>-Registry` stack (CodeArtifact domain and cargo repository) | `false` |
  * | `bookstore:codeArtifactReadAccounts` | comma-separated account ids that may read the crates | none (this account only) |
@@ -76,6 +77,8 @@ export interface BookstoreConfig {
   readonly canary: CanaryMode;
   readonly wafRateLimit: number;
   readonly wafWriteRateLimit: number;
+  /** Origins allowed to call the API from a browser; empty: CORS off. */
+  readonly corsAllowedOrigins: readonly string[];
   readonly alarmEmail?: string;
   readonly codeArtifact: boolean;
   readonly codeArtifactReadAccounts: readonly string[];
@@ -190,6 +193,16 @@ export function readConfig(node: Node): BookstoreConfig {
       throw new Error(`context bookstore:codeArtifactReadAccounts must be 12-digit account ids, got '${account}'`);
     }
   }
+  const corsAllowedOrigins = (str('corsAllowedOrigins', '') ?? '').split(',').map((o) => o.trim()).filter((o) => o);
+  for (const origin of corsAllowedOrigins) {
+    // The same rule as bookstore_kit::cors: a browser's Origin is scheme://host[:port], nothing more.
+    if (origin !== '*' && !/^https?:\/\/[A-Za-z0-9.\-:[\]]+$/.test(origin)) {
+      throw new Error(`context bookstore:corsAllowedOrigins must be origins like https://shop.example.com (no path), got '${origin}'`);
+    }
+  }
+  if (corsAllowedOrigins.includes('*') && corsAllowedOrigins.length > 1) {
+    throw new Error("context bookstore:corsAllowedOrigins: '*' allows every origin and cannot be combined with others");
+  }
   const cfg: BookstoreConfig = {
     stackPrefix: str('stackPrefix', 'Bookstore')!,
     apiStageName: str('apiStageName', 'prod')!,
@@ -214,6 +227,7 @@ export function readConfig(node: Node): BookstoreConfig {
     canary,
     wafRateLimit: int('wafRateLimit', 1000, 10, 2000000000),
     wafWriteRateLimit: int('wafWriteRateLimit', 200, 10, 2000000000),
+    corsAllowedOrigins,
     alarmEmail: str('alarmEmail'),
     codeArtifact: bool('codeArtifact', false),
     codeArtifactReadAccounts: readAccounts,

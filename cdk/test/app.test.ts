@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { requestModels, documentedRoutes, loadOpenApi } from '../lib/api-models';
 import { THROTTLE } from '../lib/app-stack';
 import {
   ENI_STATEMENT,
@@ -24,9 +25,14 @@ const EXPECTED_ROUTES: [fn: 'BooksFunction' | 'ReviewsFunction', method: string,
   ['BooksFunction', 'POST', '/book'],
   ['BooksFunction', 'PUT', '/book'],
   ['BooksFunction', 'GET', '/book/{id}'],
+  ['BooksFunction', 'PATCH', '/book/{id}'],
+  ['BooksFunction', 'DELETE', '/book/{id}'],
   ['ReviewsFunction', 'GET', '/review'],
   ['ReviewsFunction', 'POST', '/review'],
   ['ReviewsFunction', 'PUT', '/review'],
+  ['ReviewsFunction', 'GET', '/review/{id}'],
+  ['ReviewsFunction', 'PATCH', '/review/{id}'],
+  ['ReviewsFunction', 'DELETE', '/review/{id}'],
   ['ReviewsFunction', 'GET', '/book/{id}/reviews'],
 ];
 
@@ -164,21 +170,28 @@ describe('REST API', () => {
     expect(granted.sort()).toEqual(expected.sort());
   });
 
-  test('declares every parameter the validator checks: path parameters required, book_id optional', () => {
+  test('declares every parameter the validator checks: path parameters required, query parameters optional', () => {
     const declared = Object.fromEntries(routes().map((r) => [`${r.method} ${r.path}`, r.props.RequestParameters ?? {}]));
+    const id = { 'method.request.path.id': true };
+    const page = { 'method.request.querystring.limit': false, 'method.request.querystring.after': false };
     expect(declared).toEqual({
-      'GET /book': {},
+      'GET /book': { ...page, 'method.request.querystring.author': false, 'method.request.querystring.title': false },
       'POST /book': {},
       'PUT /book': {},
-      'GET /book/{id}': { 'method.request.path.id': true },
-      'GET /review': { 'method.request.querystring.book_id': false },
+      'GET /book/{id}': id,
+      'PATCH /book/{id}': id,
+      'DELETE /book/{id}': id,
+      'GET /review': { ...page, 'method.request.querystring.book_id': false },
       'POST /review': {},
       'PUT /review': {},
-      'GET /book/{id}/reviews': { 'method.request.path.id': true },
+      'GET /review/{id}': id,
+      'PATCH /review/{id}': id,
+      'DELETE /review/{id}': id,
+      'GET /book/{id}/reviews': { ...id, ...page },
     });
   });
 
-  test('validates a required JSON body on POST and PUT against the function input shape', () => {
+  test('validates a required JSON body on POST, PUT and PATCH against the function input shape', () => {
     const validators = resourcesOf(s.api, 'AWS::ApiGateway::RequestValidator');
     expect(validators).toHaveLength(1);
     const [[validatorId, validator]] = validators;
@@ -186,7 +199,7 @@ describe('REST API', () => {
     const models = s.api.toJSON().Resources;
     const required = (modelRef: any) => models[modelRef.Ref].Properties.Schema.required;
     for (const r of routes()) {
-      if (r.method === 'GET') {
+      if (r.method === 'GET' || r.method === 'DELETE') {
         expect(r.props.RequestModels).toBeUndefined();
         // Only routes that declare a parameter are validated.
         expect(r.props.RequestValidatorId).toEqual(r.props.RequestParameters ? { Ref: validatorId } : undefined);
@@ -195,9 +208,14 @@ describe('REST API', () => {
       expect(r.props.RequestValidatorId).toEqual({ Ref: validatorId });
       const model = r.props.RequestModels['application/json'];
       expect(models[model.Ref].Properties.Schema.type).toBe('object');
-      expect(required(model)).toEqual(
-        r.path === '/book' ? ['title', 'author', 'publisher', 'year'] : ['book_id', 'reviewer', 'rate'],
-      );
+      const expected: Record<string, string[] | undefined> = {
+        '/book': ['title', 'author', 'publisher', 'year'],
+        '/review': ['book_id', 'reviewer', 'rate'],
+        // PATCH: every field optional.
+        '/book/{id}': undefined,
+        '/review/{id}': undefined,
+      };
+      expect(required(model)).toEqual(expected[r.path]);
     }
   });
 
@@ -353,7 +371,7 @@ describe('edge protection', () => {
     const rules = Object.fromEntries(acl.Properties.Rules.map((r: any) => [r.Name, r]));
     expect(rules.RatePerIp.Statement.RateBasedStatement).toMatchObject({ Limit: 1000, AggregateKeyType: 'IP' });
     expect(rules.WriteRatePerIp.Statement.RateBasedStatement).toMatchObject({ Limit: 200, AggregateKeyType: 'IP' });
-    expect(JSON.stringify(rules.WriteRatePerIp.Statement.RateBasedStatement.ScopeDownStatement)).toMatch(/"POST".*"PUT"/);
+    expect(JSON.stringify(rules.WriteRatePerIp.Statement.RateBasedStatement.ScopeDownStatement)).toMatch(/"POST".*"PUT".*"PATCH".*"DELETE"/);
     for (const name of ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesAmazonIpReputationList']) {
       expect(rules[name].Statement.ManagedRuleGroupStatement).toEqual({ VendorName: 'AWS', Name: name });
     }
@@ -368,10 +386,73 @@ describe('edge protection', () => {
     const settings = stage.Properties.MethodSettings;
     expect(settings.find((m: any) => m.HttpMethod === '*')).toMatchObject({ ThrottlingRateLimit: THROTTLE.rate, ThrottlingBurstLimit: THROTTLE.burst });
     const writes = settings.filter((m: any) => m.HttpMethod !== '*').map((m: any) => `${m.HttpMethod} ${m.ResourcePath}`);
-    expect(writes.sort()).toEqual(['POST /~1book', 'POST /~1review', 'PUT /~1book', 'PUT /~1review']);
+    expect(writes.sort()).toEqual([
+      'DELETE /~1book~1{id}',
+      'DELETE /~1review~1{id}',
+      'PATCH /~1book~1{id}',
+      'PATCH /~1review~1{id}',
+      'POST /~1book',
+      'POST /~1review',
+      'PUT /~1book',
+      'PUT /~1review',
+    ]);
     for (const m of settings.filter((x: any) => x.HttpMethod !== '*')) {
       expect(m.ThrottlingRateLimit).toBeLessThan(THROTTLE.rate);
       expect(m.ThrottlingBurstLimit).toBeLessThan(THROTTLE.burst);
     }
+  });
+});
+
+describe('the API from docs/openapi.json', () => {
+  const doc = loadOpenApi();
+
+  test('has a route for every operation of the document, served by the function its tag names', () => {
+    const fromDoc = documentedRoutes(doc).map((r) => [r.fn === 'books' ? 'BooksFunction' : 'ReviewsFunction', r.method, r.path]);
+    expect(fromDoc.sort()).toEqual([...EXPECTED_ROUTES].sort());
+  });
+
+  test('builds each request model from its schema: the JSON types and required fields, nothing hand-written', () => {
+    const models = requestModels(doc);
+    expect(Object.keys(models).sort()).toEqual(['BookChanges', 'NewBook', 'NewReview', 'ReviewChanges']);
+    expect(models.NewBook.schema).toMatchObject({
+      type: 'object',
+      required: ['title', 'author', 'publisher', 'year'],
+      properties: { title: { type: 'string' }, author: { type: 'string' }, publisher: { type: 'string' }, year: { type: 'integer' } },
+    });
+    expect(models.NewReview.schema.properties!.review).toEqual({ type: ['string', 'null'] });
+    expect(models.ReviewChanges.schema.required).toBeUndefined();
+    // A field the document adds appears in the model without touching lib/.
+    const grown = JSON.parse(JSON.stringify(doc));
+    grown.components.schemas.NewBook.properties.isbn = { type: 'string' };
+    expect(requestModels(grown).NewBook.schema.properties!.isbn).toEqual({ type: 'string' });
+  });
+
+  test('refuses a document whose operation names no function', () => {
+    const broken = JSON.parse(JSON.stringify(doc));
+    delete broken.paths['/book'].get.tags;
+    expect(() => documentedRoutes(broken)).toThrow(/get \/book must have exactly one tag/);
+  });
+});
+
+describe('with bookstore:corsAllowedOrigins', () => {
+  let c: Synthesised;
+  beforeAll(() => {
+    c = synthBookstore({ 'bookstore:corsAllowedOrigins': 'https://shop.example.com,http://localhost:5173' });
+  });
+
+  test('gives both functions CORS_ALLOWED_ORIGINS and routes OPTIONS on their paths to them', () => {
+    const functions = resourcesOf(c.api, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.DB_HOST);
+    expect(functions).toHaveLength(2);
+    for (const [, f] of functions) {
+      expect(f.Properties.Environment.Variables.CORS_ALLOWED_ORIGINS).toBe('https://shop.example.com,http://localhost:5173');
+    }
+    const options = resourcesOf(c.api, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS');
+    expect(options).toHaveLength(new Set(EXPECTED_ROUTES.map(([, , p]) => p)).size);
+  });
+
+  test('is off by default: no variable, no OPTIONS route', () => {
+    const functions = resourcesOf(s.api, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.DB_HOST);
+    for (const [, f] of functions) expect(f.Properties.Environment.Variables.CORS_ALLOWED_ORIGINS).toBeUndefined();
+    expect(resourcesOf(s.api, 'AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod === 'OPTIONS')).toHaveLength(0);
   });
 });

@@ -20,6 +20,7 @@ test("cdk.json's defaults are the documented ones", () => {
     canary: 'canary',
     wafRateLimit: 1000,
     wafWriteRateLimit: 200,
+    corsAllowedOrigins: [],
     alarmEmail: undefined,
     codeArtifact: false,
     codeArtifactReadAccounts: [],
@@ -41,6 +42,17 @@ test('a malformed setting is refused, naming the context key', () => {
   expect(() => configWith({ 'bookstore:codeArtifact': 'yes' })).toThrow(/bookstore:codeArtifact/);
   expect(() => configWith({ 'bookstore:codeArtifactReadAccounts': '1234' })).toThrow(/bookstore:codeArtifactReadAccounts/);
   expect(() => configWith({ 'bookstore:backupCopyVaultArn': 'my-vault' })).toThrow(/bookstore:backupCopyVaultArn/);
+  expect(() => configWith({ 'bookstore:corsAllowedOrigins': 'shop.example.com' })).toThrow(/bookstore:corsAllowedOrigins/);
+  expect(() => configWith({ 'bookstore:corsAllowedOrigins': 'https://a.example/path' })).toThrow(/bookstore:corsAllowedOrigins/);
+  expect(() => configWith({ 'bookstore:corsAllowedOrigins': '*,https://a.example' })).toThrow(/bookstore:corsAllowedOrigins/);
+});
+
+test('CORS origins are a comma-separated list, or *', () => {
+  expect(configWith({ 'bookstore:corsAllowedOrigins': 'https://shop.example.com, http://localhost:5173' }).corsAllowedOrigins).toEqual([
+    'https://shop.example.com',
+    'http://localhost:5173',
+  ]);
+  expect(configWith({ 'bookstore:corsAllowedOrigins': '*' }).corsAllowedOrigins).toEqual(['*']);
 });
 
 test('production keeps at least 14 days of backups; a test environment may keep fewer', () => {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod connection;
 pub mod env;
 pub mod facts;
+pub mod idempotency;
 pub mod migrate;
 pub mod models;
 pub mod pool;
@@ -16,7 +17,10 @@ pub mod uow;
 pub use backend::{Backend, BackendConnection, is_transient};
 pub use config::{ConfigError, DbTarget, Secret};
 pub use connection::{DbConnection, SessionSettings};
-pub use models::{Book, NewBook, NewReview, Page, Review, ReviewStats};
+pub use idempotency::{IdempotencyRecord, NewIdempotencyKey};
+pub use models::{
+    Book, BookChanges, BookFilter, NewBook, NewReview, Page, Review, ReviewChanges, ReviewStats,
+};
 pub use pool::{DbPool, PoolConfig, PooledConnection, build_pool};
 pub use uow::{one_statement, transactional};
 

@@ -53,6 +53,30 @@ pub struct NewBook<'a> {
     pub year: i32,
 }
 
+/// Changes to a book; `None` leaves the field as it is.
+#[derive(AsChangeset, Debug, Clone, Copy, Default)]
+#[diesel(table_name = book, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct BookChanges<'a> {
+    /// New title.
+    pub title: Option<&'a str>,
+    /// New author.
+    pub author: Option<&'a str>,
+    /// New publisher.
+    pub publisher: Option<&'a str>,
+    /// New year of publication.
+    pub year: Option<i32>,
+}
+
+impl BookChanges<'_> {
+    /// Whether nothing would change (diesel refuses an empty `SET`).
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.author.is_none()
+            && self.publisher.is_none()
+            && self.year.is_none()
+    }
+}
+
 /// A review of a book (loaded by column name, `#[non_exhaustive]` like [`Book`]).
 #[derive(Queryable, Selectable, Serialize, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = review, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -86,6 +110,27 @@ pub struct NewReview<'a> {
     /// Optional text (the column `body`).
     #[diesel(column_name = body)]
     pub review: Option<&'a str>,
+}
+
+/// Changes to a review; `None` leaves the field as it is, `review: Some(None)` empties
+/// the text.
+#[derive(AsChangeset, Debug, Clone, Copy, Default)]
+#[diesel(table_name = review, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ReviewChanges<'a> {
+    /// New reviewer.
+    pub reviewer: Option<&'a str>,
+    /// New rate, 1 to 5.
+    pub rate: Option<i16>,
+    /// New text, or `Some(None)` for none (written to `body`, like [`NewReview::review`]).
+    #[diesel(column_name = body)]
+    pub review: Option<Option<&'a str>>,
+}
+
+impl ReviewChanges<'_> {
+    /// Whether nothing would change (diesel refuses an empty `SET`).
+    pub fn is_empty(&self) -> bool {
+        self.reviewer.is_none() && self.rate.is_none() && self.review.is_none()
+    }
 }
 
 /// How a book's reviews add up.
@@ -129,6 +174,50 @@ fn clamp_limit(limit: i64) -> i64 {
     limit.clamp(1, MAX_PAGE_SIZE)
 }
 
+/// Which books a list shows: every field `None` is every book.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BookFilter<'a> {
+    /// Only books by exactly this author (the index `book (author, id)`).
+    pub author: Option<&'a str>,
+    /// Only books whose title starts with this, case-sensitively (the title prefix index).
+    pub title_prefix: Option<&'a str>,
+}
+
+impl<'a> BookFilter<'a> {
+    /// Only books by exactly `author`.
+    pub fn author(mut self, author: &'a str) -> Self {
+        self.author = Some(author);
+        self
+    }
+
+    /// Only books whose title starts with `prefix` (case-sensitive; `%` and `_` are
+    /// literal).
+    pub fn title_prefix(mut self, prefix: &'a str) -> Self {
+        self.title_prefix = Some(prefix);
+        self
+    }
+}
+
+diesel::define_sql_function! {
+    /// `substr(text, start, length)`, counting characters on both backends.
+    fn substr(text: diesel::sql_types::Text, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Text;
+}
+
+/// `prefix` as a `LIKE` pattern with `\` as the escape character: `prefix%`, with `%`,
+/// `_` and `\` in it matching themselves.
+fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 impl Book {
     /// Books with `id > after`, in id order, at most `limit` (clamped to 1..=200).
     pub fn page(
@@ -147,6 +236,46 @@ impl Book {
         Ok(Page::from_rows(rows, limit, |b| b.id))
     }
 
+    /// [`Book::page`] of the books `filter` lets through.
+    ///
+    /// The title prefix is a `LIKE 'prefix%'`, which PostgreSQL answers from the
+    /// `varchar_pattern_ops` index, and the same comparison by characters
+    /// (`substr(title, 1, n) = prefix`), which keeps it case-sensitive on SQLite too
+    /// (SQLite's `LIKE` ignores ASCII case).
+    pub fn page_where(
+        conn: &mut DbConnection,
+        filter: &BookFilter<'_>,
+        after: Option<i32>,
+        limit: i64,
+    ) -> QueryResult<Page<Book>> {
+        let limit = clamp_limit(limit);
+        let after = after.unwrap_or(i32::MIN);
+        let pattern = filter.title_prefix.map(like_prefix);
+        let prefix_chars = filter
+            .title_prefix
+            .map(|p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
+        let rows = with_conn!(conn, c => {
+            let mut query = book::table
+                .filter(book::id.gt(after))
+                .order(book::id)
+                .limit(limit + 1)
+                .select(Book::as_select())
+                .into_boxed();
+            if let Some(author) = filter.author {
+                query = query.filter(book::author.eq(author));
+            }
+            if let (Some(prefix), Some(pattern), Some(chars)) =
+                (filter.title_prefix, pattern.as_deref(), prefix_chars)
+            {
+                query = query
+                    .filter(book::title.like(pattern).escape('\\'))
+                    .filter(substr(book::title, 1, chars).eq(prefix));
+            }
+            query.load(c)
+        })?;
+        Ok(Page::from_rows(rows, limit, |b| b.id))
+    }
+
     /// The book with this id, if any.
     pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Book>> {
         with_conn!(conn, c => book::table.find(id).select(Book::as_select()).first(c).optional())
@@ -158,6 +287,53 @@ impl Book {
             .values(new)
             .returning(Book::as_returning())
             .get_result(c))
+    }
+
+    /// Applies `changes` to the book `current` was read as, only if its row still holds
+    /// `current`'s values (a compare-and-swap: one statement, no lock held between the
+    /// read and the write). `None` when the row changed or went away since; then nothing
+    /// is written. `changes` must not be empty.
+    pub fn update_if_unchanged(
+        conn: &mut DbConnection,
+        current: &Book,
+        changes: &BookChanges<'_>,
+    ) -> QueryResult<Option<Book>> {
+        with_conn!(conn, c => diesel::update(
+            book::table
+                .filter(book::id.eq(current.id))
+                .filter(book::title.eq(&current.title))
+                .filter(book::author.eq(&current.author))
+                .filter(book::publisher.eq(&current.publisher))
+                .filter(book::year.eq(current.year)),
+        )
+        .set(changes)
+        .returning(Book::as_returning())
+        .get_result(c)
+        .optional())
+    }
+
+    /// Deletes the book `current` was read as, only if its row still holds `current`'s
+    /// values; `false` when it changed or went away since. A book with reviews fails with
+    /// the foreign-key violation `review_book_id_fkey`.
+    pub fn delete_if_unchanged(conn: &mut DbConnection, current: &Book) -> QueryResult<bool> {
+        let deleted = with_conn!(conn, c => diesel::delete(
+            book::table
+                .filter(book::id.eq(current.id))
+                .filter(book::title.eq(&current.title))
+                .filter(book::author.eq(&current.author))
+                .filter(book::publisher.eq(&current.publisher))
+                .filter(book::year.eq(current.year)),
+        )
+        .execute(c))?;
+        Ok(deleted > 0)
+    }
+
+    /// Whether any review refers to the book with this id.
+    pub fn has_reviews(conn: &mut DbConnection, id: i32) -> QueryResult<bool> {
+        with_conn!(conn, c => diesel::select(diesel::dsl::exists(
+            review::table.filter(review::book_id.eq(id)),
+        ))
+        .get_result(c))
     }
 
     /// The book with this id and how its reviews add up, in one statement: the book
@@ -245,6 +421,60 @@ impl Review {
         Ok(Book::find(conn, book_id)?.map(|_| page))
     }
 
+    /// The review with this id, if any.
+    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Review>> {
+        with_conn!(conn, c => review::table.find(id).select(Review::as_select()).first(c).optional())
+    }
+
+    /// Applies `changes` to the review `current` was read as, only if its row still holds
+    /// `current`'s values (see [`Book::update_if_unchanged`]). `changes` must not be empty.
+    pub fn update_if_unchanged(
+        conn: &mut DbConnection,
+        current: &Review,
+        changes: &ReviewChanges<'_>,
+    ) -> QueryResult<Option<Review>> {
+        let same = review::table
+            .filter(review::id.eq(current.id))
+            .filter(review::book_id.eq(current.book_id))
+            .filter(review::reviewer.eq(&current.reviewer))
+            .filter(review::rate.eq(current.rate));
+        match current.review.as_deref() {
+            Some(text) => {
+                with_conn!(conn, c => diesel::update(same.filter(review::body.eq(text)))
+                .set(changes)
+                .returning(Review::as_returning())
+                .get_result(c)
+                .optional())
+            }
+            None => {
+                with_conn!(conn, c => diesel::update(same.filter(review::body.is_null()))
+                .set(changes)
+                .returning(Review::as_returning())
+                .get_result(c)
+                .optional())
+            }
+        }
+    }
+
+    /// Deletes the review `current` was read as, only if its row still holds `current`'s
+    /// values; `false` when it changed or went away since.
+    pub fn delete_if_unchanged(conn: &mut DbConnection, current: &Review) -> QueryResult<bool> {
+        let same = review::table
+            .filter(review::id.eq(current.id))
+            .filter(review::book_id.eq(current.book_id))
+            .filter(review::reviewer.eq(&current.reviewer))
+            .filter(review::rate.eq(current.rate));
+        let deleted = match current.review.as_deref() {
+            Some(text) => {
+                with_conn!(conn, c => diesel::delete(same.filter(review::body.eq(text))).execute(c))
+            }
+            None => {
+                with_conn!(conn, c => diesel::delete(same.filter(review::body.is_null())).execute(c))
+            }
+        }?;
+        Ok(deleted > 0)
+    }
+
     /// Inserts a review and returns it as stored. A missing book fails with the
     /// foreign-key violation `review_book_id_fkey`.
     pub fn create(conn: &mut DbConnection, new: &NewReview<'_>) -> QueryResult<Review> {
@@ -277,6 +507,12 @@ mod tests {
                 next_after: None
             }
         );
+    }
+
+    #[test]
+    fn a_title_prefix_matches_percent_underscore_and_backslash_literally() {
+        assert_eq!(like_prefix("Dune"), "Dune%");
+        assert_eq!(like_prefix("100%_a\\b"), "100\\%\\_a\\\\b%");
     }
 
     #[test]

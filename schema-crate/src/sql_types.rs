@@ -62,3 +62,21 @@ impl sql_types::ops::Sub for Timestamptz {
     type Rhs = sql_types::Interval;
     type Output = Timestamptz;
 }
+
+/// A [`Timestamptz`] value this crate binds as a query parameter (diesel's own
+/// `NaiveDateTime` binds only to diesel's own timestamp types).
+#[derive(Debug, Clone, Copy, diesel::expression::AsExpression)]
+#[diesel(sql_type = Timestamptz)]
+pub(crate) struct At(pub(crate) NaiveDateTime);
+
+impl ToSql<Timestamptz, Pg> for At {
+    fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, Pg>) -> serialize::Result {
+        <NaiveDateTime as ToSql<Timestamptz, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl ToSql<Timestamptz, Sqlite> for At {
+    fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, Sqlite>) -> serialize::Result {
+        <NaiveDateTime as ToSql<Timestamptz, Sqlite>>::to_sql(&self.0, out)
+    }
+}

@@ -1,4 +1,4 @@
-//! The `books` Lambda: `GET /book`, `POST /book`, `PUT /book`, `GET /book/{id}`.
+//! The `books` Lambda: `GET /book`, `POST /book`, `PUT /book`, `GET`/`PATCH`/`DELETE /book/{id}`.
 
 use bookstore_functions::{Function, routes};
 

@@ -1,4 +1,5 @@
-//! The `reviews` Lambda: `GET /review`, `POST /review`, `PUT /review`, `GET /book/{id}/reviews`.
+//! The `reviews` Lambda: `GET /review`, `POST /review`, `PUT /review`, `GET`/`PATCH`/`DELETE /review/{id}`,
+//! `GET /book/{id}/reviews`.
 
 use bookstore_functions::{Function, routes};
 

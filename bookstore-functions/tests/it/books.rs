@@ -165,7 +165,111 @@ async fn the_books_function_serves_only_book_routes(app: TestApp) {
     }
 }
 
+async fn create(app: &TestApp, title: &str, author: &str) -> i32 {
+    let mut body = book_json(title);
+    body["author"] = json!(author);
+    let response = app.post("/book", body).await;
+    response.assert_status(StatusCode::CREATED);
+    id_of(&response.body)
+}
+
+fn titles(body: &serde_json::Value) -> Vec<String> {
+    body["books"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn filtering_by_author_is_exact_and_still_pages_by_id(app: TestApp) {
+    let a1 = create(&app, "Dune", "Frank Herbert").await;
+    create(&app, "Emma", "Jane Austen").await;
+    let a2 = create(&app, "Dune Messiah", "Frank Herbert").await;
+    let a3 = create(&app, "Children of Dune", "Frank Herbert").await;
+    create(&app, "Whipping Star", "frank herbert").await;
+    let all = app.get("/book?author=Frank%20Herbert").await;
+    all.assert_status(StatusCode::OK);
+    let ids: Vec<i32> = all.body["books"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    assert_eq!(ids, [a1, a2, a3]);
+    let first = app.get("/book?author=Frank+Herbert&limit=2").await;
+    assert_eq!(first.body["next_after"], a2);
+    let rest = app
+        .get(&format!("/book?author=Frank+Herbert&limit=2&after={a2}"))
+        .await;
+    assert_eq!(titles(&rest.body), ["Children of Dune"]);
+    assert_eq!(rest.body["next_after"], json!(null));
+    let none = app.get("/book?author=Frank").await;
+    assert_eq!(none.body, json!({"books": [], "next_after": null}));
+    // Empty is absent, as for the other parameters.
+    assert_eq!(titles(&app.get("/book?author=").await.body).len(), 5);
+}
+
+async fn filtering_by_title_is_a_case_sensitive_literal_prefix(app: TestApp) {
+    for (title, author) in [
+        ("Dune", "Frank Herbert"),
+        ("Dune Messiah", "Frank Herbert"),
+        ("dune, lower case", "Someone"),
+        ("Dun_e", "Someone"),
+        ("100% Dune", "Someone"),
+        ("Émile", "Jean-Jacques Rousseau"),
+    ] {
+        create(&app, title, author).await;
+    }
+    for (query, expected) in [
+        ("title=Dune", &["Dune", "Dune Messiah"][..]),
+        ("title=dune", &["dune, lower case"][..]),
+        ("title=Dun_", &["Dun_e"][..]),
+        ("title=100%25", &["100% Dune"][..]),
+        ("title=%C3%89m", &["Émile"][..]),
+        ("title=Dune%20M", &["Dune Messiah"][..]),
+        ("title=Dune&author=Someone", &[][..]),
+        ("title=Dune&author=Frank%20Herbert&limit=1", &["Dune"][..]),
+        (
+            "title=",
+            &[
+                "Dune",
+                "Dune Messiah",
+                "dune, lower case",
+                "Dun_e",
+                "100% Dune",
+                "Émile",
+            ][..],
+        ),
+    ] {
+        let response = app.get(&format!("/book?{query}")).await;
+        response.assert_status(StatusCode::OK);
+        assert_eq!(titles(&response.body), expected, "{query}");
+    }
+}
+
+async fn a_filter_that_could_never_match_answers_400_naming_it(app: TestApp) {
+    for (query, param) in [
+        (format!("author={}", "a".repeat(101)), "author"),
+        (format!("title={}", "t".repeat(201)), "title"),
+        ("title=a%00b".to_owned(), "title"),
+        ("author=a&author=b".to_owned(), "author"),
+    ] {
+        app.get(&format!("/book?{query}")).await.assert_field_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            param,
+        );
+    }
+    app.get(&format!("/book?author={}", "é".repeat(100)))
+        .await
+        .assert_status(StatusCode::OK);
+}
+
 backend_tests!(
+    filtering_by_author_is_exact_and_still_pages_by_id,
+    filtering_by_title_is_a_case_sensitive_literal_prefix,
+    a_filter_that_could_never_match_answers_400_naming_it,
     creating_a_book_answers_201_with_location_and_the_stored_book,
     putting_a_book_creates_it_and_answers_200_like_the_python_app,
     getting_a_book_shows_its_review_count_and_average_rate,

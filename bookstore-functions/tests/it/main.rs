@@ -7,9 +7,14 @@
 
 mod books;
 mod compat;
+mod cors;
+mod docs;
+mod edits;
 mod errors;
+mod idempotency;
 mod lambda_edge;
 mod lifecycle;
 mod logs;
+mod openapi;
 mod reviews;
 mod support;

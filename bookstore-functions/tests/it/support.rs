@@ -138,6 +138,21 @@ impl TestApp {
         self.send(request(Method::PUT, uri, Some(body))).await
     }
 
+    /// `PATCH uri` with a JSON body and, when given, `If-Match`.
+    pub async fn patch(&self, uri: &str, if_match: Option<&str>, body: Value) -> TestResponse {
+        self.send(with_if_match(
+            request(Method::PATCH, uri, Some(body)),
+            if_match,
+        ))
+        .await
+    }
+
+    /// `DELETE uri` with `If-Match`, when given.
+    pub async fn delete(&self, uri: &str, if_match: Option<&str>) -> TestResponse {
+        self.send(with_if_match(request(Method::DELETE, uri, None), if_match))
+            .await
+    }
+
     /// Creates a book through the API and returns its id.
     pub async fn create_book(&self, title: &str) -> i32 {
         let response = self.post("/book", book_json(title)).await;
@@ -203,6 +218,17 @@ pub fn request(method: Method, uri: &str, body: Option<Value>) -> Request<Body> 
     .expect("a valid request")
 }
 
+/// `request` with an `If-Match` header, when given.
+pub fn with_if_match(mut request: Request<Body>, if_match: Option<&str>) -> Request<Body> {
+    if let Some(value) = if_match {
+        request.headers_mut().insert(
+            header::IF_MATCH,
+            value.parse().expect("a valid header value"),
+        );
+    }
+    request
+}
+
 /// A response, its body read and parsed when it is JSON.
 #[derive(Debug)]
 pub struct TestResponse {
@@ -238,6 +264,15 @@ impl TestResponse {
         let keys: Vec<&String> = self.body.as_object().expect("an object").keys().collect();
         assert_eq!(keys, ["error"], "only `error` at the top: {}", self.text);
         error
+    }
+
+    /// The `ETag` header; panics without one.
+    pub fn etag(&self) -> String {
+        self.headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no ETag: {:?}", self.headers))
+            .to_owned()
     }
 
     /// Like [`TestResponse::assert_error`], also checking the `field`.

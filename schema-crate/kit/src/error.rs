@@ -20,6 +20,7 @@ mod response;
 use std::{error::Error as StdError, fmt::Display};
 
 pub use database::cause_chain;
+pub use response::{ErrorBody, ErrorDetail};
 
 /// The body of a 500: fixed, whatever went wrong.
 pub const INTERNAL_MESSAGE: &str = "internal server error";
@@ -133,6 +134,37 @@ pub enum ApiError {
     UnknownParameter {
         /// The parameter's name (clipped).
         param: String,
+    },
+    /// An `Idempotency-Key` was first used with another request
+    /// (`422 idempotency_key_reused`, naming the header).
+    #[error("the idempotency key was used with another request")]
+    IdempotencyKeyReused,
+    /// A request header is malformed (`400 invalid_header` naming the header).
+    #[error("invalid header {header}: {message}")]
+    #[non_exhaustive]
+    InvalidHeader {
+        /// The header's name as documented (`If-Match`).
+        header: &'static str,
+        /// What is wrong (clipped).
+        message: String,
+    },
+    /// A conditional request's `If-Match` names no current version of the resource
+    /// (`412 precondition_failed`): someone changed it since the client read it.
+    #[error("If-Match does not match the current version")]
+    PreconditionFailed,
+    /// A write that must be conditional came without `If-Match` (`428 precondition_required`).
+    #[error("If-Match is required")]
+    PreconditionRequired,
+    /// The resource cannot be removed while others refer to it (`409 {resource}_has_{dependents}`).
+    #[error("{resource} {id} still has {dependents}")]
+    #[non_exhaustive]
+    InUse {
+        /// What was to be removed (`book`).
+        resource: &'static str,
+        /// Its id as the client sent it (clipped).
+        id: String,
+        /// What still refers to it, plural (`reviews`).
+        dependents: &'static str,
     },
     /// A unique constraint refused the write (`409 conflict`).
     #[error("unique violation on {constraint:?}")]
@@ -284,6 +316,40 @@ impl ApiError {
     /// `400 unknown_parameter` naming `param`.
     pub fn unknown_parameter(param: &str) -> Self {
         Self::UnknownParameter { param: clip(param) }
+    }
+
+    /// `400 invalid_header` naming `header`; the message reads "`header` {message}".
+    pub fn invalid_header(header: &'static str, message: impl Display) -> Self {
+        Self::InvalidHeader {
+            header,
+            message: clip_message(&message.to_string()),
+        }
+    }
+
+    /// `422 idempotency_key_reused`: the `Idempotency-Key` was first used with another
+    /// request.
+    pub fn idempotency_key_reused() -> Self {
+        Self::IdempotencyKeyReused
+    }
+
+    /// `412 precondition_failed`: `If-Match` names no current version of the resource.
+    pub fn precondition_failed() -> Self {
+        Self::PreconditionFailed
+    }
+
+    /// `428 precondition_required`: the write needs `If-Match`.
+    pub fn precondition_required() -> Self {
+        Self::PreconditionRequired
+    }
+
+    /// `409 {resource}_has_{dependents}`: the `resource` with this `id` cannot be removed
+    /// while `dependents` (plural: `reviews`) refer to it.
+    pub fn in_use(resource: &'static str, id: impl Display, dependents: &'static str) -> Self {
+        Self::InUse {
+            resource,
+            id: clip(&id.to_string()),
+            dependents,
+        }
     }
 
     /// `409 conflict`: the write conflicts with existing data.

@@ -13,8 +13,12 @@ mod json;
 mod path;
 mod query;
 
-pub use json::{ApiJson, MAX_BODY_BYTES, strict_integer};
+pub use json::{
+    ApiJson, MAX_BODY_BYTES, non_null, nullable, strict_integer, strict_integer_non_null,
+};
 pub use path::ApiPath;
+#[cfg(feature = "openapi")]
+pub use query::openapi as query_schema;
 pub use query::{ApiQuery, DEFAULT_LIMIT, MAX_LIMIT, Pagination, optional_int};
 
 /// The serde error behind an axum rejection: the path to the value at fault (`.` for

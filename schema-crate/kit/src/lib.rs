@@ -1,13 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "http")]
+pub mod cors;
+#[cfg(feature = "http")]
 pub mod error;
 #[cfg(feature = "http")]
 pub mod extract;
+#[cfg(feature = "http")]
+pub mod idempotency;
 pub mod lambda;
 pub mod logging;
 #[cfg(feature = "http")]
 mod observe;
+#[cfg(feature = "http")]
+pub mod precondition;
 #[cfg(feature = "http")]
 pub mod router;
 #[cfg(feature = "http")]

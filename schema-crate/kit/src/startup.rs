@@ -7,6 +7,7 @@
 //! | `DB_POOL_SIZE` | all | connections per container | `AWS_LAMBDA_MAX_CONCURRENCY`, else 1 (local: 4) |
 //! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
 //! | `PORT` | local | port on 127.0.0.1 | 3000 |
+//! | `CORS_ALLOWED_ORIGINS` | all | origins browsers may call the API from, comma-separated, or `*` (see [`crate::cors`]) | unset: CORS off |
 //! | `RUST_LOG` | all | log filter (`tracing_subscriber::EnvFilter`) | `info` |
 //!
 //! The API Gateway stage needs no variable: [`crate::stage`] handles it.
@@ -26,6 +27,7 @@ use bookstore_schema::{
 };
 
 use crate::{
+    cors::CorsConfig,
     router,
     stage::lambda_service,
     state::{AppState, Dispatch},
@@ -81,8 +83,15 @@ fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool
 /// ```
 pub async fn run_function(routes: Router<AppState>) -> anyhow::Result<()> {
     init_tracing(LogFormat::Json);
+    let cors = CorsConfig::from_env()
+        .context("reading the CORS configuration")
+        .inspect_err(report_init_error)?;
     let state = build_state_from_env().await?;
-    run_lambda(router::finish(routes, state)).await
+    run_lambda(CorsConfig::apply(
+        cors.as_ref(),
+        router::finish(routes, state),
+    ))
+    .await
 }
 
 /// The local server's whole `main`: plain logs, [`LocalConfig`] from the environment, the
@@ -92,7 +101,8 @@ pub async fn run_local(routes: Router<AppState>) -> anyhow::Result<()> {
     init_tracing(LogFormat::Plain);
     let config = LocalConfig::from_env()?;
     let state = build_local_state(&config).await?;
-    serve_local(router::finish(routes, state), config.addr).await
+    let router = CorsConfig::apply(config.cors.as_ref(), router::finish(routes, state));
+    serve_local(router, config.addr).await
 }
 
 /// A deployed function's state: configuration from the environment (failing fast,
@@ -181,6 +191,8 @@ pub struct LocalConfig {
     pub target: DbTarget,
     /// Pool settings (`DB_POOL_SIZE` defaults to 4 here).
     pub pool: PoolConfig,
+    /// Origins browsers may call from (`CORS_ALLOWED_ORIGINS`); `None`: CORS off.
+    pub cors: Option<CorsConfig>,
 }
 
 impl LocalConfig {
@@ -207,6 +219,7 @@ impl LocalConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             target,
             pool,
+            cors: CorsConfig::from_vars(env)?,
         })
     }
 }
@@ -263,6 +276,7 @@ mod tests {
         assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
         assert!(matches!(&c.target, DbTarget::Sqlite(p) if p == "bookstore.db"));
         assert_eq!(c.pool.max_size, LOCAL_DEFAULT_POOL_SIZE);
+        assert_eq!(c.cors, None);
     }
 
     #[test]

@@ -113,6 +113,40 @@ impl ApiError {
                     Some(param),
                     format!("unknown query parameter `{param}`"),
                 ),
+                Self::InvalidHeader { header, message } => (
+                    S::BAD_REQUEST,
+                    "invalid_header".into(),
+                    Some(header),
+                    format!("`{header}` {message}"),
+                ),
+                Self::IdempotencyKeyReused => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused".into(),
+                    Some("Idempotency-Key"),
+                    "this Idempotency-Key was used with a different request; send a new key for a new request".into(),
+                ),
+                Self::PreconditionFailed => (
+                    S::PRECONDITION_FAILED,
+                    "precondition_failed".into(),
+                    None,
+                    "If-Match does not match the current version; read it again (GET) and retry with its ETag".into(),
+                ),
+                Self::PreconditionRequired => (
+                    S::PRECONDITION_REQUIRED,
+                    "precondition_required".into(),
+                    None,
+                    "send If-Match with the ETag you read (or `*` to change whatever version is current)".into(),
+                ),
+                Self::InUse {
+                    resource,
+                    id,
+                    dependents,
+                } => (
+                    S::CONFLICT,
+                    format!("{resource}_has_{dependents}").into(),
+                    None,
+                    format!("{resource} {id} still has {dependents}; delete them first"),
+                ),
                 Self::Conflict { .. } => (
                     S::CONFLICT,
                     "conflict".into(),
@@ -186,18 +220,32 @@ fn not_found_code(resource: &str) -> Cow<'static, str> {
     format!("{resource}_not_found").into()
 }
 
-/// The wire shape of an error.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+// Public so that an API document (the `openapi` feature) describes exactly what
+// `IntoResponse` writes.
+/// Every error response: `{"error": {"code", "message", "field"?}}`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Error))]
+#[non_exhaustive]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
+/// What went wrong: the `error` object of every error response.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[non_exhaustive]
+pub struct ErrorDetail<'a> {
+    /// The stable, machine-readable code to switch on (`invalid_field`, `book_not_found`…).
+    #[cfg_attr(feature = "openapi", schema(example = "invalid_field"))]
+    pub code: &'a str,
+    /// What was wrong, for a person; never SQL, causes or secrets.
+    pub message: String,
+    /// The body field, parameter or header at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(example = "year"))]
+    pub field: Option<&'a str>,
 }
 
 impl IntoResponse for ApiError {

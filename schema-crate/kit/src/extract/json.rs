@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
 };
 use serde::{
-    Deserializer,
+    Deserialize, Deserializer,
     de::{DeserializeOwned, Visitor},
 };
 use serde_json::Value;
@@ -114,6 +114,38 @@ pub fn strict_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64,
     deserializer.deserialize_any(Strict)
 }
 
+/// For a partial update: a field that may be omitted but not `null` (a column that
+/// cannot be emptied). Use with `#[serde(default, deserialize_with = "non_null")]` on an
+/// `Option<T>`: absent is `None`, `null` is `invalid_field` naming the field.
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom("must not be null")),
+    }
+}
+
+/// [`non_null`] for a JSON integer read as [`strict_integer`] does.
+pub fn strict_integer_non_null<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    strict_integer(deserializer).map(Some)
+}
+
+/// For a partial update of a nullable column: absent is `None` (leave it), `null` is
+/// `Some(None)` (empty it), a value is `Some(Some(value))`. Use with
+/// `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use axum::{body::Body, http::header};
@@ -191,6 +223,33 @@ mod tests {
         .await
         .expect("a valid body");
         assert_eq!(ok.year, -3);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Patch {
+        #[serde(default, deserialize_with = "non_null")]
+        name: Option<String>,
+        #[serde(default, deserialize_with = "strict_integer_non_null")]
+        year: Option<i64>,
+        #[serde(default, deserialize_with = "nullable")]
+        note: Option<Option<String>>,
+    }
+
+    #[test]
+    fn a_patch_tells_absent_from_null_and_refuses_null_where_a_value_is_required() {
+        let patch: Patch = from_object(serde_json::json!({})).unwrap();
+        assert_eq!((patch.name, patch.year, patch.note), (None, None, None));
+        let patch: Patch = from_object(serde_json::json!({"note": null, "year": 2})).unwrap();
+        assert_eq!((patch.year, patch.note), (Some(2), Some(None)));
+        for (field, body) in [
+            ("name", serde_json::json!({"name": null})),
+            ("year", serde_json::json!({"year": null})),
+            ("year", serde_json::json!({"year": "2"})),
+        ] {
+            let e = from_object::<Patch>(body).unwrap_err();
+            assert_eq!((e.code(), e.field()), ("invalid_field".into(), Some(field)));
+        }
     }
 
     #[tokio::test]

@@ -98,13 +98,84 @@ impl Pagination {
     }
 }
 
+/// `?limit=&after=` as sent; [`Pagination`] is what a handler gets.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 struct PageParams {
+    /// Rows per page, 1 to 200 (default 50); empty is the default.
     #[serde(default, deserialize_with = "optional_int")]
+    #[cfg_attr(feature = "openapi", param(schema_with = openapi::limit))]
     limit: Option<i64>,
+    /// Only rows with a larger id: the previous page's `next_after`; empty is none.
     #[serde(default, deserialize_with = "optional_int")]
+    #[cfg_attr(feature = "openapi", param(schema_with = openapi::after))]
     after: Option<i32>,
+}
+
+/// Schemas of query parameters read with [`optional_int`]: a whole number, or an empty
+/// value, which counts as absent (`?after=` on a first page).
+#[cfg(feature = "openapi")]
+pub mod openapi {
+    use utoipa::openapi::{
+        RefOr,
+        schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type},
+    };
+
+    use super::{DEFAULT_LIMIT, MAX_LIMIT};
+
+    /// `number`, or an empty value, described by `description`.
+    pub fn whole_or_empty(number: ObjectBuilder, description: &str) -> RefOr<Schema> {
+        RefOr::T(Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(number)
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([""])),
+                )
+                .description(Some(description))
+                .build(),
+        ))
+    }
+
+    /// A 32-bit whole number.
+    pub fn int32() -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+    }
+
+    /// `after`: a 32-bit id, or empty.
+    pub fn after() -> RefOr<Schema> {
+        whole_or_empty(
+            int32(),
+            "Only rows with a larger id: the previous page's `next_after`; empty is none.",
+        )
+    }
+
+    /// `limit`: 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]), or empty.
+    pub fn limit() -> RefOr<Schema> {
+        whole_or_empty(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(MAX_LIMIT))
+                .default(Some(DEFAULT_LIMIT.into())),
+            "Rows per page, 1 to 200 (default 50); empty is the default.",
+        )
+    }
+}
+
+/// The query parameters `Pagination` reads, for documents.
+#[cfg(feature = "openapi")]
+impl utoipa::IntoParams for Pagination {
+    fn into_params(
+        parameter_in_provider: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        PageParams::into_params(parameter_in_provider)
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Pagination {
