@@ -74,6 +74,23 @@ fn review_statistics_follow_every_insert_update_and_delete_on_both_backends() {
         ))
         .unwrap();
         assert_stats_match_reviews(&mut conn, &books, "after a review moved");
+        // Statements touching many reviews of both books at once.
+        conn.batch_execute(&format!(
+            "INSERT INTO review (reviewer, rate, book_id) \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
+             SELECT 'bulk', 1 + i % 5, CASE i % 3 WHEN 0 THEN {a} ELSE {b} END FROM n"
+        ))
+        .unwrap();
+        assert_stats_match_reviews(&mut conn, &books, "after a bulk insert");
+        conn.batch_execute(&format!(
+            "UPDATE review SET rate = 6 - rate, book_id = CASE book_id WHEN {a} THEN {b} ELSE {a} END \
+             WHERE reviewer = 'bulk' AND id % 2 = 0"
+        ))
+        .unwrap();
+        assert_stats_match_reviews(&mut conn, &books, "after a bulk update");
+        conn.batch_execute("DELETE FROM review WHERE reviewer = 'bulk' AND id % 3 = 0")
+            .unwrap();
+        assert_stats_match_reviews(&mut conn, &books, "after a bulk delete");
         conn.batch_execute(&format!("DELETE FROM review WHERE book_id = {a}"))
             .unwrap();
         assert_stats_match_reviews(&mut conn, &books, "after deletes");
