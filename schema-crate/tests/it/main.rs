@@ -8,6 +8,7 @@ mod compat;
 mod facts;
 mod models;
 mod pool;
+mod resume;
 mod role;
 mod runner;
 mod stats;
