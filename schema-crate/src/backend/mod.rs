@@ -72,6 +72,9 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     fn try_lock(&mut self, key: i64) -> QueryResult<bool>;
     /// Adds `column` (of type `ddl`) to `table` unless it is there.
     fn add_column_if_missing(&mut self, table: &str, column: &str, ddl: &str) -> QueryResult<()>;
+    /// A query answering one text column `name` per column of the table named by its one
+    /// bind parameter, in the current schema (no rows: no such table).
+    fn table_columns_sql() -> String;
     /// Releases the runner's session lock `key`.
     fn unlock(&mut self, key: i64) -> QueryResult<()>;
     /// The catalog queries `baseline` compares shapes with, or `None` when the backend

@@ -65,6 +65,12 @@ impl Dialect for PgConnection {
         ))
     }
 
+    fn table_columns_sql() -> String {
+        "SELECT column_name::text AS name FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1"
+            .to_owned()
+    }
+
     fn unlock(&mut self, key: i64) -> QueryResult<()> {
         diesel::select(diesel::dsl::sql::<Bool>(&format!(
             "pg_advisory_unlock({key})"

@@ -63,6 +63,10 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
+    fn table_columns_sql() -> String {
+        "SELECT name FROM pragma_table_info(?)".to_owned()
+    }
+
     fn unlock(&mut self, _key: i64) -> QueryResult<()> {
         Ok(())
     }

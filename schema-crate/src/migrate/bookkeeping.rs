@@ -25,7 +25,8 @@ pub(crate) fn bookkeeping_ddl<C: Dialect>(_: &C) -> String {
             duration_ms bigint NOT NULL,
             phase varchar(16),
             floor varchar(40),
-            crate_version varchar(40)
+            crate_version varchar(40),
+            down_checksum char(64)
         )"
     )
 }
@@ -61,27 +62,39 @@ pub(crate) const PHASE_COLUMNS: [(&str, &str); 3] = [
     ("crate_version", "varchar(40)"),
 ];
 
+/// The SHA-256 of `down.sql` as applied (2.0.0 runners created the table without it);
+/// `revert` refuses a `down.sql` that changed since.
+pub(crate) const DOWN_CHECKSUM_COLUMN: (&str, &str) = ("down_checksum", "char(64)");
+
 /// The migrations the database recorded, oldest first (empty when it never ran one).
 ///
-/// One statement on a current record. A record a 1.x runner kept lacks the phase
+/// One statement on a current record. A record an older runner kept lacks the newer
 /// columns; it is read again without them (and its database is behind this crate, whose
 /// runner adds them).
 pub(crate) fn applied(conn: &mut DbConnection) -> QueryResult<Vec<AppliedMigration>> {
     let base =
         "SELECT version, name, checksum, CAST(applied_at AS TEXT) AS applied_at, duration_ms";
-    let sql = format!("{base}, phase, floor, crate_version FROM {BOOKKEEPING_TABLE}");
-    let mut rows = match with_conn!(&mut *conn, c => diesel::sql_query(&sql).load::<AppliedMigration>(c))
-    {
+    let shapes = [
+        "phase, floor, crate_version, down_checksum",
+        // 2.0.0
+        "phase, floor, crate_version, NULL AS down_checksum",
+        // 1.x
+        "NULL AS phase, NULL AS floor, NULL AS crate_version, NULL AS down_checksum",
+    ];
+    let read = |conn: &mut DbConnection, columns: &str| {
+        let sql = format!("{base}, {columns} FROM {BOOKKEEPING_TABLE}");
+        with_conn!(conn, c => diesel::sql_query(&sql).load::<AppliedMigration>(c))
+    };
+    let mut rows = match read(conn, shapes[0]) {
         Ok(rows) => rows,
         Err(error) => {
             if !bookkeeping_exists(conn)? {
                 return Ok(Vec::new());
             }
-            let legacy = format!(
-                "{base}, NULL AS phase, NULL AS floor, NULL AS crate_version FROM {BOOKKEEPING_TABLE}"
-            );
-            with_conn!(&mut *conn, c => diesel::sql_query(&legacy).load::<AppliedMigration>(c))
-                .map_err(|_| error)?
+            shapes[1..]
+                .iter()
+                .find_map(|columns| read(conn, columns).ok())
+                .ok_or(error)?
         }
     };
     rows.sort_by(|a, b| cmp_versions(&a.version, &b.version));
@@ -199,15 +212,16 @@ pub fn check_schema_against(
 pub(crate) fn record_sql<C: Dialect>(_: &C) -> String {
     let p = C::param;
     format!(
-        "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms, phase, floor, crate_version) \
-         VALUES ({}, {}, {}, {}, {}, {}, {})",
+        "INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum, duration_ms, phase, floor, crate_version, down_checksum) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
         p(1),
         p(2),
         p(3),
         p(4),
         p(5),
         p(6),
-        p(7)
+        p(7),
+        p(8)
     )
 }
 
@@ -220,23 +234,34 @@ pub(crate) fn record(conn: &mut DbConnection, m: &Migration, duration_ms: i64) -
         .bind::<Text, _>(m.phase.as_str())
         .bind::<Nullable<Text>, _>(m.phase.floor())
         .bind::<Text, _>(crate::VERSION)
+        .bind::<Nullable<Text>, _>(m.down_checksum())
         .execute(c))
     .map(|_| ())
 }
 
-/// Brings a bookkeeping table a 1.x runner created up to this version: the phase
-/// columns, and each known migration's phase and floor where none is recorded.
+/// Brings a bookkeeping table an older runner created up to this version: the phase
+/// columns and the down checksum, each known migration's phase and floor where none is
+/// recorded, and its `down.sql` checksum where none is recorded and its `up.sql` is the
+/// one applied (the `down.sql` this first run of a newer runner sees is taken as the
+/// applied one: there is no older record to check it against).
 pub(crate) fn upgrade_bookkeeping(conn: &mut DbConnection, set: &[Migration]) -> QueryResult<()> {
-    for (column, ddl) in PHASE_COLUMNS {
+    for (column, ddl) in PHASE_COLUMNS.into_iter().chain([DOWN_CHECKSUM_COLUMN]) {
         with_conn!(&mut *conn, c => c.add_column_if_missing(BOOKKEEPING_TABLE, column, ddl))?;
     }
+    let (phase, down) = with_conn!(&mut *conn, c => (backfill_sql(c), backfill_down_sql(c)));
     for m in set {
-        let sql = with_conn!(&mut *conn, c => backfill_sql(c));
-        with_conn!(&mut *conn, c => diesel::sql_query(&sql)
+        with_conn!(&mut *conn, c => diesel::sql_query(&phase)
             .bind::<Text, _>(m.phase.as_str())
             .bind::<Nullable<Text>, _>(m.phase.floor())
             .bind::<Text, _>(m.version)
             .execute(c))?;
+        if let Some(checksum) = m.down_checksum() {
+            with_conn!(&mut *conn, c => diesel::sql_query(&down)
+                .bind::<Text, _>(checksum)
+                .bind::<Text, _>(m.version)
+                .bind::<Text, _>(m.checksum())
+                .execute(c))?;
+        }
     }
     Ok(())
 }
@@ -244,6 +269,16 @@ pub(crate) fn upgrade_bookkeeping(conn: &mut DbConnection, set: &[Migration]) ->
 fn backfill_sql<C: Dialect>(_: &C) -> String {
     format!(
         "UPDATE {BOOKKEEPING_TABLE} SET phase = {}, floor = {} WHERE version = {} AND phase IS NULL",
+        C::param(1),
+        C::param(2),
+        C::param(3)
+    )
+}
+
+fn backfill_down_sql<C: Dialect>(_: &C) -> String {
+    format!(
+        "UPDATE {BOOKKEEPING_TABLE} SET down_checksum = {} \
+         WHERE version = {} AND down_checksum IS NULL AND checksum = {}",
         C::param(1),
         C::param(2),
         C::param(3)

@@ -126,6 +126,36 @@ pub enum MigrationError {
         /// The live functions whose version embeds it.
         needed_by: Vec<LivePin>,
     },
+    /// A `down.sql` differs from the one embedded when its migration was applied.
+    #[error(
+        "cannot revert {version} ({name}): its down.sql changed since it was applied (recorded checksum {recorded}, embedded {embedded}); revert with the crate version that applied it, or restore its down.sql"
+    )]
+    #[non_exhaustive]
+    DownChecksumMismatch {
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The checksum recorded when it was applied.
+        recorded: String,
+        /// The checksum of the embedded `down.sql`.
+        embedded: String,
+    },
+    /// A revert would drop tables or columns that hold data.
+    #[error(
+        "cannot revert {version} ({name}): it would drop data: {}; the revert stopped before it (status shows what is applied); take a backup, then allow data loss explicitly",
+        losses.join(", ")
+    )]
+    #[non_exhaustive]
+    DataLoss {
+        /// The migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// Each table (`table review_quarantine`) or column (`column book.created_at`)
+        /// that holds data and would be dropped.
+        losses: Vec<String>,
+    },
     /// `baseline` or `revert` cannot run in this state.
     #[error("{0}")]
     Refused(String),
@@ -154,6 +184,8 @@ impl MigrationError {
             Self::BaselineMismatch { .. } => "BaselineMismatch",
             Self::ContractBlocked { .. } => "ContractBlocked",
             Self::RevertBlocked { .. } => "RevertBlocked",
+            Self::DownChecksumMismatch { .. } => "DownChecksumMismatch",
+            Self::DataLoss { .. } => "DataLoss",
             Self::Refused(_) => "Refused",
             Self::Database { .. } => "DatabaseError",
         }

@@ -118,6 +118,12 @@ impl Migration {
     pub fn checksum(&self) -> String {
         hex(&Sha256::digest(self.up.as_bytes()))
     }
+
+    /// SHA-256 of `down.sql`, hex-encoded, when there is one: recorded at apply time so
+    /// that `revert` refuses a `down.sql` that changed since.
+    pub fn down_checksum(&self) -> Option<String> {
+        self.down.map(|down| hex(&Sha256::digest(down.as_bytes())))
+    }
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -27,6 +27,7 @@
 mod baseline;
 mod bookkeeping;
 mod compat;
+mod data_loss;
 mod error;
 mod lock;
 #[cfg_attr(
@@ -40,12 +41,16 @@ mod metadata;
 mod migration;
 mod report;
 mod retry;
+mod revert;
 mod role;
 mod runner;
 mod session;
 #[cfg_attr(
     not(test),
-    expect(dead_code, reason = "the revert guard and the index rebuild read DDL next")
+    expect(
+        dead_code,
+        reason = "the revert guard and the index rebuild read DDL next"
+    )
 )]
 mod sql;
 
@@ -53,7 +58,8 @@ use std::time::Duration;
 
 pub(crate) use self::{
     bookkeeping::{
-        applied, applied_after, bookkeeping_ddl, compare, record, unrecord, upgrade_bookkeeping,
+        Comparison, applied, applied_after, bookkeeping_ddl, compare, record, unrecord,
+        upgrade_bookkeeping,
     },
     error::Context,
     lock::locked,

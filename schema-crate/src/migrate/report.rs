@@ -37,6 +37,10 @@ pub struct AppliedMigration {
     /// The `bookstore-schema` version whose runner applied it (`None` before 2.0.0).
     #[diesel(sql_type = Nullable<Text>)]
     pub crate_version: Option<String>,
+    /// SHA-256 of the `down.sql` embedded beside it when it was applied (`None`: it had
+    /// none, or an older runner applied it and no newer one has migrated since).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub down_checksum: Option<String>,
 }
 
 /// A migration by version and name.

@@ -68,6 +68,9 @@ pub struct RunOptions {
     /// a plain TCP relay (an SSH tunnel, SSM port forwarding, docker-proxy) that keeps
     /// one server session per client. The standby and same-backend checks still apply.
     pub allow_tcp_relay: bool,
+    /// Revert although `down.sql` drops tables or columns that hold data: an operator's
+    /// explicit decision (after a backup).
+    pub allow_data_loss: bool,
 }
 
 impl Default for RunOptions {
@@ -83,6 +86,7 @@ impl Default for RunOptions {
             deadline: None,
             app_role: None,
             allow_tcp_relay: false,
+            allow_data_loss: false,
         }
     }
 }
@@ -157,6 +161,13 @@ impl RunOptions {
         self.app_role = role;
         self
     }
+
+    /// These options allowing (or not) a revert to drop tables or columns holding data.
+    #[must_use]
+    pub fn with_allow_data_loss(mut self, allow: bool) -> Self {
+        self.allow_data_loss = allow;
+        self
+    }
 }
 
 fn elapsed_ms(started: Instant) -> i64 {
@@ -164,11 +175,12 @@ fn elapsed_ms(started: Instant) -> i64 {
 }
 
 /// [`run_step`] under the step's timeouts, retried after lock conflicts ([`retry`]).
-fn run_step_retrying(
+pub(super) fn run_step_retrying(
     conn: &mut DbConnection,
     budget: &Budget,
     m: &Migration,
     sql: &str,
+    guard_data: bool,
     bookkeeping: impl Fn(&mut DbConnection, i64) -> QueryResult<()>,
 ) -> Result<Step, MigrationError> {
     let started = Instant::now();
@@ -179,7 +191,9 @@ fn run_step_retrying(
         statement_timeout: m.statement_timeout,
     };
     let (mut step, attempts) = retrying(conn, budget, &id, |conn| {
-        run_step(conn, m, sql, |c, _| bookkeeping(c, elapsed_ms(started)))
+        run_step(conn, m, sql, guard_data, |c, _| {
+            bookkeeping(c, elapsed_ms(started))
+        })
     })?;
     step.duration_ms = elapsed_ms(started);
     step.retries = attempts.retries;
@@ -187,11 +201,26 @@ fn run_step_retrying(
     Ok(step)
 }
 
+/// Why a step's transaction ended early: its SQL failed, or a guard refused it.
+enum StepError {
+    Sql(diesel::result::Error),
+    Refused(MigrationError),
+}
+
+impl From<diesel::result::Error> for StepError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
 /// Runs one migration's SQL (`up` or `down`) and its bookkeeping change as one step.
-fn run_step(
+/// With `guard_data` (a revert not allowed to lose data), a step that would drop a table
+/// or a column holding data is refused, and in a transaction nothing of it stays.
+pub(super) fn run_step(
     conn: &mut DbConnection,
     m: &Migration,
     sql: &str,
+    guard_data: bool,
     bookkeeping: impl Fn(&mut DbConnection, i64) -> QueryResult<()>,
 ) -> Result<Step, MigrationError> {
     let started = Instant::now();
@@ -201,13 +230,41 @@ fn run_step(
         message: source.to_string(),
         transactional: m.run_in_transaction,
     };
+    let refuse = |losses: Vec<String>| MigrationError::DataLoss {
+        version: m.version.to_owned(),
+        name: m.name.to_owned(),
+        losses,
+    };
     if m.run_in_transaction {
-        transactional(conn, |c| {
+        transactional(conn, |c| -> Result<(), StepError> {
+            let before = guard_data
+                .then(|| data_loss::snapshot(c, sql))
+                .transpose()
+                .context("reading what the revert would drop")
+                .map_err(StepError::Refused)?;
             c.batch_execute(sql)?;
-            bookkeeping(c, elapsed_ms(started))
+            if let Some(before) = before {
+                let losses = data_loss::lost(c, &before)
+                    .context("reading what the revert dropped")
+                    .map_err(StepError::Refused)?;
+                if !losses.is_empty() {
+                    return Err(StepError::Refused(refuse(losses)));
+                }
+            }
+            Ok(bookkeeping(c, elapsed_ms(started))?)
         })
-        .map_err(failed)?;
+        .map_err(|e| match e {
+            StepError::Sql(e) => failed(e),
+            StepError::Refused(e) => e,
+        })?;
     } else {
+        if guard_data {
+            let losses =
+                data_loss::would_lose(conn, sql).context("reading what the revert would drop")?;
+            if !losses.is_empty() {
+                return Err(refuse(losses));
+            }
+        }
         // PostgreSQL runs a multi-statement string as one implicit transaction, which
         // `CONCURRENTLY` refuses: one statement at a time, cut by the tokenizer.
         for statement in sql::split_statements(sql) {
@@ -221,13 +278,40 @@ fn run_step(
     Ok(step)
 }
 
+/// The pending migrations up to and including `target`, which must be in `set` and not
+/// older than the newest applied migration.
+fn up_to<'m>(
+    set: &[Migration],
+    cmp: &Comparison<'m>,
+    target: &str,
+) -> Result<Vec<&'m Migration>, MigrationError> {
+    if !set.iter().any(|m| m.version == target) {
+        return Err(MigrationError::Refused(format!(
+            "cannot migrate to {target}: this crate version does not embed it (plan lists the pending versions)"
+        )));
+    }
+    if let Some(newest) = cmp.current_version.as_deref()
+        && cmp_versions(target, newest) == Ordering::Less
+    {
+        return Err(MigrationError::Refused(format!(
+            "cannot migrate to {target}: it is older than the newest applied migration {newest}; use revert --to"
+        )));
+    }
+    Ok(cmp
+        .pending
+        .iter()
+        .copied()
+        .filter(|m| cmp_versions(m.version, target) != Ordering::Greater)
+        .collect())
+}
+
 /// Runs the operations over a set of migrations: by default the ones embedded for the
 /// connection's backend.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Runner<'m> {
     migrations: Option<&'m [Migration]>,
-    options: RunOptions,
+    pub(super) options: RunOptions,
 }
 
 impl<'m> Runner<'m> {
@@ -247,7 +331,7 @@ impl<'m> Runner<'m> {
         }
     }
 
-    fn set(&self, backend: Backend) -> &'m [Migration] {
+    pub(super) fn set(&self, backend: Backend) -> &'m [Migration] {
         self.migrations.unwrap_or_else(|| embedded(backend))
     }
 
@@ -309,11 +393,32 @@ impl<'m> Runner<'m> {
 
     /// Applies every pending migration, in order, under the lock.
     pub fn migrate(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
+        self.migrate_until(conn, None)
+    }
+
+    /// Applies the pending migrations up to and including `version`, in order, under the
+    /// lock; refused when `version` is not in the set or older than the newest applied.
+    pub fn migrate_to(
+        &self,
+        conn: &mut DbConnection,
+        version: &str,
+    ) -> Result<RunReport, MigrationError> {
+        self.migrate_until(conn, Some(version))
+    }
+
+    fn migrate_until(
+        &self,
+        conn: &mut DbConnection,
+        target: Option<&str>,
+    ) -> Result<RunReport, MigrationError> {
         locked(conn, &self.options, |conn, budget| {
             let backend = conn.backend();
             // Read again under the lock: another runner may have just finished.
             let applied = applied(conn).context("reading the applied migrations")?;
             let mut cmp = compare(self.set(backend), &applied);
+            if let Some(target) = target {
+                cmp.pending = up_to(self.set(backend), &cmp, target)?;
+            }
             if !cmp.mismatches.is_empty() {
                 return Err(cmp.mismatches.remove(0));
             }
@@ -346,7 +451,7 @@ impl<'m> Runner<'m> {
             }
             let mut steps = Vec::new();
             for m in &cmp.pending {
-                steps.push(run_step_retrying(conn, budget, m, m.up, |c, ms| {
+                steps.push(run_step_retrying(conn, budget, m, m.up, false, |c, ms| {
                     record(c, m, ms)
                 })?);
             }
@@ -363,83 +468,22 @@ impl<'m> Runner<'m> {
                 .into_iter()
                 .filter(|d| !matches!(d, Drift::OutOfOrder { .. }))
                 .collect();
+            // With a target, what lies beyond it stays pending.
+            let pending = self
+                .set(backend)
+                .iter()
+                .filter(|m| {
+                    target.is_some_and(|t| cmp_versions(m.version, t) == Ordering::Greater)
+                        && !applied.iter().any(|r| r.version == m.version)
+                })
+                .map(MigrationRef::from)
+                .collect();
             Ok(RunReport {
                 version_before: cmp.current_version,
                 version_after: after,
                 steps,
-                pending: Vec::new(),
+                pending,
                 drift,
-            })
-        })
-    }
-
-    /// Reverts the newest `count` applied migrations with their `down.sql`, newest first.
-    pub fn revert(
-        &self,
-        conn: &mut DbConnection,
-        count: usize,
-    ) -> Result<RunReport, MigrationError> {
-        locked(conn, &self.options, |conn, budget| {
-            let backend = conn.backend();
-            let recorded = applied(conn).context("reading the applied migrations")?;
-            if count > recorded.len() {
-                return Err(MigrationError::Refused(format!(
-                    "cannot revert {count} migrations: only {} are applied",
-                    recorded.len()
-                )));
-            }
-            let before = recorded.last().map(|r| r.version.clone());
-            if !self.options.ignore_live_pins {
-                let pins = live_pins(conn, self.options.pin_window)
-                    .context("reading the live functions")?;
-                for row in recorded.iter().rev().take(count) {
-                    let needed_by = compat::needing(row.crate_version.as_deref(), &pins);
-                    if !needed_by.is_empty() {
-                        return Err(MigrationError::RevertBlocked {
-                            version: row.version.clone(),
-                            name: row.name.clone(),
-                            needed_by,
-                        });
-                    }
-                }
-            }
-            let mut steps = Vec::new();
-            for row in recorded.iter().rev().take(count) {
-                let m = self.set(backend).iter().find(|m| m.version == row.version).ok_or_else(|| {
-                    MigrationError::Refused(format!(
-                        "cannot revert {} ({}): this crate version does not embed it; revert with the crate version that applied it",
-                        row.version, row.name
-                    ))
-                })?;
-                if m.checksum() != row.checksum.trim() {
-                    return Err(MigrationError::ChecksumMismatch {
-                        version: row.version.clone(),
-                        name: m.name.to_owned(),
-                        recorded: row.checksum.trim().to_owned(),
-                        embedded: m.checksum(),
-                    });
-                }
-                let down = m.down.ok_or_else(|| {
-                    MigrationError::Refused(format!(
-                        "cannot revert {} ({}): it has no down.sql",
-                        m.version, m.name
-                    ))
-                })?;
-                steps.push(run_step_retrying(conn, budget, m, down, |c, _| {
-                    unrecord(c, m.version)
-                })?);
-            }
-            let after = applied_after(conn)?;
-            let cmp = compare(
-                self.set(backend),
-                &applied(conn).context("reading the applied migrations")?,
-            );
-            Ok(RunReport {
-                version_before: before,
-                version_after: after,
-                steps,
-                pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
-                drift: cmp.drift,
             })
         })
     }

@@ -9,11 +9,13 @@ mod facts;
 mod models;
 mod pool;
 mod resume;
+mod revert;
 mod role;
 mod runner;
 mod stats;
 mod timeouts;
 mod uow;
+mod walk;
 
 use bookstore_schema::DbConnection;
 
