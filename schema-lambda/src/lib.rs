@@ -176,26 +176,43 @@ pub enum Action {
         /// floor: an operator's explicit override of the compatibility window.
         #[serde(default)]
         ignore_live_pins: bool,
+        /// Stop after this version (default: apply every pending migration).
+        #[serde(default)]
+        to: Option<String>,
     },
     /// Report applied, pending and drift.
     Status,
     /// Report what `migrate` would run, with the SQL.
     Plan,
-    /// Run `down.sql` of the newest `count` migrations.
+    /// Run `down.sql` of the newest `count` migrations, or of every one newer than `to`.
     Revert {
-        /// How many (default 1).
-        #[serde(default = "one")]
-        count: usize,
+        /// How many (default 1; not with `to`).
+        #[serde(default)]
+        count: Option<usize>,
+        /// Revert every migration newer than this version (not with `count`).
+        #[serde(default)]
+        to: Option<String>,
         /// Revert although live functions need the migrations (an explicit override).
         #[serde(default)]
         ignore_live_pins: bool,
+        /// Revert although `down.sql` drops tables or columns holding data (an explicit
+        /// decision, after a backup).
+        #[serde(default)]
+        allow_data_loss: bool,
     },
     /// Adopt a database the Python bookstore created.
     Baseline,
 }
 
-fn one() -> usize {
-    1
+impl Action {
+    /// What an empty event, a CDK trigger or a CloudFormation `Create`/`Update` asks for.
+    pub fn migrate() -> Self {
+        Self::Migrate {
+            allow_out_of_order: false,
+            ignore_live_pins: false,
+            to: None,
+        }
+    }
 }
 
 impl Action {
@@ -244,22 +261,10 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
     let bad = |reason: String| SchemaLambdaError::BadEvent(reason);
     match event {
         Value::Null => {
-            return Ok((
-                Request::Run(Action::Migrate {
-                    allow_out_of_order: false,
-                    ignore_live_pins: false,
-                }),
-                Origin::Direct,
-            ));
+            return Ok((Request::Run(Action::migrate()), Origin::Direct));
         }
         Value::Object(map) if map.is_empty() => {
-            return Ok((
-                Request::Run(Action::Migrate {
-                    allow_out_of_order: false,
-                    ignore_live_pins: false,
-                }),
-                Origin::Direct,
-            ));
+            return Ok((Request::Run(Action::migrate()), Origin::Direct));
         }
         Value::Object(map) if map.contains_key("RequestType") => {
             let request: CloudFormationCustomResourceRequest =
@@ -271,10 +276,7 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
                         physical_resource_id: delete.physical_resource_id,
                     }
                 }
-                _ => Request::Run(Action::Migrate {
-                    allow_out_of_order: false,
-                    ignore_live_pins: false,
-                }),
+                _ => Request::Run(Action::migrate()),
             };
             return Ok((request, Origin::CustomResource));
         }
@@ -284,6 +286,14 @@ pub fn parse_event(event: &Value) -> Result<(Request, Origin), SchemaLambdaError
     let action: Action = serde_json::from_value(event.clone()).map_err(|e| {
         bad(format!("{e}; expected {{\"action\": \"migrate\" | \"status\" | \"plan\" | \"revert\" | \"baseline\"}}"))
     })?;
+    if let Action::Revert {
+        count: Some(_),
+        to: Some(_),
+        ..
+    } = &action
+    {
+        return Err(bad("revert takes `count` or `to`, not both".to_owned()));
+    }
     Ok((Request::Run(action), Origin::Direct))
 }
 
@@ -481,20 +491,33 @@ pub fn run_until(
         Action::Migrate {
             allow_out_of_order,
             ignore_live_pins,
+            to,
         } => {
             // The app role is ensured by the runner, under its lock.
-            let options = options(*allow_out_of_order, *ignore_live_pins)
-                .with_app_role(config.app_role.clone());
-            Report::from_run("migrate", backend, runner(options).migrate(conn)?)
+            let runner = runner(
+                options(*allow_out_of_order, *ignore_live_pins)
+                    .with_app_role(config.app_role.clone()),
+            );
+            let run = match to {
+                Some(version) => runner.migrate_to(conn, version)?,
+                None => runner.migrate(conn)?,
+            };
+            Report::from_run("migrate", backend, run)
         }
         Action::Revert {
             count,
+            to,
             ignore_live_pins,
-        } => Report::from_run(
-            "revert",
-            backend,
-            runner(options(false, *ignore_live_pins)).revert(conn, *count)?,
-        ),
+            allow_data_loss,
+        } => {
+            let runner =
+                runner(options(false, *ignore_live_pins).with_allow_data_loss(*allow_data_loss));
+            let run = match to {
+                Some(version) => runner.revert_to(conn, version)?,
+                None => runner.revert(conn, count.unwrap_or(1))?,
+            };
+            Report::from_run("revert", backend, run)
+        }
         Action::Baseline => Report::from_run(
             "baseline",
             backend,
@@ -618,13 +641,7 @@ mod tests {
         for event in [json!({}), Value::Null] {
             assert_eq!(
                 parse_event(&event).unwrap(),
-                (
-                    Request::Run(Action::Migrate {
-                        allow_out_of_order: false,
-                        ignore_live_pins: false,
-                    }),
-                    Origin::Direct
-                )
+                (Request::Run(Action::migrate()), Origin::Direct)
             );
         }
     }
@@ -636,15 +653,35 @@ mod tests {
                 .unwrap()
                 .0,
             Request::Run(Action::Revert {
-                count: 2,
-                ignore_live_pins: false
+                count: Some(2),
+                to: None,
+                ignore_live_pins: false,
+                allow_data_loss: false,
             })
         );
         assert_eq!(
-            parse_event(&json!({"action": "revert"})).unwrap().0,
+            parse_event(
+                &json!({"action": "revert", "to": "20240101000000", "allow_data_loss": true})
+            )
+            .unwrap()
+            .0,
             Request::Run(Action::Revert {
-                count: 1,
-                ignore_live_pins: false
+                count: None,
+                to: Some("20240101000000".into()),
+                ignore_live_pins: false,
+                allow_data_loss: true,
+            })
+        );
+        let err = parse_event(&json!({"action": "revert", "count": 1, "to": "1"})).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        assert_eq!(
+            parse_event(&json!({"action": "migrate", "to": "20240101000000"}))
+                .unwrap()
+                .0,
+            Request::Run(Action::Migrate {
+                allow_out_of_order: false,
+                ignore_live_pins: false,
+                to: Some("20240101000000".into()),
             })
         );
         assert_eq!(

@@ -6,18 +6,33 @@ use std::{path::PathBuf, time::Duration};
 
 use schema_lambda::{Action, Config, connect, dir, render, run};
 
-const USAGE: &str =
-    "usage: schema-admin <plan|migrate|status|revert [N]|baseline> [--json] [--allow-out-of-order] [--ignore-live-pins]
-                    [--max-lock-wait=SECS] [--migrations-dir=DIR] [--allow-tcp-relay]
+const USAGE: &str = "usage: schema-admin <action> [--json] [--max-lock-wait=SECS] [--migrations-dir=DIR] [--allow-tcp-relay]
+actions:
+  plan
+  status
+  migrate [--to VERSION] [--allow-out-of-order] [--ignore-live-pins]
+  revert [N | --to VERSION] [--allow-data-loss] [--ignore-live-pins]
+  baseline
 reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
 APP_DB_ROLE (default bookstore_app), SCHEMA_LOCK_TIMEOUT_SECS, SCHEMA_PIN_WINDOW_SECS,
 SCHEMA_STEP_LOCK_TIMEOUT_MS, SCHEMA_STEP_STATEMENT_TIMEOUT_SECS, SCHEMA_MAX_LOCK_WAIT_SECS
 and SCHEMA_ALLOW_TCP_RELAY";
 
-const FLAGS: [&str; 4] = [
+/// Options that stand alone.
+const FLAGS: [&str; 5] = [
     "--json",
     "--allow-out-of-order",
     "--ignore-live-pins",
+    "--allow-data-loss",
+    "--allow-tcp-relay",
+];
+/// Options that take a value (`--to V` or `--to=V`).
+const VALUED: [&str; 3] = ["--to", "--max-lock-wait", "--migrations-dir"];
+/// Options every action takes.
+const GLOBAL: [&str; 4] = [
+    "--json",
+    "--max-lock-wait",
+    "--migrations-dir",
     "--allow-tcp-relay",
 ];
 
@@ -27,62 +42,132 @@ struct Valued {
     max_lock_wait: Option<Duration>,
     migrations_dir: Option<PathBuf>,
 }
+/// The command line cut into words, flags and valued options.
+#[derive(Default)]
+struct Args<'a> {
+    words: Vec<&'a str>,
+    flags: Vec<&'a str>,
+    values: Vec<(&'a str, &'a str)>,
+}
 
-fn valued(args: &[String]) -> Result<Valued, String> {
-    let mut out = Valued::default();
-    for arg in args {
-        if let Some(secs) = arg.strip_prefix("--max-lock-wait=") {
-            let secs: u64 = secs
-                .parse()
-                .map_err(|_| format!("--max-lock-wait takes whole seconds, got `{secs}`"))?;
-            out.max_lock_wait = Some(Duration::from_secs(secs));
-        } else if let Some(dir) = arg.strip_prefix("--migrations-dir=") {
-            out.migrations_dir = Some(PathBuf::from(dir));
+impl<'a> Args<'a> {
+    fn parse(args: &'a [String]) -> Result<Self, String> {
+        let mut out = Self::default();
+        let mut rest = args.iter().map(String::as_str);
+        while let Some(arg) = rest.next() {
+            if !arg.starts_with("--") {
+                out.words.push(arg);
+            } else if FLAGS.contains(&arg) {
+                out.flags.push(arg);
+            } else if let Some((name, value)) =
+                arg.split_once('=').filter(|(n, _)| VALUED.contains(n))
+            {
+                out.values.push((name, value));
+            } else if VALUED.contains(&arg) {
+                let value = rest
+                    .next()
+                    .filter(|v| !v.starts_with("--"))
+                    .ok_or_else(|| format!("{arg} takes a value"))?;
+                out.values.push((arg, value));
+            } else {
+                return Err(format!("unknown option {arg}"));
+            }
+        }
+        Ok(out)
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.flags.contains(&name)
+    }
+
+    fn value(&self, name: &str) -> Option<String> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+
+    /// Refuses options that `action` does not take.
+    fn only(&self, action: &str, allowed: &[&str]) -> Result<(), String> {
+        let given = self
+            .flags
+            .iter()
+            .copied()
+            .chain(self.values.iter().map(|(n, _)| *n));
+        match given
+            .filter(|n| !GLOBAL.contains(n))
+            .find(|n| !allowed.contains(n))
+        {
+            Some(option) => Err(format!("{action} does not take {option}")),
+            None => Ok(()),
         }
     }
-    Ok(out)
 }
 
-fn is_valued(arg: &str) -> bool {
-    arg.starts_with("--max-lock-wait=") || arg.starts_with("--migrations-dir=")
-}
-
-fn parse(args: &[String]) -> Result<(Action, bool), String> {
-    let json = args.iter().any(|a| a == "--json");
-    let allow_out_of_order = args.iter().any(|a| a == "--allow-out-of-order");
-    let ignore_live_pins = args.iter().any(|a| a == "--ignore-live-pins");
-    let words: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let Some(flag) = args
-        .iter()
-        .find(|a| a.starts_with("--") && !FLAGS.contains(&a.as_str()) && !is_valued(a))
-    {
-        return Err(format!("unknown option {flag}"));
-    }
-    let action = match words.as_slice() {
-        ["plan"] => Action::Plan,
-        ["migrate"] => Action::Migrate {
-            allow_out_of_order,
-            ignore_live_pins,
-        },
-        ["status"] => Action::Status,
-        ["baseline"] => Action::Baseline,
-        ["revert"] => Action::Revert {
-            count: 1,
-            ignore_live_pins,
-        },
-        ["revert", n] => Action::Revert {
-            count: n
-                .parse()
-                .map_err(|_| format!("revert takes a count, got `{n}`"))?,
-            ignore_live_pins,
-        },
+fn parse(args: &[String]) -> Result<(Action, bool, Valued), String> {
+    let args = Args::parse(args)?;
+    let json = args.flag("--json");
+    let valued = Valued {
+        max_lock_wait: args
+            .value("--max-lock-wait")
+            .map(|secs| {
+                secs.parse()
+                    .map(Duration::from_secs)
+                    .map_err(|_| format!("--max-lock-wait takes whole seconds, got `{secs}`"))
+            })
+            .transpose()?,
+        migrations_dir: args.value("--migrations-dir").map(PathBuf::from),
+    };
+    let action = match args.words.as_slice() {
+        ["plan"] => {
+            args.only("plan", &[])?;
+            Action::Plan
+        }
+        ["status"] => {
+            args.only("status", &[])?;
+            Action::Status
+        }
+        ["baseline"] => {
+            args.only("baseline", &[])?;
+            Action::Baseline
+        }
+        ["migrate"] => {
+            args.only(
+                "migrate",
+                &["--to", "--allow-out-of-order", "--ignore-live-pins"],
+            )?;
+            Action::Migrate {
+                allow_out_of_order: args.flag("--allow-out-of-order"),
+                ignore_live_pins: args.flag("--ignore-live-pins"),
+                to: args.value("--to"),
+            }
+        }
+        ["revert", rest @ ..] if rest.len() <= 1 => {
+            args.only(
+                "revert",
+                &["--to", "--allow-data-loss", "--ignore-live-pins"],
+            )?;
+            let count = rest
+                .first()
+                .map(|n| {
+                    n.parse()
+                        .map_err(|_| format!("revert takes a count, got `{n}`"))
+                })
+                .transpose()?;
+            let to = args.value("--to");
+            if count.is_some() && to.is_some() {
+                return Err("revert takes a count or --to, not both".into());
+            }
+            Action::Revert {
+                count,
+                to,
+                ignore_live_pins: args.flag("--ignore-live-pins"),
+                allow_data_loss: args.flag("--allow-data-loss"),
+            }
+        }
         _ => return Err("expected one action".into()),
     };
-    Ok((action, json))
+    Ok((action, json, valued))
 }
 
 fn main() -> ExitCode {
@@ -93,8 +178,7 @@ fn main() -> ExitCode {
         )
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let parsed = parse(&args).and_then(|(action, json)| {
-        let valued = valued(&args)?;
+    let parsed = parse(&args).and_then(|(action, json, valued)| {
         let migrations = valued
             .migrations_dir
             .as_deref()

@@ -182,6 +182,49 @@ fn schema_admin_applies_inspects_and_reverts_the_schema_as_the_readme_says() {
 }
 
 #[test]
+fn schema_admin_and_the_event_revert_and_migrate_to_a_named_version() {
+    let db = TestDb::empty("schema_admin_to");
+    let config = config_for(&db);
+    let all = migrate::embedded(Backend::Postgres);
+    let first = all[0].version;
+    let (code, out, err) = schema_admin(&db, &["migrate", "--to", first, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["schema_version_after"], first);
+    assert_eq!(json["pending"].as_array().unwrap().len(), all.len() - 1);
+    handle(&config, &json!({"action": "migrate"})).unwrap();
+
+    let reverted = handle(
+        &config,
+        &json!({"action": "revert", "to": first, "allow_data_loss": true}),
+    )
+    .unwrap();
+    assert_eq!(reverted["schema_version_after"], first);
+    assert_eq!(reverted["applied"].as_array().unwrap().len(), all.len() - 1);
+    let (code, _, err) = schema_admin(&db, &["revert", "--to=20990101000000"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is not applied") && err.contains("(Refused)"),
+        "{err}"
+    );
+    let (code, _, err) = schema_admin(&db, &["revert", "1", "--to", first]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not both"), "{err}");
+    let (code, _, err) = schema_admin(&db, &["status", "--allow-data-loss"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("status does not take --allow-data-loss"),
+        "{err}"
+    );
+    let (code, _, err) = schema_admin(&db, &["migrate", "--to"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--to takes a value"), "{err}");
+    let (code, out, err) = schema_admin(&db, &["migrate", "--to", head()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("{first} -> {}", head())), "{out}");
+}
+
+#[test]
 fn no_url_form_puts_the_password_in_schema_admins_output_or_logs() {
     let db = TestDb::migrated("schema_admin_url_forms");
     // The test server's host, port and database, with a password (`hunter2`, cut by each
