@@ -61,8 +61,12 @@ pub fn render(report: &Report) -> String {
             } else {
                 String::new()
             };
+            let resumed = match s.statements_skipped {
+                0 => String::new(),
+                n => format!(" (resumed: {n} statements done by an earlier run)"),
+            };
             out.push_str(&format!(
-                "  {} {:<40} {} ms{waited}\n",
+                "  {} {:<40} {} ms{waited}{resumed}\n",
                 s.version, s.name, s.duration_ms
             ));
         }

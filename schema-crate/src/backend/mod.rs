@@ -80,6 +80,10 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// The catalog queries `baseline` compares shapes with, or `None` when the backend
     /// cannot be baselined.
     const CATALOG: Option<CatalogQueries>;
+    /// A query listing the indexes of the current schema that a failed concurrent build
+    /// left INVALID (`index_name`, `table_name`), or `None` when the backend builds no
+    /// index concurrently.
+    const INVALID_INDEXES: Option<&'static str>;
     /// The SQL that leaves the app role with exactly DML on its tables (each with a
     /// serial `id`), read access to the bookkeeping table, read, insert and update on the
     /// later tables once they exist, and its settings as the role's own session defaults; or

@@ -31,6 +31,16 @@ impl Dialect for PgConnection {
          WHERE n.nspname = $1 AND con.contype IN ('p', 'f') ORDER BY 1",
     });
 
+    const INVALID_INDEXES: Option<&'static str> = Some(
+        "SELECT c.relname::text AS index_name, t.relname::text AS table_name
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND NOT i.indisvalid
+         ORDER BY 1",
+    );
+
     fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()> {
         // Named statements pin RDS Proxy sessions and break under pgbouncer's
         // transaction mode; unnamed ones work everywhere.

@@ -16,6 +16,9 @@ impl Dialect for SqliteConnection {
     /// Baseline adopts the Python app's PostgreSQL databases; there is no SQLite one.
     const CATALOG: Option<CatalogQueries> = None;
 
+    /// SQLite builds every index inside a transaction: none is ever left half built.
+    const INVALID_INDEXES: Option<&'static str> = None;
+
     fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()> {
         // Foreign keys are off by default in SQLite; WAL lets readers run beside a writer.
         self.batch_execute(&format!(

@@ -74,7 +74,7 @@ pub enum MigrationError {
         newest_applied: String,
     },
     /// A migration's SQL failed.
-    #[error("migration {version} ({name}) failed: {message}{}", if *transactional { "; the database is as it was before this migration" } else { "; it runs outside a transaction, so statements before the failing one stay applied; fix the cause and run migrate again" })]
+    #[error("migration {version} ({name}) failed: {message}{}", if *transactional { "; the database is as it was before this migration" } else { "; it runs outside a transaction, so statements before the failing one stay applied (and recorded): fix the cause and run migrate again, which continues at the failing statement" })]
     #[non_exhaustive]
     MigrationFailed {
         /// The migration's version.

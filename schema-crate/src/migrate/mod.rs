@@ -39,19 +39,13 @@ mod lock;
 )]
 mod metadata;
 mod migration;
+mod progress;
 mod report;
 mod retry;
 mod revert;
 mod role;
 mod runner;
 mod session;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the revert guard and the index rebuild read DDL next"
-    )
-)]
 mod sql;
 
 use std::time::Duration;
@@ -70,6 +64,7 @@ pub use self::{
     compat::{BlockedContract, DEFAULT_PIN_WINDOW, LivePin, PINS_TABLE, live_pins, record_pin},
     error::MigrationError,
     migration::{Migration, Phase, embedded, head_version},
+    progress::PROGRESS_TABLE,
     report::{
         AppliedMigration, Drift, MigrationRef, Plan, PlannedMigration, RunReport, SchemaCheck,
         Status, Step,

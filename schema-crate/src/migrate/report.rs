@@ -97,6 +97,15 @@ pub enum Drift {
         /// Name.
         name: String,
     },
+    /// An index a failed `CREATE INDEX CONCURRENTLY` left INVALID: not used by queries,
+    /// yet updated on every write. A rerun of the migration that builds it drops it and
+    /// builds it again; an index built out of band is for its owner to drop or rebuild.
+    InvalidIndex {
+        /// The index.
+        index: String,
+        /// Its table.
+        table: String,
+    },
 }
 
 /// What [`Runner::status`](super::Runner::status) reports.
@@ -163,6 +172,9 @@ pub struct Step {
     pub retries: u32,
     /// Time spent in those attempts and the pauses after them (included in `duration_ms`).
     pub lock_wait_ms: i64,
+    /// Statements of a non-transactional migration an earlier, failed run completed,
+    /// which this run skipped (0 otherwise).
+    pub statements_skipped: usize,
 }
 
 impl Step {
@@ -173,6 +185,7 @@ impl Step {
             duration_ms,
             retries: 0,
             lock_wait_ms: 0,
+            statements_skipped: 0,
         }
     }
 }

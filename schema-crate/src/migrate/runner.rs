@@ -201,6 +201,11 @@ pub(super) fn run_step_retrying(
     Ok(step)
 }
 
+/// The database's message with what the runner adds to it.
+fn diesel_note(error: diesel::result::Error, note: &str) -> String {
+    format!("{error}{note}")
+}
+
 /// Why a step's transaction ended early: its SQL failed, or a guard refused it.
 enum StepError {
     Sql(diesel::result::Error),
@@ -224,10 +229,10 @@ pub(super) fn run_step(
     bookkeeping: impl Fn(&mut DbConnection, i64) -> QueryResult<()>,
 ) -> Result<Step, MigrationError> {
     let started = Instant::now();
-    let failed = |source: diesel::result::Error| MigrationError::MigrationFailed {
+    let failed = |message: String| MigrationError::MigrationFailed {
         version: m.version.to_owned(),
         name: m.name.to_owned(),
-        message: source.to_string(),
+        message,
         transactional: m.run_in_transaction,
     };
     let refuse = |losses: Vec<String>| MigrationError::DataLoss {
@@ -235,6 +240,7 @@ pub(super) fn run_step(
         name: m.name.to_owned(),
         losses,
     };
+    let mut statements_skipped = 0;
     if m.run_in_transaction {
         transactional(conn, |c| -> Result<(), StepError> {
             let before = guard_data
@@ -254,7 +260,7 @@ pub(super) fn run_step(
             Ok(bookkeeping(c, elapsed_ms(started))?)
         })
         .map_err(|e| match e {
-            StepError::Sql(e) => failed(e),
+            StepError::Sql(e) => failed(e.to_string()),
             StepError::Refused(e) => e,
         })?;
     } else {
@@ -266,14 +272,18 @@ pub(super) fn run_step(
             }
         }
         // PostgreSQL runs a multi-statement string as one implicit transaction, which
-        // `CONCURRENTLY` refuses: one statement at a time, cut by the tokenizer.
-        for statement in sql::split_statements(sql) {
-            conn.batch_execute(statement).map_err(failed)?;
-        }
-        bookkeeping(conn, elapsed_ms(started))
-            .context("recording a non-transactional migration")?;
+        // `CONCURRENTLY` refuses: one statement at a time, cut by the tokenizer, each
+        // recorded so that a rerun continues where this one stopped.
+        statements_skipped = progress::run_resumable(
+            conn,
+            m,
+            sql,
+            |e, note| failed(diesel_note(e, &note)),
+            |c| bookkeeping(c, elapsed_ms(started)),
+        )?;
     }
-    let step = Step::new(m.version, m.name, elapsed_ms(started));
+    let mut step = Step::new(m.version, m.name, elapsed_ms(started));
+    step.statements_skipped = statements_skipped;
     tracing::info!(migration.version = %step.version, migration.name = %step.name, duration_ms = step.duration_ms, "migration step done");
     Ok(step)
 }
@@ -339,8 +349,10 @@ impl<'m> Runner<'m> {
     pub fn status(&self, conn: &mut DbConnection) -> Result<Status, MigrationError> {
         let backend = conn.backend();
         let applied = applied(conn).context("reading the applied migrations")?;
-        let cmp = compare(self.set(backend), &applied);
+        let mut cmp = compare(self.set(backend), &applied);
         let blocked = self.blocked(conn, &cmp.pending)?;
+        cmp.drift
+            .extend(progress::invalid_indexes(conn).context("reading INVALID indexes")?);
         Ok(Status {
             backend,
             current_version: cmp.current_version,
@@ -467,6 +479,7 @@ impl<'m> Runner<'m> {
                 .drift
                 .into_iter()
                 .filter(|d| !matches!(d, Drift::OutOfOrder { .. }))
+                .chain(progress::invalid_indexes(conn).context("reading INVALID indexes")?)
                 .collect();
             // With a target, what lies beyond it stays pending.
             let pending = self
