@@ -179,11 +179,23 @@ pub enum Action {
         /// Stop after this version (default: apply every pending migration).
         #[serde(default)]
         to: Option<String>,
+        /// The digest of the approved plan: refuse (`PlanChanged`) if what would run
+        /// differs.
+        #[serde(default)]
+        expected_digest: Option<String>,
     },
     /// Report applied, pending and drift.
     Status,
-    /// Report what `migrate` would run, with the SQL.
-    Plan,
+    /// Report what `migrate` would run, with the SQL and the plan's digest.
+    Plan {
+        /// Run the pending transactional migrations in a transaction that is rolled back,
+        /// reporting per statement its time, the locks it took and the tables' sizes.
+        #[serde(default)]
+        rehearse: bool,
+        /// Plan up to this version (as `migrate` with `to` would run).
+        #[serde(default)]
+        to: Option<String>,
+    },
     /// Run `down.sql` of the newest `count` migrations, or of every one newer than `to`.
     Revert {
         /// How many (default 1; not with `to`).
@@ -211,6 +223,7 @@ impl Action {
             allow_out_of_order: false,
             ignore_live_pins: false,
             to: None,
+            expected_digest: None,
         }
     }
 }
@@ -221,7 +234,7 @@ impl Action {
         match self {
             Self::Migrate { .. } => "migrate",
             Self::Status => "status",
-            Self::Plan => "plan",
+            Self::Plan { .. } => "plan",
             Self::Revert { .. } => "revert",
             Self::Baseline => "baseline",
         }
@@ -319,6 +332,9 @@ pub struct Report {
     /// Pending contract migrations that `migrate` refuses while live functions pin a
     /// version below their floor (`plan` and `status`).
     pub blocked: Vec<BlockedContract>,
+    /// `plan`: the digest of what `migrate` would do (pass it back as `expected_digest`);
+    /// `migrate`: the digest of what it did.
+    pub plan_digest: Option<String>,
     /// `status`: every applied migration with when and how long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
@@ -338,6 +354,7 @@ impl Report {
             applied: run.steps,
             pending: run.pending,
             drift: run.drift,
+            plan_digest: run.plan_digest,
             blocked: Vec::new(),
             status: None,
             plan: None,
@@ -492,11 +509,13 @@ pub fn run_until(
             allow_out_of_order,
             ignore_live_pins,
             to,
+            expected_digest,
         } => {
             // The app role is ensured by the runner, under its lock.
             let runner = runner(
                 options(*allow_out_of_order, *ignore_live_pins)
-                    .with_app_role(config.app_role.clone()),
+                    .with_app_role(config.app_role.clone())
+                    .with_expected_digest(expected_digest.clone()),
             );
             let run = match to {
                 Some(version) => runner.migrate_to(conn, version)?,
@@ -535,12 +554,18 @@ pub fn run_until(
                 pending: status.pending.clone(),
                 drift: status.drift.clone(),
                 blocked: status.blocked.clone(),
+                plan_digest: None,
                 status: Some(status),
                 plan: None,
             }
         }
-        Action::Plan => {
-            let plan = runner(options(false, false)).plan(conn)?;
+        Action::Plan { rehearse, to } => {
+            let runner = runner(options(false, false));
+            let plan = match (rehearse, to) {
+                (true, to) => runner.rehearse(conn, to.as_deref())?,
+                (false, Some(version)) => runner.plan_to(conn, version)?,
+                (false, None) => runner.plan(conn)?,
+            };
             Report {
                 action: "plan",
                 crate_version: bookstore_schema::VERSION,
@@ -551,6 +576,7 @@ pub fn run_until(
                 pending: plan.pending.iter().map(MigrationRef::from).collect(),
                 drift: plan.drift.clone(),
                 blocked: plan.blocked.clone(),
+                plan_digest: Some(plan.digest.clone()),
                 status: None,
                 plan: Some(plan),
             }
@@ -682,6 +708,23 @@ mod tests {
                 allow_out_of_order: false,
                 ignore_live_pins: false,
                 to: Some("20240101000000".into()),
+                expected_digest: None,
+            })
+        );
+        assert_eq!(
+            parse_event(&json!({"action": "plan", "rehearse": true}))
+                .unwrap()
+                .0,
+            Request::Run(Action::Plan {
+                rehearse: true,
+                to: None
+            })
+        );
+        assert_eq!(
+            parse_event(&json!({"action": "plan"})).unwrap().0,
+            Request::Run(Action::Plan {
+                rehearse: false,
+                to: None
             })
         );
         assert_eq!(

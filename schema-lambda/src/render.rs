@@ -1,5 +1,7 @@
 //! A report as `schema-admin` prints it for people (without `--json`).
 
+use bookstore_schema::migrate::Rehearsal;
+
 use crate::Report;
 
 /// Renders a report for people (`schema-admin` without `--json`).
@@ -30,9 +32,13 @@ pub fn render(report: &Report) -> String {
         }
     } else if let Some(plan) = &report.plan {
         out.push_str(&format!(
-            "schema version: {}\n",
-            version(&plan.current_version)
+            "schema version: {}\nplan digest: {} (migrate --expect-digest applies exactly this plan)\n",
+            version(&plan.current_version),
+            plan.digest
         ));
+        if let Some(rehearsal) = &plan.rehearsal {
+            render_rehearsal(&mut out, rehearsal);
+        }
         for p in &plan.pending {
             let tx = if p.run_in_transaction {
                 "in one transaction"
@@ -52,6 +58,9 @@ pub fn render(report: &Report) -> String {
             version(&report.schema_version_before),
             version(&report.schema_version_after)
         ));
+        if let Some(digest) = &report.plan_digest {
+            out.push_str(&format!("plan digest: {digest}\n"));
+        }
         for s in &report.applied {
             let waited = if s.retries > 0 {
                 format!(
@@ -115,4 +124,40 @@ pub fn render(report: &Report) -> String {
         }
     }
     out
+}
+
+/// A rehearsal: per migration its outcome, per statement its time, locks and sizes.
+fn render_rehearsal(out: &mut String, rehearsal: &Rehearsal) {
+    out.push_str(&format!(
+        "rehearsal (rolled back, {} ms):\n",
+        rehearsal.duration_ms
+    ));
+    for m in &rehearsal.migrations {
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            m.version,
+            m.name,
+            m.outcome.replace('_', " ")
+        ));
+        for s in &m.statements {
+            let first = s.sql.lines().next().unwrap_or_default();
+            let cut: String = first.chars().take(72).collect();
+            let more = if cut.len() < s.sql.len() { " …" } else { "" };
+            out.push_str(&format!("    {} ms  {cut}{more}\n", s.duration_ms));
+            for l in &s.locks {
+                let rows = if l.rows_estimate < 0 {
+                    "rows unknown".to_owned()
+                } else {
+                    format!("~{} rows", l.rows_estimate)
+                };
+                out.push_str(&format!(
+                    "      {} on {} {} ({} bytes, {rows})\n",
+                    l.mode, l.kind, l.relation, l.bytes
+                ));
+            }
+            if let Some(error) = &s.error {
+                out.push_str(&format!("      failed: {error}\n"));
+            }
+        }
+    }
 }

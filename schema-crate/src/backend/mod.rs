@@ -84,6 +84,13 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// left INVALID (`index_name`, `table_name`), or `None` when the backend builds no
     /// index concurrently.
     const INVALID_INDEXES: Option<&'static str>;
+    /// A query listing the locks this session holds on relations of user schemas, with
+    /// the size of each (`relation`, `kind`, `mode`, `bytes`, `rows_estimate`), or `None`
+    /// when the backend does not report locks.
+    const LOCKS_HELD: Option<&'static str>;
+    /// What a rehearsal transaction runs first: a `lock_timeout` of `lock_timeout_ms`
+    /// where the backend has one.
+    fn rehearsal_setup(lock_timeout_ms: u32) -> Option<String>;
     /// The SQL that leaves the app role with exactly DML on its tables (each with a
     /// serial `id`), read access to the bookkeeping table, read, insert and update on the
     /// later tables once they exist, and its settings as the role's own session defaults; or

@@ -41,6 +41,26 @@ impl Dialect for PgConnection {
          ORDER BY 1",
     );
 
+    const LOCKS_HELD: Option<&'static str> = Some(
+        "SELECT c.relname::text AS relation,
+                CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'i' THEN 'index'
+                     WHEN 'I' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
+                     WHEN 'm' THEN 'materialized view' ELSE c.relkind::text END AS kind,
+                l.mode::text AS mode,
+                pg_total_relation_size(c.oid) AS bytes,
+                c.reltuples::bigint AS rows_estimate
+         FROM pg_locks l
+         JOIN pg_class c ON c.oid = l.relation
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+         ORDER BY 1, 3",
+    );
+
+    fn rehearsal_setup(lock_timeout_ms: u32) -> Option<String> {
+        Some(format!("SET LOCAL lock_timeout = '{lock_timeout_ms}ms'"))
+    }
+
     fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()> {
         // Named statements pin RDS Proxy sessions and break under pgbouncer's
         // transaction mode; unnamed ones work everywhere.

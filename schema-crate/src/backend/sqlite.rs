@@ -19,6 +19,14 @@ impl Dialect for SqliteConnection {
     /// SQLite builds every index inside a transaction: none is ever left half built.
     const INVALID_INDEXES: Option<&'static str> = None;
 
+    /// A write transaction locks the whole database file: there is nothing finer to report.
+    const LOCKS_HELD: Option<&'static str> = None;
+
+    /// The busy timeout set on the session already bounds every wait.
+    fn rehearsal_setup(_lock_timeout_ms: u32) -> Option<String> {
+        None
+    }
+
     fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()> {
         // Foreign keys are off by default in SQLite; WAL lets readers run beside a writer.
         self.batch_execute(&format!(

@@ -231,6 +231,7 @@ pub(super) fn baseline(
             steps: vec![Step::new(first.version, first.name, 0)],
             pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
             drift: cmp.drift,
+            plan_digest: None,
         })
     })
 }

@@ -126,6 +126,17 @@ pub enum MigrationError {
         /// The live functions whose version embeds it.
         needed_by: Vec<LivePin>,
     },
+    /// `migrate` was given the digest of an approved plan, and what it would do differs.
+    #[error(
+        "the plan changed since it was approved (approved digest {expected}, now {actual}): another run applied migrations, or the pending set changed; run plan again, review it, and migrate with its digest"
+    )]
+    #[non_exhaustive]
+    PlanChanged {
+        /// The digest given.
+        expected: String,
+        /// The digest of what `migrate` would do now.
+        actual: String,
+    },
     /// A `down.sql` differs from the one embedded when its migration was applied.
     #[error(
         "cannot revert {version} ({name}): its down.sql changed since it was applied (recorded checksum {recorded}, embedded {embedded}); revert with the crate version that applied it, or restore its down.sql"
@@ -184,6 +195,7 @@ impl MigrationError {
             Self::BaselineMismatch { .. } => "BaselineMismatch",
             Self::ContractBlocked { .. } => "ContractBlocked",
             Self::RevertBlocked { .. } => "RevertBlocked",
+            Self::PlanChanged { .. } => "PlanChanged",
             Self::DownChecksumMismatch { .. } => "DownChecksumMismatch",
             Self::DataLoss { .. } => "DataLoss",
             Self::Refused(_) => "Refused",

@@ -39,6 +39,7 @@ mod lock;
 )]
 mod metadata;
 mod migration;
+mod plan;
 mod progress;
 mod report;
 mod retry;
@@ -64,6 +65,9 @@ pub use self::{
     compat::{BlockedContract, DEFAULT_PIN_WINDOW, LivePin, PINS_TABLE, live_pins, record_pin},
     error::MigrationError,
     migration::{Migration, Phase, embedded, head_version},
+    plan::{
+        LockTaken, REHEARSAL_LOCK_TIMEOUT_MS, Rehearsal, RehearsedMigration, RehearsedStatement,
+    },
     progress::PROGRESS_TABLE,
     report::{
         AppliedMigration, Drift, MigrationRef, Plan, PlannedMigration, RunReport, SchemaCheck,

@@ -155,6 +155,12 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     /// Pending contract migrations `migrate` will refuse, and the live functions why.
     pub blocked: Vec<BlockedContract>,
+    /// The digest of what `migrate` would do from here: give it to `migrate` (the event's
+    /// `expected_digest`, `schema-admin migrate --expect-digest`) to apply exactly this.
+    pub digest: String,
+    /// What a rehearsal found (`plan --rehearse`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<super::Rehearsal>,
 }
 
 /// A migration applied or reverted, with how long it took.
@@ -204,6 +210,8 @@ pub struct RunReport {
     pub pending: Vec<MigrationRef>,
     /// Differences found (e.g. migrations the database has and this crate does not).
     pub drift: Vec<Drift>,
+    /// `migrate`: the digest of the plan it carried out (what `plan` showed beforehand).
+    pub plan_digest: Option<String>,
 }
 
 /// Whether a database has every migration this crate embeds (checked by functions at cold start).

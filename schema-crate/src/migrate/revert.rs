@@ -102,6 +102,7 @@ impl Runner<'_> {
                 steps,
                 pending: cmp.pending.iter().map(|m| MigrationRef::from(*m)).collect(),
                 drift: cmp.drift,
+                plan_digest: None,
             })
         })
     }

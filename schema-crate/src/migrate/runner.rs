@@ -71,6 +71,9 @@ pub struct RunOptions {
     /// Revert although `down.sql` drops tables or columns that hold data: an operator's
     /// explicit decision (after a backup).
     pub allow_data_loss: bool,
+    /// The digest of the plan an operator approved: `migrate` refuses
+    /// ([`MigrationError::PlanChanged`]) when what it would do differs.
+    pub expected_digest: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -87,6 +90,7 @@ impl Default for RunOptions {
             app_role: None,
             allow_tcp_relay: false,
             allow_data_loss: false,
+            expected_digest: None,
         }
     }
 }
@@ -166,6 +170,13 @@ impl RunOptions {
     #[must_use]
     pub fn with_allow_data_loss(mut self, allow: bool) -> Self {
         self.allow_data_loss = allow;
+        self
+    }
+
+    /// These options applying only the plan whose digest is `digest` (`None`: any).
+    #[must_use]
+    pub fn with_expected_digest(mut self, digest: Option<String>) -> Self {
+        self.expected_digest = digest;
         self
     }
 }
@@ -290,7 +301,7 @@ pub(super) fn run_step(
 
 /// The pending migrations up to and including `target`, which must be in `set` and not
 /// older than the newest applied migration.
-fn up_to<'m>(
+pub(super) fn up_to<'m>(
     set: &[Migration],
     cmp: &Comparison<'m>,
     target: &str,
@@ -367,30 +378,14 @@ impl<'m> Runner<'m> {
         })
     }
 
-    /// What [`Runner::migrate`] would apply, with the SQL, without changing anything.
+    /// What [`Runner::migrate`] would apply, with the SQL and the plan's digest, without
+    /// changing anything.
     pub fn plan(&self, conn: &mut DbConnection) -> Result<Plan, MigrationError> {
-        let applied = applied(conn).context("reading the applied migrations")?;
-        let cmp = compare(self.set(conn.backend()), &applied);
-        let blocked = self.blocked(conn, &cmp.pending)?;
-        Ok(Plan {
-            current_version: cmp.current_version,
-            pending: cmp
-                .pending
-                .iter()
-                .map(|m| PlannedMigration {
-                    version: m.version.to_owned(),
-                    name: m.name.to_owned(),
-                    run_in_transaction: m.run_in_transaction,
-                    sql: m.up.to_owned(),
-                })
-                .collect(),
-            drift: cmp.drift,
-            blocked,
-        })
+        self.plan_until(conn, None, false)
     }
 
     /// The pending contract migrations live functions block (none with the override).
-    fn blocked(
+    pub(super) fn blocked(
         &self,
         conn: &mut DbConnection,
         pending: &[&Migration],
@@ -430,6 +425,15 @@ impl<'m> Runner<'m> {
             let mut cmp = compare(self.set(backend), &applied);
             if let Some(target) = target {
                 cmp.pending = up_to(self.set(backend), &cmp, target)?;
+            }
+            let plan_digest = plan::digest(backend, cmp.current_version.as_deref(), &cmp.pending);
+            if let Some(expected) = &self.options.expected_digest
+                && *expected != plan_digest
+            {
+                return Err(MigrationError::PlanChanged {
+                    expected: expected.clone(),
+                    actual: plan_digest,
+                });
             }
             if !cmp.mismatches.is_empty() {
                 return Err(cmp.mismatches.remove(0));
@@ -497,6 +501,7 @@ impl<'m> Runner<'m> {
                 steps,
                 pending,
                 drift,
+                plan_digest: Some(plan_digest),
             })
         })
     }

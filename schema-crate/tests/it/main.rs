@@ -7,6 +7,7 @@
 mod compat;
 mod facts;
 mod models;
+mod plan;
 mod pool;
 mod resume;
 mod revert;

@@ -8,9 +8,9 @@ use schema_lambda::{Action, Config, connect, dir, render, run};
 
 const USAGE: &str = "usage: schema-admin <action> [--json] [--max-lock-wait=SECS] [--migrations-dir=DIR] [--allow-tcp-relay]
 actions:
-  plan
+  plan [--rehearse] [--to VERSION]
   status
-  migrate [--to VERSION] [--allow-out-of-order] [--ignore-live-pins]
+  migrate [--to VERSION] [--expect-digest DIGEST] [--allow-out-of-order] [--ignore-live-pins]
   revert [N | --to VERSION] [--allow-data-loss] [--ignore-live-pins]
   baseline
 reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
@@ -19,15 +19,21 @@ SCHEMA_STEP_LOCK_TIMEOUT_MS, SCHEMA_STEP_STATEMENT_TIMEOUT_SECS, SCHEMA_MAX_LOCK
 and SCHEMA_ALLOW_TCP_RELAY";
 
 /// Options that stand alone.
-const FLAGS: [&str; 5] = [
+const FLAGS: [&str; 6] = [
     "--json",
+    "--rehearse",
     "--allow-out-of-order",
     "--ignore-live-pins",
     "--allow-data-loss",
     "--allow-tcp-relay",
 ];
 /// Options that take a value (`--to V` or `--to=V`).
-const VALUED: [&str; 3] = ["--to", "--max-lock-wait", "--migrations-dir"];
+const VALUED: [&str; 4] = [
+    "--to",
+    "--expect-digest",
+    "--max-lock-wait",
+    "--migrations-dir",
+];
 /// Options every action takes.
 const GLOBAL: [&str; 4] = [
     "--json",
@@ -120,8 +126,11 @@ fn parse(args: &[String]) -> Result<(Action, bool, Valued), String> {
     };
     let action = match args.words.as_slice() {
         ["plan"] => {
-            args.only("plan", &[])?;
-            Action::Plan
+            args.only("plan", &["--rehearse", "--to"])?;
+            Action::Plan {
+                rehearse: args.flag("--rehearse"),
+                to: args.value("--to"),
+            }
         }
         ["status"] => {
             args.only("status", &[])?;
@@ -134,12 +143,18 @@ fn parse(args: &[String]) -> Result<(Action, bool, Valued), String> {
         ["migrate"] => {
             args.only(
                 "migrate",
-                &["--to", "--allow-out-of-order", "--ignore-live-pins"],
+                &[
+                    "--to",
+                    "--expect-digest",
+                    "--allow-out-of-order",
+                    "--ignore-live-pins",
+                ],
             )?;
             Action::Migrate {
                 allow_out_of_order: args.flag("--allow-out-of-order"),
                 ignore_live_pins: args.flag("--ignore-live-pins"),
                 to: args.value("--to"),
+                expected_digest: args.value("--expect-digest"),
             }
         }
         ["revert", rest @ ..] if rest.len() <= 1 => {

@@ -225,6 +225,44 @@ fn schema_admin_and_the_event_revert_and_migrate_to_a_named_version() {
 }
 
 #[test]
+fn a_rehearsed_plan_gives_a_digest_that_migrate_applies_or_refuses() {
+    let db = TestDb::empty("schema_admin_digest");
+    let config = config_for(&db);
+    let plan = handle(&config, &json!({"action": "plan", "rehearse": true})).unwrap();
+    let digest = plan["plan_digest"].as_str().unwrap().to_owned();
+    assert_eq!(plan["plan"]["digest"], digest.as_str());
+    let rehearsed = plan["plan"]["rehearsal"]["migrations"].as_array().unwrap();
+    assert_eq!(rehearsed.len(), migrate::embedded(Backend::Postgres).len());
+    assert_eq!(rehearsed[0]["outcome"], "rehearsed");
+    assert!(
+        rehearsed[0]["statements"][0]["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["mode"] == "AccessExclusiveLock"),
+        "{}",
+        rehearsed[0]
+    );
+    let (code, out, _) = schema_admin(&db, &["plan", "--rehearse"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("plan digest: {digest}")) && out.contains("rehearsal (rolled back"),
+        "{out}"
+    );
+
+    let (code, _, err) = schema_admin(&db, &["migrate", "--expect-digest", "0000"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("(PlanChanged)"), "{err}");
+    let migrated = handle(
+        &config,
+        &json!({"action": "migrate", "expected_digest": digest}),
+    )
+    .unwrap();
+    assert_eq!(migrated["plan_digest"], digest.as_str());
+    assert_eq!(migrated["schema_version_after"], head());
+}
+
+#[test]
 fn no_url_form_puts_the_password_in_schema_admins_output_or_logs() {
     let db = TestDb::migrated("schema_admin_url_forms");
     // The test server's host, port and database, with a password (`hunter2`, cut by each
