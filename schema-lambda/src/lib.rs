@@ -183,6 +183,10 @@ pub enum Action {
         /// differs.
         #[serde(default)]
         expected_digest: Option<String>,
+        /// Apply migrations that touch tables whose structure drifted (an explicit
+        /// override of `DriftBlocked`).
+        #[serde(default)]
+        ignore_drift: bool,
     },
     /// Report applied, pending and drift.
     Status,
@@ -224,6 +228,7 @@ impl Action {
             ignore_live_pins: false,
             to: None,
             expected_digest: None,
+            ignore_drift: false,
         }
     }
 }
@@ -491,6 +496,7 @@ pub fn run_until(
             .with_allow_out_of_order(allow_out_of_order)
             .with_pin_window(config.pin_window)
             .with_ignore_live_pins(ignore_live_pins)
+            .with_app_role(config.app_role.clone())
             .with_step_lock_timeout(config.step_lock_timeout)
             .with_step_statement_timeout(config.step_statement_timeout)
             .with_max_lock_wait(config.max_lock_wait)
@@ -510,12 +516,13 @@ pub fn run_until(
             ignore_live_pins,
             to,
             expected_digest,
+            ignore_drift,
         } => {
             // The app role is ensured by the runner, under its lock.
             let runner = runner(
                 options(*allow_out_of_order, *ignore_live_pins)
-                    .with_app_role(config.app_role.clone())
-                    .with_expected_digest(expected_digest.clone()),
+                    .with_expected_digest(expected_digest.clone())
+                    .with_ignore_drift(*ignore_drift),
             );
             let run = match to {
                 Some(version) => runner.migrate_to(conn, version)?,
@@ -709,6 +716,7 @@ mod tests {
                 ignore_live_pins: false,
                 to: Some("20240101000000".into()),
                 expected_digest: None,
+                ignore_drift: false,
             })
         );
         assert_eq!(

@@ -150,6 +150,13 @@ pub(crate) struct AppRole<'a> {
 pub(crate) struct CatalogQueries {
     pub(crate) columns: &'static str,
     pub(crate) keys: &'static str,
+    /// Constraints, indexes and sequences (`kind`, `table_name`, `name`, `definition`
+    /// without schema names, `valid`).
+    pub(crate) objects: &'static str,
+    /// The table privileges of a role (second bind parameter) on the schema's tables
+    /// (`table_name`, `privileges` as `SELECT, INSERT, …` in that order); no rows when the
+    /// role does not exist.
+    pub(crate) grants: &'static str,
 }
 
 /// Runs `$body` with `$c` bound to the concrete diesel connection inside a

@@ -29,6 +29,41 @@ impl Dialect for PgConnection {
          LEFT JOIN pg_class rcl ON rcl.oid = con.confrelid
          LEFT JOIN pg_attribute ra ON ra.attrelid = con.confrelid AND ra.attnum = ANY (con.confkey)
          WHERE n.nspname = $1 AND con.contype IN ('p', 'f') ORDER BY 1",
+        objects: "SELECT 'constraint'::text AS kind, cl.relname::text AS table_name, con.conname::text AS name,
+                replace(pg_get_constraintdef(con.oid), ' NOT VALID', '') AS definition, con.convalidated AS valid
+         FROM pg_constraint con
+         JOIN pg_class cl ON cl.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = cl.relnamespace
+         WHERE n.nspname = $1
+         UNION ALL
+         SELECT 'index', t.relname::text, c.relname::text,
+                regexp_replace(pg_get_indexdef(c.oid), ' ON (ONLY )?[^ .]+\\.', ' ON \\1'), i.indisvalid
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_class t ON t.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1
+         UNION ALL
+         SELECT 'sequence', COALESCE(ot.relname::text, ''), sc.relname::text,
+                format('%s increment %s', format_type(sq.seqtypid, NULL), sq.seqincrement), true
+         FROM pg_class sc
+         JOIN pg_namespace n ON n.oid = sc.relnamespace
+         JOIN pg_sequence sq ON sq.seqrelid = sc.oid
+         LEFT JOIN pg_depend d ON d.objid = sc.oid AND d.classid = 'pg_class'::regclass
+              AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+         LEFT JOIN pg_class ot ON ot.oid = d.refobjid
+         WHERE n.nspname = $1 AND sc.relkind = 'S'
+         ORDER BY 1, 2, 3",
+        grants: "SELECT c.relname::text AS table_name,
+                string_agg(p.privilege, ', ' ORDER BY p.ord) AS privileges
+         FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         CROSS JOIN unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'])
+              WITH ORDINALITY AS p(privilege, ord)
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm')
+           AND CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = $2)
+                    THEN has_table_privilege($2, c.oid, p.privilege) ELSE false END
+         GROUP BY 1 ORDER BY 1",
     });
 
     const INVALID_INDEXES: Option<&'static str> = Some(

@@ -3,7 +3,8 @@
 //! The expected shape is not written down twice: migration 1 runs inside a throwaway
 //! schema in a transaction that is always rolled back, and the live tables are compared
 //! with what it created, column by column (type, length, nullability, default) and key
-//! by key.
+//! by key. The same probe, over every applied migration, is how `status` finds
+//! structural drift (`structure.rs`).
 
 use std::collections::BTreeMap;
 
@@ -25,19 +26,38 @@ use crate::{
 const PROBE_SCHEMA: &str = "bookstore_baseline_probe";
 
 #[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
-struct Column {
+pub(super) struct Column {
     #[diesel(sql_type = Text)]
-    table_name: String,
+    pub(super) table_name: String,
     #[diesel(sql_type = Text)]
-    column_name: String,
+    pub(super) column_name: String,
     #[diesel(sql_type = Text)]
-    data_type: String,
+    pub(super) data_type: String,
     #[diesel(sql_type = BigInt)]
-    max_length: i64,
+    pub(super) max_length: i64,
     #[diesel(sql_type = Bool)]
-    nullable: bool,
+    pub(super) nullable: bool,
     #[diesel(sql_type = Text)]
-    column_default: String,
+    pub(super) column_default: String,
+}
+
+/// A constraint, an index or a sequence, as `CatalogQueries::objects` reads it.
+#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
+pub(super) struct Object {
+    /// `constraint`, `index` or `sequence`.
+    #[diesel(sql_type = Text)]
+    pub(super) kind: String,
+    /// Its table (a sequence's owning table; empty when none).
+    #[diesel(sql_type = Text)]
+    pub(super) table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    /// Its definition, schema names left out.
+    #[diesel(sql_type = Text)]
+    pub(super) definition: String,
+    /// A constraint's `convalidated`, an index's `indisvalid`.
+    #[diesel(sql_type = Bool)]
+    pub(super) valid: bool,
 }
 
 #[derive(QueryableByName)]
@@ -47,14 +67,18 @@ struct Key {
 }
 
 #[derive(Default)]
-struct Shape {
-    columns: Vec<Column>,
-    keys: Vec<String>,
+pub(super) struct Shape {
+    pub(super) columns: Vec<Column>,
+    pub(super) keys: Vec<String>,
+    pub(super) objects: Vec<Object>,
 }
 
 /// The tables of `schema` as the catalog describes them; `None` on a backend with no
 /// catalog queries (baseline adopts PostgreSQL databases only).
-fn read_shape(conn: &mut DbConnection, schema: &str) -> diesel::QueryResult<Option<Shape>> {
+pub(super) fn read_shape(
+    conn: &mut DbConnection,
+    schema: &str,
+) -> diesel::QueryResult<Option<Shape>> {
     fn catalog<C: Dialect>(_: &C) -> Option<CatalogQueries> {
         C::CATALOG
     }
@@ -70,11 +94,24 @@ fn read_shape(conn: &mut DbConnection, schema: &str) -> diesel::QueryResult<Opti
     .into_iter()
     .map(|k| k.description)
     .collect();
-    Ok(Some(Shape { columns, keys }))
+    let objects = with_conn!(&mut *conn, c => diesel::sql_query(queries.objects)
+        .bind::<Text, _>(schema)
+        .load::<Object>(c))?;
+    Ok(Some(Shape {
+        columns,
+        keys,
+        objects,
+    }))
 }
 
-/// What migration 1 creates, read from a schema that is rolled back at once.
-fn expected_shape(conn: &mut DbConnection, up: &str) -> Result<Shape, MigrationError> {
+/// What the migrations whose SQL is `ups` create, in order, read from a schema that is
+/// rolled back at once. `CONCURRENTLY` is left out (it refuses a transaction; the probe's
+/// tables are empty anyway).
+pub(super) fn expected_shape(
+    conn: &mut DbConnection,
+    ups: &[&str],
+    context: &'static str,
+) -> Result<Shape, MigrationError> {
     enum Probe {
         Done(Shape),
         Failed(diesel::result::Error),
@@ -88,22 +125,23 @@ fn expected_shape(conn: &mut DbConnection, up: &str) -> Result<Shape, MigrationE
         c.batch_execute(&format!(
             "CREATE SCHEMA {PROBE_SCHEMA}; SET LOCAL search_path TO {PROBE_SCHEMA};"
         ))?;
-        c.batch_execute(up)?;
+        for up in ups {
+            for statement in super::sql::split_statements(up) {
+                c.batch_execute(&super::sql::without_concurrently(statement))?;
+            }
+        }
         Err(Probe::Done(
             read_shape(c, PROBE_SCHEMA)?.unwrap_or_default(),
         ))
     });
     match outcome {
         Err(Probe::Done(shape)) => Ok(shape),
-        Err(Probe::Failed(source)) => Err(MigrationError::Database {
-            context: "running migration 1 in a probe schema",
-            source,
-        }),
+        Err(Probe::Failed(source)) => Err(MigrationError::Database { context, source }),
         Ok(()) => unreachable!("the probe always rolls back"),
     }
 }
 
-fn normalise_default(default: &str) -> &str {
+pub(super) fn normalise_default(default: &str) -> &str {
     // A serial's default names its sequence, which lives in another schema in the probe.
     if default.starts_with("nextval(") {
         "nextval(<sequence>)"
@@ -208,7 +246,7 @@ pub(super) fn baseline(
         let first = set
             .first()
             .ok_or_else(|| MigrationError::Refused("no migrations to baseline".into()))?;
-        let expected = expected_shape(conn, first.up)?;
+        let expected = expected_shape(conn, &[first.up], "running migration 1 in a probe schema")?;
         let live = read_shape(conn, "public")
             .context("reading the live tables")?
             .unwrap_or_default();

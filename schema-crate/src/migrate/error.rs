@@ -126,6 +126,21 @@ pub enum MigrationError {
         /// The live functions whose version embeds it.
         needed_by: Vec<LivePin>,
     },
+    /// A pending migration names a table whose live structure drifted from what the
+    /// applied migrations made.
+    #[error(
+        "migration {version} ({name}) touches objects that drifted from what the applied migrations made: {}; reconcile them (status lists every difference), or override explicitly",
+        drift.join("; ")
+    )]
+    #[non_exhaustive]
+    DriftBlocked {
+        /// The pending migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// Each difference, e.g. `column book.x: not made by the applied migrations`.
+        drift: Vec<String>,
+    },
     /// `migrate` was given the digest of an approved plan, and what it would do differs.
     #[error(
         "the plan changed since it was approved (approved digest {expected}, now {actual}): another run applied migrations, or the pending set changed; run plan again, review it, and migrate with its digest"
@@ -196,6 +211,7 @@ impl MigrationError {
             Self::ContractBlocked { .. } => "ContractBlocked",
             Self::RevertBlocked { .. } => "RevertBlocked",
             Self::PlanChanged { .. } => "PlanChanged",
+            Self::DriftBlocked { .. } => "DriftBlocked",
             Self::DownChecksumMismatch { .. } => "DownChecksumMismatch",
             Self::DataLoss { .. } => "DataLoss",
             Self::Refused(_) => "Refused",

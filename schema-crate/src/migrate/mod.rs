@@ -48,6 +48,7 @@ mod role;
 mod runner;
 mod session;
 mod sql;
+mod structure;
 
 use std::time::Duration;
 

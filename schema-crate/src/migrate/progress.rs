@@ -99,6 +99,43 @@ fn params(conn: &mut DbConnection, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// How many leading `statements` of `version` (`direction`) an earlier run recorded as
+/// done, each unchanged since.
+fn done_prefix(
+    conn: &mut DbConnection,
+    version: &str,
+    direction: &str,
+    statements: &[&str],
+) -> Result<usize, MigrationError> {
+    let p = params(conn, 2);
+    let select = format!(
+        "SELECT statement, checksum FROM {PROGRESS_TABLE} WHERE version = {} AND direction = {} ORDER BY statement",
+        p[0], p[1]
+    );
+    let done = with_conn!(&mut *conn, c => diesel::sql_query(&select)
+        .bind::<Text, _>(version)
+        .bind::<Text, _>(direction)
+        .load::<Done>(c))
+    .context("reading the progress of a non-transactional migration")?;
+    Ok(statements
+        .iter()
+        .zip(0..)
+        .zip(&done)
+        .take_while(|((s, n), d)| d.statement == *n && d.checksum.trim() == statement_checksum(s))
+        .count())
+}
+
+/// How many statements of `m`'s `up.sql` a failed run completed (0 when none, or when no
+/// non-transactional migration ever ran here).
+pub(crate) fn completed(conn: &mut DbConnection, m: &Migration) -> Result<usize, MigrationError> {
+    if !super::bookkeeping::table_exists(conn, PROGRESS_TABLE)
+        .context("looking for the progress table")?
+    {
+        return Ok(0);
+    }
+    done_prefix(conn, m.version, "up", &sql::split_statements(m.up))
+}
+
 /// Runs the statements of `sql` (`m`'s `up.sql` or `down.sql`, as `direction` says) one by
 /// one outside a transaction, skipping those a failed earlier run completed, then
 /// `finish` (the bookkeeping change) in a transaction that also clears the progress.
@@ -115,22 +152,8 @@ pub(crate) fn run_resumable(
     conn.batch_execute(&ddl)
         .context("creating the progress table")?;
     let p = params(conn, 4);
-    let select = format!(
-        "SELECT statement, checksum FROM {PROGRESS_TABLE} WHERE version = {} AND direction = {} ORDER BY statement",
-        p[0], p[1]
-    );
-    let done = with_conn!(&mut *conn, c => diesel::sql_query(&select)
-        .bind::<Text, _>(m.version)
-        .bind::<Text, _>(direction)
-        .load::<Done>(c))
-    .context("reading the progress of a non-transactional migration")?;
     let statements = sql::split_statements(sql);
-    let skip = statements
-        .iter()
-        .zip(0..)
-        .zip(&done)
-        .take_while(|((s, n), d)| d.statement == *n && d.checksum.trim() == statement_checksum(s))
-        .count();
+    let skip = done_prefix(conn, m.version, direction, &statements)?;
     let forget = format!(
         "DELETE FROM {PROGRESS_TABLE} WHERE version = {} AND direction = {} AND statement >= {}",
         p[0], p[1], p[2]

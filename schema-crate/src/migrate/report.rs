@@ -106,6 +106,18 @@ pub enum Drift {
         /// Its table.
         table: String,
     },
+    /// The live schema differs from what the applied migrations make (an out-of-band
+    /// change), or the app role's privileges from what the runner grants.
+    Structure {
+        /// What differs: `column book.x`, `index book_title_idx`, `constraint review_rate_range`,
+        /// `sequence book_id_seq`, `table t`, `grants of bookstore_app on book`.
+        object: String,
+        /// The table it belongs to (empty when none).
+        table: String,
+        /// How: `missing`, `not made by the applied migrations`, `NOT VALID, expected
+        /// validated`, the live and the expected definitions.
+        difference: String,
+    },
 }
 
 /// What [`Runner::status`](super::Runner::status) reports.

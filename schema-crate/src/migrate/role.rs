@@ -32,6 +32,17 @@ const LATER_TABLES: [(&str, &str); 3] = [
     ("idempotency_key", "SELECT, INSERT, UPDATE, DELETE"),
 ];
 
+/// The table privileges [`ensure_app_role`] leaves the role with, per table, in the order
+/// `SELECT, INSERT, UPDATE, DELETE` (what structural drift compares the live ones with).
+pub(crate) fn expected_grants() -> Vec<(&'static str, &'static str)> {
+    APP_TABLES
+        .iter()
+        .map(|t| (*t, "SELECT, INSERT, UPDATE, DELETE"))
+        .chain([(BOOKKEEPING_TABLE, "SELECT")])
+        .chain(LATER_TABLES)
+        .collect()
+}
+
 fn valid_role_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')

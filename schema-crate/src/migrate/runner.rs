@@ -62,7 +62,8 @@ pub struct RunOptions {
     /// kills it.
     pub deadline: Option<Instant>,
     /// The app role [`Runner::migrate`] ensures, under the lock, after the migrations
-    /// ([`ensure_app_role`]); `None` to leave roles alone.
+    /// ([`ensure_app_role`]), and whose privileges `status` compares with what it grants;
+    /// `None` to leave roles alone.
     pub app_role: Option<String>,
     /// Accept a session the server sees coming from a socket this process does not own:
     /// a plain TCP relay (an SSH tunnel, SSM port forwarding, docker-proxy) that keeps
@@ -74,6 +75,9 @@ pub struct RunOptions {
     /// The digest of the plan an operator approved: `migrate` refuses
     /// ([`MigrationError::PlanChanged`]) when what it would do differs.
     pub expected_digest: Option<String>,
+    /// Apply pending migrations that touch tables whose structure drifted: an operator's
+    /// explicit override.
+    pub ignore_drift: bool,
 }
 
 impl Default for RunOptions {
@@ -91,6 +95,7 @@ impl Default for RunOptions {
             allow_tcp_relay: false,
             allow_data_loss: false,
             expected_digest: None,
+            ignore_drift: false,
         }
     }
 }
@@ -177,6 +182,13 @@ impl RunOptions {
     #[must_use]
     pub fn with_expected_digest(mut self, digest: Option<String>) -> Self {
         self.expected_digest = digest;
+        self
+    }
+
+    /// These options applying (or not) migrations that touch drifted tables.
+    #[must_use]
+    pub fn with_ignore_drift(mut self, ignore: bool) -> Self {
+        self.ignore_drift = ignore;
         self
     }
 }
@@ -364,6 +376,8 @@ impl<'m> Runner<'m> {
         let blocked = self.blocked(conn, &cmp.pending)?;
         cmp.drift
             .extend(progress::invalid_indexes(conn).context("reading INVALID indexes")?);
+        let structural = self.structural(conn, &cmp, &applied)?;
+        cmp.drift.extend(structural);
         Ok(Status {
             backend,
             current_version: cmp.current_version,
@@ -382,6 +396,31 @@ impl<'m> Runner<'m> {
     /// changing anything.
     pub fn plan(&self, conn: &mut DbConnection) -> Result<Plan, MigrationError> {
         self.plan_until(conn, None, false)
+    }
+
+    /// The structural drift, when the record is one this crate can replay (no migration it
+    /// does not know, none edited).
+    fn structural(
+        &self,
+        conn: &mut DbConnection,
+        cmp: &Comparison<'_>,
+        applied: &[AppliedMigration],
+    ) -> Result<Vec<Drift>, MigrationError> {
+        let replayable = cmp.drift.iter().all(|d| {
+            !matches!(
+                d,
+                Drift::UnknownApplied { .. } | Drift::ChecksumMismatch { .. }
+            )
+        });
+        if !replayable {
+            return Ok(Vec::new());
+        }
+        structure::structural_drift(
+            conn,
+            self.set(conn.backend()),
+            applied,
+            self.options.app_role.as_deref(),
+        )
     }
 
     /// The pending contract migrations live functions block (none with the override).
@@ -465,6 +504,28 @@ impl<'m> Runner<'m> {
             if !blocked.is_empty() {
                 return Err(MigrationError::ContractBlocked { blocked });
             }
+            let structural = match cmp.pending.is_empty() {
+                true => Vec::new(),
+                false => self.structural(conn, &cmp, &applied)?,
+            };
+            for m in cmp.pending.iter().filter(|_| !self.options.ignore_drift) {
+                let touched = structure::touched(m, &structural);
+                if !touched.is_empty() {
+                    return Err(MigrationError::DriftBlocked {
+                        version: m.version.to_owned(),
+                        name: m.name.to_owned(),
+                        drift: touched
+                            .iter()
+                            .filter_map(|d| match d {
+                                Drift::Structure {
+                                    object, difference, ..
+                                } => Some(format!("{object}: {difference}")),
+                                _ => None,
+                            })
+                            .collect(),
+                    });
+                }
+            }
             let mut steps = Vec::new();
             for m in &cmp.pending {
                 steps.push(run_step_retrying(conn, budget, m, m.up, false, |c, ms| {
@@ -484,6 +545,7 @@ impl<'m> Runner<'m> {
                 .into_iter()
                 .filter(|d| !matches!(d, Drift::OutOfOrder { .. }))
                 .chain(progress::invalid_indexes(conn).context("reading INVALID indexes")?)
+                .chain(structural)
                 .collect();
             // With a target, what lies beyond it stays pending.
             let pending = self

@@ -339,6 +339,27 @@ pub(crate) fn concurrent_index(statement: &str) -> Option<String> {
     qualified_name(&tokens[n.min(tokens.len())..]).map(|(name, _)| name)
 }
 
+/// `statement` without the word `CONCURRENTLY` (which refuses a transaction), for a
+/// probe that builds the same objects inside one.
+pub(crate) fn without_concurrently(statement: &str) -> String {
+    let tokens = tokens(statement);
+    let is = |n: usize, w: &str| tokens.get(n).is_some_and(|t| t.is(w));
+    let at = (is(0, "CREATE") || is(0, "DROP") || is(0, "REINDEX"))
+        .then(|| tokens.iter().take(4).position(|t| t.is("CONCURRENTLY")))
+        .flatten();
+    match at {
+        Some(n) => {
+            let t = tokens[n];
+            format!(
+                "{}{}",
+                &statement[..t.start],
+                &statement[t.start + t.text.len()..]
+            )
+        }
+        None => statement.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,5 +443,21 @@ SELECT 1"#;
             None
         );
         assert_eq!(concurrent_index("CREATE INDEX i ON t (c);"), None);
+    }
+
+    #[test]
+    fn a_probe_builds_concurrent_indexes_in_its_transaction() {
+        assert_eq!(
+            without_concurrently("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS u ON t (c);"),
+            "CREATE UNIQUE INDEX  IF NOT EXISTS u ON t (c);"
+        );
+        assert_eq!(
+            without_concurrently("DROP INDEX CONCURRENTLY IF EXISTS u;"),
+            "DROP INDEX  IF EXISTS u;"
+        );
+        assert_eq!(
+            without_concurrently("SELECT 'CONCURRENTLY';"),
+            "SELECT 'CONCURRENTLY';"
+        );
     }
 }

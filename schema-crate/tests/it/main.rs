@@ -5,6 +5,7 @@
 )]
 
 mod compat;
+mod drift;
 mod facts;
 mod models;
 mod plan;

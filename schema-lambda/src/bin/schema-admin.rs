@@ -11,6 +11,7 @@ actions:
   plan [--rehearse] [--to VERSION]
   status
   migrate [--to VERSION] [--expect-digest DIGEST] [--allow-out-of-order] [--ignore-live-pins]
+          [--ignore-drift]
   revert [N | --to VERSION] [--allow-data-loss] [--ignore-live-pins]
   baseline
 reads DATABASE_URL or DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASSWORD/DB_SSLMODE/DB_SSLROOTCERT,
@@ -19,8 +20,9 @@ SCHEMA_STEP_LOCK_TIMEOUT_MS, SCHEMA_STEP_STATEMENT_TIMEOUT_SECS, SCHEMA_MAX_LOCK
 and SCHEMA_ALLOW_TCP_RELAY";
 
 /// Options that stand alone.
-const FLAGS: [&str; 6] = [
+const FLAGS: [&str; 7] = [
     "--json",
+    "--ignore-drift",
     "--rehearse",
     "--allow-out-of-order",
     "--ignore-live-pins",
@@ -148,6 +150,7 @@ fn parse(args: &[String]) -> Result<(Action, bool, Valued), String> {
                     "--expect-digest",
                     "--allow-out-of-order",
                     "--ignore-live-pins",
+                    "--ignore-drift",
                 ],
             )?;
             Action::Migrate {
@@ -155,6 +158,7 @@ fn parse(args: &[String]) -> Result<(Action, bool, Valued), String> {
                 ignore_live_pins: args.flag("--ignore-live-pins"),
                 to: args.value("--to"),
                 expected_digest: args.value("--expect-digest"),
+                ignore_drift: args.flag("--ignore-drift"),
             }
         }
         ["revert", rest @ ..] if rest.len() <= 1 => {

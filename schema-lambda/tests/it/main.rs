@@ -263,6 +263,27 @@ fn a_rehearsed_plan_gives_a_digest_that_migrate_applies_or_refuses() {
 }
 
 #[test]
+fn status_reports_an_out_of_band_column_as_structural_drift() {
+    let db = TestDb::empty("lambda_structural_drift");
+    let config = config_for(&db);
+    handle(&config, &json!({})).unwrap();
+    let clean = handle(&config, &json!({"action": "status"})).unwrap();
+    assert_eq!(clean["drift"], json!([]), "{clean}");
+    db.connect()
+        .batch_execute("ALTER TABLE book ADD COLUMN x int")
+        .unwrap();
+    let status = handle(&config, &json!({"action": "status"})).unwrap();
+    assert_eq!(
+        status["drift"],
+        json!([{"kind": "structure", "object": "column book.x", "table": "book",
+                "difference": "not made by the applied migrations"}])
+    );
+    let (code, out, _) = schema_admin(&db, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("column book.x"), "{out}");
+}
+
+#[test]
 fn no_url_form_puts_the_password_in_schema_admins_output_or_logs() {
     let db = TestDb::migrated("schema_admin_url_forms");
     // The test server's host, port and database, with a password (`hunter2`, cut by each
