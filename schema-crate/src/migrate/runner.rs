@@ -225,11 +225,6 @@ pub(super) fn run_step_retrying(
     Ok(step)
 }
 
-/// The database's message with what the runner adds to it.
-fn diesel_note(error: diesel::result::Error, note: &str) -> String {
-    format!("{error}{note}")
-}
-
 /// Why a step's transaction ended early: its SQL failed, or a guard refused it.
 enum StepError {
     Sql(diesel::result::Error),
@@ -302,7 +297,7 @@ pub(super) fn run_step(
             conn,
             m,
             sql,
-            |e, note| failed(diesel_note(e, &note)),
+            |e, note| failed(format!("{e}{note}")),
             |c| bookkeeping(c, elapsed_ms(started)),
         )?;
     }
