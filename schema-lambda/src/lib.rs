@@ -611,6 +611,7 @@ fn custom_resource_data(report: &Report) -> Value {
             .collect::<Vec<_>>()
             .join(","),
         "DriftCount": report.drift.len().to_string(),
+        "PlanDigest": report.plan_digest.clone().unwrap_or_default(),
     })
 }
 

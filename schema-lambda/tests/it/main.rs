@@ -91,11 +91,16 @@ fn a_cloudformation_create_migrates_and_a_delete_leaves_the_schema_alone() {
         "LockWaitMs",
         "BlockedContracts",
         "DriftCount",
+        "PlanDigest",
     ] {
         assert!(created["Data"][key].is_string(), "{key}: {created}");
     }
     assert_eq!(created["Data"]["DriftCount"], "0");
     assert_eq!(created["Data"]["BlockedContracts"], "");
+    assert_eq!(
+        created["Data"]["PlanDigest"].as_str().map(str::len),
+        Some(64)
+    );
 }
 
 #[test]
