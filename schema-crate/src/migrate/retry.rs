@@ -97,7 +97,7 @@ pub(crate) struct StepId<'a> {
 /// fails otherwise, or the budget runs out ([`MigrationError::LockNotAvailable`]). The
 /// session's default timeouts are put back after every attempt. `attempt` must leave
 /// nothing behind when it fails on a lock: a transactional step is rolled back whole; a
-/// non-transactional one is written to be re-run.
+/// non-transactional one resumes at the statement that gave up (`progress.rs`).
 pub(crate) fn retrying<T>(
     conn: &mut DbConnection,
     budget: &Budget,
