@@ -16,5 +16,6 @@ mod lambda_edge;
 mod lifecycle;
 mod logs;
 mod openapi;
+mod pinning;
 mod reviews;
 mod support;
