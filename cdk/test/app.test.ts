@@ -73,7 +73,7 @@ describe.each(FUNCTIONS)('%s', (name) => {
       DB_IAM_AUTH: 'true',
       DB_SSLMODE: 'verify-full',
       DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
-      DB_PREPARED_STATEMENTS: 'false',
+      PGTZ: 'UTC',
       RUST_LOG: 'info',
     });
   });

@@ -53,7 +53,7 @@ test('the function gets the bookstore environment, from the exports, plus its ow
     DB_IAM_AUTH: 'true',
     DB_SSLMODE: 'verify-full',
     DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
-    DB_PREPARED_STATEMENTS: 'false',
+    PGTZ: 'UTC',
     RUST_LOG: 'info',
     AUTHORS_PAGE_SIZE: '50',
   });

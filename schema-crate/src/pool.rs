@@ -6,7 +6,7 @@
 //! | `DB_CHECKOUT_TIMEOUT_MS` | how long a request waits for a connection | `3000` |
 //! | `DB_MAX_LIFETIME_SECS` | recycle connections older than this (under RDS Proxy's idle timeout) | `600` |
 //! | `DB_IDLE_TIMEOUT_SECS` | close connections idle this long | `300` |
-//! | `DB_PREPARED_STATEMENTS` | `false` turns off diesel's named prepared statements (RDS Proxy, pgbouncer) | `true` |
+//! | `DB_PREPARED_STATEMENTS` | `false` turns off diesel's named prepared statements: only for a pooler that cannot carry them (pgbouncer before 1.21, or without `max_prepared_statements`, in transaction mode); RDS Proxy can (they stopped pinning in November 2023) | `true` |
 //! | `DB_VALIDATE_AFTER_IDLE_MS` | check a connection with `SELECT 1` at checkout when it has been idle this long | `1000` |
 //!
 //! r2d2's server defaults (10 connections, all opened at build, 30 s checkout) cost a
@@ -17,8 +17,8 @@
 //! the proxy may have closed, pays one `SELECT 1` round trip; back-to-back requests pay
 //! none (HikariCP's `aliveBypassWindowMs` and pgxpool's one-second idle check do the same).
 //! A connection that fails the check is discarded and the checkout opens a new one. A
-//! connection that dies within the window fails its request with a closed-connection error,
-//! which marks it broken, so the pool discards it and the next request gets a new one.
+//! connection that dies within the window fails its request, and the pool discards it on
+//! return ([`DbConnection::connection_lost`]), so the next request gets a new one.
 
 use std::{env, sync::Arc, time::Duration};
 
@@ -251,7 +251,11 @@ impl r2d2::ManageConnection for DbManager {
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         // A connection returned mid-transaction (a panic, a failed rollback) is discarded:
         // the server rolls it back when the socket closes.
-        crate::uow::in_transaction(conn).unwrap_or(true) || crate::uow::is_broken(conn)
+        // A connection whose socket was lost is discarded on its first failure, whatever
+        // failed (diesel does not mark every such failure as a broken transaction state).
+        crate::uow::in_transaction(conn).unwrap_or(true)
+            || crate::uow::is_broken(conn)
+            || conn.connection_lost()
     }
 }
 
