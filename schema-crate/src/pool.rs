@@ -219,13 +219,13 @@ impl DbManager {
 #[non_exhaustive]
 pub enum ManagerError {
     /// The server refused or could not be reached.
-    #[error("could not connect: {0}")]
+    #[error("could not connect: {0}")] // CONNECT_FAILED
     Connect(#[from] diesel::ConnectionError),
     /// The validation query failed.
     #[error("connection check failed: {0}")]
     Check(#[from] diesel::result::Error),
     /// The password source failed (the message names the source, never the secret).
-    #[error("could not get database credentials: {0}")]
+    #[error("could not get database credentials: {0}")] // CREDENTIALS_FAILED
     Credentials(String),
 }
 
@@ -268,6 +268,39 @@ impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
         tracing::warn!(error = %error, "database connection error");
     }
 }
+
+/// How often [`checkout`] looks whether opening a connection has just failed.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(20);
+
+/// Checks a connection out of `pool`, failing as soon as opening one fails instead of
+/// after the whole checkout timeout: a database that refuses connections (stopped,
+/// restarting, its port closed) answers in milliseconds. A pool that is only busy (every
+/// connection in use) or a server slow to accept still waits up to the checkout timeout.
+///
+/// # Errors
+/// r2d2's error, naming the connect failure when there was one.
+pub fn checkout(pool: &DbPool) -> Result<PooledConnection, r2d2::Error> {
+    let end = std::time::Instant::now() + pool.connection_timeout();
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match pool.get_timeout(left.min(CHECKOUT_SLICE)) {
+            Ok(conn) => return Ok(conn),
+            // r2d2 hands the waiter the last connect or check failure's message, our
+            // `ManagerError`: a failed connect (or password source) ends the wait.
+            Err(error)
+                if left <= CHECKOUT_SLICE
+                    || error.to_string().contains(CONNECT_FAILED)
+                    || error.to_string().contains(CREDENTIALS_FAILED) =>
+            {
+                return Err(error);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+const CONNECT_FAILED: &str = "could not connect: ";
+const CREDENTIALS_FAILED: &str = "could not get database credentials: ";
 
 /// Builds the pool for `target` as `config` says, without opening any connection: the
 /// first request opens one. `passwords` supplies a password per new connection.

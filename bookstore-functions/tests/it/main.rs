@@ -6,6 +6,7 @@
 )]
 
 mod books;
+mod bounded;
 mod compat;
 mod cors;
 mod docs;

@@ -6,6 +6,7 @@
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`, `DB_PASSWORD`, `DB_SSLMODE`, `DB_SSLROOTCERT`, `DB_CONNECT_TIMEOUT_SECS` | all | PostgreSQL from parts (see `bookstore_schema::config`) | — |
 //! | `DB_POOL_SIZE` | all | connections per container | `AWS_LAMBDA_MAX_CONCURRENCY`, else 1 (local: 4) |
 //! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
+//! | `REQUEST_DEADLINE_MS` | all | a request's whole database work (checkout included); past it, `503` at once and a late unit of work rolls back | 10000 |
 //! | `PORT` | local | port on 127.0.0.1 | 3000 |
 //! | `CORS_ALLOWED_ORIGINS` | all | origins browsers may call the API from, comma-separated, or `*` (see [`crate::cors`]) | unset: CORS off |
 //! | `RUST_LOG` | all | log filter (`tracing_subscriber::EnvFilter`) | `info` |
@@ -30,7 +31,7 @@ use crate::{
     cors::CorsConfig,
     router,
     stage::lambda_service,
-    state::{AppState, Dispatch},
+    state::{AppState, DEFAULT_REQUEST_DEADLINE, Dispatch},
 };
 
 pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
@@ -126,11 +127,17 @@ fn state_from_env() -> anyhow::Result<AppState> {
     let function_name = Env::from_env()
         .non_empty("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|| "unnamed-function".to_owned());
-    Ok(AppState::for_function(
-        build_db_pool(target, &config)?,
-        dispatch,
-        function_name,
-    ))
+    Ok(
+        AppState::for_function(build_db_pool(target, &config)?, dispatch, function_name)
+            .with_request_deadline(request_deadline(&Env::from_env())?),
+    )
+}
+
+/// `REQUEST_DEADLINE_MS`, else [`DEFAULT_REQUEST_DEADLINE`].
+fn request_deadline(env: &Env<'_>) -> Result<std::time::Duration, ConfigError> {
+    Ok(env
+        .millis("REQUEST_DEADLINE_MS", 1)?
+        .unwrap_or(DEFAULT_REQUEST_DEADLINE))
 }
 
 /// Tells Lambda why init failed (`POST /runtime/init/error`, typed `ConfigError` when the
@@ -243,7 +250,8 @@ pub async fn build_local_state(config: &LocalConfig) -> anyhow::Result<AppState>
         "database migrated"
     );
     // A server: many requests at once, each unit of work off the async workers.
-    let state = AppState::for_function(pool, Dispatch::Offload, "bookstore-local");
+    let state = AppState::for_function(pool, Dispatch::Offload, "bookstore-local")
+        .with_request_deadline(request_deadline(&Env::from_env())?);
     check_schema_at_start(&state).await;
     Ok(state)
 }

@@ -8,6 +8,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use bookstore_schema::{
@@ -15,9 +16,13 @@ use bookstore_schema::{
     migrate::{self, SchemaCheck},
     one_statement, transactional,
 };
-use tokio::runtime::RuntimeFlavor;
 
 use crate::error::ApiError;
+
+/// How long a request may wait for the database, everything included (checkout, schema
+/// check, the work), when `REQUEST_DEADLINE_MS` is unset: under a function's 15 s timeout
+/// and API Gateway's 29 s, so the client gets a `503` rather than a gateway timeout.
+pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Where a unit of work runs its blocking database calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +66,8 @@ struct Inner {
     /// The name this function records its pin under once the schema is current (the
     /// compatibility window); `None` records nothing.
     function_name: Option<String>,
+    /// How long a request may wait for the database (see [`AppState::with_request_deadline`]).
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -102,8 +109,34 @@ impl AppState {
                 schema_current: AtomicBool::new(false),
                 dispatch,
                 function_name,
+                deadline: DEFAULT_REQUEST_DEADLINE,
             }),
         }
+    }
+
+    /// This state with every request's database work bounded by `deadline` (default
+    /// [`DEFAULT_REQUEST_DEADLINE`]; `REQUEST_DEADLINE_MS` for the binaries). Past it the
+    /// request answers `503 database_unavailable` at once, whatever the database does (a
+    /// frozen server, a partition); the work, on a thread of its own, finishes or fails
+    /// later, and a [`AppState::unit_of_work`] that finishes late rolls back instead of
+    /// committing.
+    #[must_use]
+    pub fn with_request_deadline(self, deadline: Duration) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                pool: inner.pool.clone(),
+                schema_current: AtomicBool::new(inner.schema_current.load(Ordering::Acquire)),
+                dispatch: inner.dispatch,
+                function_name: inner.function_name.clone(),
+                deadline,
+            }),
+        }
+    }
+
+    /// The deadline every request's database work runs under.
+    pub fn request_deadline(&self) -> Duration {
+        self.inner.deadline
     }
 
     /// Runs `work` as one unit of work: with a pooled connection, after the schema gate,
@@ -113,12 +146,29 @@ impl AppState {
     /// A connection that cannot be had answers `503 database_unavailable`; a database
     /// behind the pinned schema answers `503 schema_behind`. Either way the next request
     /// tries again: nothing is cached but success.
+    ///
+    /// Work that finishes after the request's deadline (the client was already answered
+    /// `503`) rolls back rather than commit: a write the client gave up on never commits
+    /// later unnoticed. (A `COMMIT` already sent when the database froze is the one
+    /// outcome no client can know; the `503` says "unknown", as any timeout does.)
     pub async fn unit_of_work<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.with_connection(|conn| transactional(conn, work)).await
+        self.with_connection(|conn, deadline| {
+            transactional(conn, |conn| {
+                let value = work(conn)?;
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        "a unit of work finished after the request deadline; rolled back (the client was answered 503)"
+                    );
+                    return Err(ApiError::unavailable(&DeadlineExceeded));
+                }
+                Ok(value)
+            })
+        })
+        .await
     }
 
     /// [`AppState::unit_of_work`] for work that sends exactly one statement: the
@@ -129,34 +179,50 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.with_connection(|conn| one_statement(conn, work)).await
+        self.with_connection(|conn, deadline| {
+            let result = one_statement(conn, work);
+            if Instant::now() >= deadline && result.is_ok() {
+                // A lone statement commits by itself: too late to roll it back.
+                tracing::warn!(
+                    "a one-statement unit of work finished after the request deadline: if it wrote, the write committed though the client was answered 503; use unit_of_work for writes that must not"
+                );
+            }
+            result
+        })
+        .await
     }
 
     /// Checks the schema now (at cold start), so the first request does not pay for it.
     /// Failure is not fatal: requests keep checking until the database is current.
     pub async fn check_schema(&self) -> Result<(), ApiError> {
-        self.with_connection(|_| Ok(())).await
+        self.with_connection(|_, _| Ok(())).await
     }
 
-    /// Checks out a connection, passes the schema gate and runs `work`, where the
-    /// [`Dispatch`] says. A panic in `work` answers `500 internal`; the pool discards a
+    /// Checks out a connection, passes the schema gate and runs `work` (given the
+    /// request's deadline) on a blocking thread, answering `503` at the deadline if it has
+    /// not finished. A panic in `work` answers `500 internal`; the pool discards a
     /// connection left in a transaction, so the container stays healthy.
     async fn with_connection<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let state = self.clone();
+        let started = Instant::now();
+        let deadline = started + self.inner.deadline;
         let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let waited_in_run = Arc::clone(&waited);
         let run = move || {
-            let asked = std::time::Instant::now();
-            let conn = state.inner.pool.get();
+            let asked = Instant::now();
+            let conn = bookstore_schema::pool::checkout(&state.inner.pool);
             let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
             waited_in_run.store(micros, Ordering::Relaxed);
             let mut conn = conn?;
             state.ensure_schema(&mut conn)?;
-            let result = work(&mut conn);
+            if Instant::now() >= deadline {
+                return Err(ApiError::unavailable(&DeadlineExceeded));
+            }
+            let result = work(&mut conn, deadline);
             if matches!(result, Err(ApiError::Internal { .. })) {
                 // An unexpected database error in a container that found the schema
                 // current: the schema may have moved past this version since (a contract
@@ -167,36 +233,39 @@ impl AppState {
             }
             result
         };
-        let result = self.dispatch(run).await;
-        crate::observe::add_checkout(std::time::Duration::from_micros(
-            waited.load(Ordering::Relaxed),
-        ));
+        let result = match tokio::time::timeout(self.inner.deadline, self.dispatch(run)).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    deadline_ms = self.inner.deadline.as_millis(),
+                    "the database did not answer within the request deadline; answering 503"
+                );
+                Err(ApiError::unavailable(&DeadlineExceeded))
+            }
+        };
+        crate::observe::add_checkout(Duration::from_micros(waited.load(Ordering::Relaxed)));
         result
     }
 
-    /// Runs `run` where the [`Dispatch`] says; a panic in it answers `500 internal`.
+    /// Runs `run` on a blocking thread, so that the request can be answered at its
+    /// deadline while `run` is stuck on a database that does not answer (no blocking call
+    /// can be interrupted, and `block_in_place` cannot be abandoned); a panic in it
+    /// answers `500 internal`.
+    ///
+    /// [`Dispatch`] no longer changes where the work runs: the deadline needs a thread
+    /// the request can leave behind (measured in docs/benchmarks.md).
     async fn dispatch<T, F>(&self, run: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let flavor = tokio::runtime::Handle::current().runtime_flavor();
-        match (self.inner.dispatch, flavor) {
-            (Dispatch::Inline, _) => catching_panics(run),
-            (Dispatch::Offload, RuntimeFlavor::MultiThread) => {
-                tokio::task::block_in_place(|| catching_panics(run))
-            }
-            // `block_in_place` needs the multi-thread runtime.
-            _ => {
-                let span = tracing::Span::current();
-                tokio::task::spawn_blocking(move || {
-                    let _entered = span.enter();
-                    run()
-                })
-                .await
-                .map_err(|join| ApiError::internal(&join))?
-            }
-        }
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            catching_panics(run)
+        })
+        .await
+        .map_err(|join| ApiError::internal(&join))?
     }
 
     /// Whether the database was found to have every migration this function needs.
@@ -274,6 +343,11 @@ fn catching_panics<T>(run: impl FnOnce() -> Result<T, ApiError>) -> Result<T, Ap
     catch_unwind(AssertUnwindSafe(run))
         .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
 }
+
+/// The request's deadline passed before its database work finished.
+#[derive(Debug, thiserror::Error)]
+#[error("the request deadline passed before the database answered")]
+struct DeadlineExceeded;
 
 /// A schema check outcome this kit version does not know (a newer schema crate).
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,8 @@ use std::{
 pub struct Cluster {
     dir: PathBuf,
     port: u16,
+    /// The server's `-c` options, for [`Cluster::start`] after [`Cluster::stop`].
+    options: String,
 }
 
 /// How to start a [`Cluster`].
@@ -110,7 +112,11 @@ impl ClusterBuilder {
                 Command::new("chmod").arg("0600").arg(dir.join(name)),
             );
         }
-        let cluster = Cluster { dir, port };
+        let mut cluster = Cluster {
+            dir,
+            port,
+            options: String::new(),
+        };
         run(
             "initdb",
             as_postgres(&pg_bin("initdb"))
@@ -125,6 +131,7 @@ impl ClusterBuilder {
         for (name, value) in &self.options {
             options.push_str(&format!(" -c {name}={}", value.replace("{dir}", &dir)));
         }
+        cluster.options.clone_from(&options);
         run(
             "pg_ctl start",
             as_postgres(&pg_bin("pg_ctl"))
@@ -280,7 +287,7 @@ impl Cluster {
                 .arg(self.data())
                 .arg("-l")
                 .arg(self.dir.join("server.log"))
-                .arg("start"),
+                .args(["-o", &self.options, "start"]),
         );
     }
 
