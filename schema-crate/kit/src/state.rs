@@ -259,10 +259,14 @@ impl AppState {
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        // The request's span and this thread's subscriber (a test's scoped one) go along.
         let span = tracing::Span::current();
+        let subscriber = tracing::dispatcher::get_default(Clone::clone);
         tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            catching_panics(run)
+            tracing::dispatcher::with_default(&subscriber, || {
+                let _entered = span.enter();
+                catching_panics(run)
+            })
         })
         .await
         .map_err(|join| ApiError::internal(&join))?
