@@ -328,10 +328,10 @@ pub(crate) fn redact_url(url: &str) -> String {
         .collect();
     // An `@` after a `?` is in the query (`?password=a@b`) or follows a `?` in the
     // password (`user:a?b@host`): either way nothing can be shown with certainty.
-    if let (Some(at), Some(query)) = (rest.rfind('@'), rest.find('?')) {
-        if at > query {
-            return format!("{scheme}://[redacted]");
-        }
+    if let (Some(at), Some(query)) = (rest.rfind('@'), rest.find('?'))
+        && at > query
+    {
+        return format!("{scheme}://[redacted]");
     }
     let (userinfo, location) = match rest.rfind('@') {
         Some(at) => ("***@", &rest[at + 1..]),

@@ -228,11 +228,9 @@ impl Cluster {
         let mut continuing = false;
         for line in log.lines() {
             if let Some(rest) = line.strip_prefix('\t') {
-                if continuing {
-                    if let Some(last) = out.last_mut() {
-                        last.push('\n');
-                        last.push_str(rest);
-                    }
+                if continuing && let Some(last) = out.last_mut() {
+                    last.push('\n');
+                    last.push_str(rest);
                 }
                 continue;
             }
