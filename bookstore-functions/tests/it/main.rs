@@ -18,5 +18,6 @@ mod lifecycle;
 mod logs;
 mod openapi;
 mod pinning;
+mod replica;
 mod reviews;
 mod support;

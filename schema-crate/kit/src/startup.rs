@@ -6,6 +6,7 @@
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`, `DB_PASSWORD`, `DB_SSLMODE`, `DB_SSLROOTCERT`, `DB_CONNECT_TIMEOUT_SECS` | all | PostgreSQL from parts (see `bookstore_schema::config`) | — |
 //! | `DB_POOL_SIZE` | all | connections per container | `AWS_LAMBDA_MAX_CONCURRENCY`, else 1 (local: 4) |
 //! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
+//! | `DATABASE_READER_URL` or `DB_READER_HOST` (+ `DB_READER_PORT`) | functions | the replicas (RDS Proxy's read-only endpoint) for list and get routes; the other `DB_*` parts are the writer's | unset: reads on the writer |
 //! | `REQUEST_DEADLINE_MS` | all | a request's whole database work (checkout included); past it, `503` at once and a late unit of work rolls back | 10000 |
 //! | `PORT` | local | port on 127.0.0.1 | 3000 |
 //! | `CORS_ALLOWED_ORIGINS` | all | origins browsers may call the API from, comma-separated, or `*` (see [`crate::cors`]) | unset: CORS off |
@@ -61,7 +62,17 @@ pub fn build_state(
 
 fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool> {
     let passwords = password_source_from_env().context("setting up database credentials")?;
+    build_db_pool_with(target, passwords, config, "writer")
+}
+
+fn build_db_pool_with(
+    target: DbTarget,
+    passwords: Option<Arc<dyn PasswordSource>>,
+    config: &PoolConfig,
+    role: &str,
+) -> anyhow::Result<DbPool> {
     tracing::info!(
+        pool.role = role,
         database = %target,
         pool.max_size = config.max_size,
         pool.checkout_timeout_ms = config.checkout_timeout.as_millis(),
@@ -127,10 +138,54 @@ fn state_from_env() -> anyhow::Result<AppState> {
     let function_name = Env::from_env()
         .non_empty("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|| "unnamed-function".to_owned());
-    Ok(
-        AppState::for_function(build_db_pool(target, &config)?, dispatch, function_name)
-            .with_request_deadline(request_deadline(&Env::from_env())?),
-    )
+    let state = AppState::for_function(build_db_pool(target, &config)?, dispatch, function_name)
+        .with_request_deadline(request_deadline(&Env::from_env())?);
+    with_reader_from_env(state, &config)
+}
+
+/// `state` with a reader pool when `DATABASE_READER_URL` or `DB_READER_HOST` is set (the
+/// replicas: RDS Proxy's read-only endpoint). `DB_READER_HOST` takes every other `DB_*`
+/// part from the writer's (`DB_READER_PORT` overrides the port), and IAM tokens are
+/// signed for it.
+pub fn with_reader_from_env(state: AppState, config: &PoolConfig) -> anyhow::Result<AppState> {
+    with_reader_from_lookup(state, config, |name| std::env::var(name).ok())
+}
+
+/// [`with_reader_from_env`] over any lookup.
+pub fn with_reader_from_lookup(
+    state: AppState,
+    config: &PoolConfig,
+    get: impl Fn(&str) -> Option<String> + Clone,
+) -> anyhow::Result<AppState> {
+    let non_empty = |name: &str| get(name).filter(|v| !v.is_empty());
+    let (target, passwords) = if let Some(url) = non_empty("DATABASE_READER_URL") {
+        (
+            DbTarget::from_url(&url).map_err(|e| reader_error(&e))?,
+            None,
+        )
+    } else if let Some(host) = non_empty("DB_READER_HOST") {
+        let reader_get = {
+            let get = get.clone();
+            move |name: &str| match name {
+                "DATABASE_URL" => None,
+                "DB_HOST" => Some(host.clone()),
+                "DB_PORT" => get("DB_READER_PORT").or_else(|| get("DB_PORT")),
+                _ => get(name),
+            }
+        };
+        let target = bookstore_credentials::target_from_lookup(reader_get.clone())
+            .context("reading the reader's configuration")?;
+        let passwords = bookstore_credentials::password_source_from_lookup(reader_get)
+            .context("setting up the reader's credentials")?;
+        (target, passwords)
+    } else {
+        return Ok(state);
+    };
+    Ok(state.with_reader(build_db_pool_with(target, passwords, config, "reader")?))
+}
+
+fn reader_error(error: &ConfigError) -> ConfigError {
+    ConfigError::invalid("DATABASE_READER_URL", error.to_string())
 }
 
 /// `REQUEST_DEADLINE_MS`, else [`DEFAULT_REQUEST_DEADLINE`].

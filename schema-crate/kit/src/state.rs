@@ -12,7 +12,7 @@ use std::{
 };
 
 use bookstore_schema::{
-    DbConnection, DbPool,
+    DbConnection, DbPool, ReadConnection,
     migrate::{self, SchemaCheck},
     one_statement, transactional,
 };
@@ -68,6 +68,28 @@ struct Inner {
     function_name: Option<String>,
     /// How long a request may wait for the database (see [`AppState::with_request_deadline`]).
     deadline: Duration,
+    /// The replicas' pool, for [`AppState::read`]; `None` reads on the writer.
+    reader: Option<DbPool>,
+    /// Until when reads skip a reader that just failed to answer (it is not asked on
+    /// every request while it is down).
+    reader_resting_until: std::sync::Mutex<Option<Instant>>,
+}
+
+/// How long reads go straight to the writer after the reader failed to answer.
+const READER_REST: Duration = Duration::from_secs(5);
+
+impl Inner {
+    fn cloned(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            schema_current: AtomicBool::new(self.schema_current.load(Ordering::Acquire)),
+            dispatch: self.dispatch,
+            function_name: self.function_name.clone(),
+            deadline: self.deadline,
+            reader: self.reader.clone(),
+            reader_resting_until: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -110,6 +132,8 @@ impl AppState {
                 dispatch,
                 function_name,
                 deadline: DEFAULT_REQUEST_DEADLINE,
+                reader: None,
+                reader_resting_until: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -122,16 +146,29 @@ impl AppState {
     /// committing.
     #[must_use]
     pub fn with_request_deadline(self, deadline: Duration) -> Self {
-        let inner = &self.inner;
         Self {
             inner: Arc::new(Inner {
-                pool: inner.pool.clone(),
-                schema_current: AtomicBool::new(inner.schema_current.load(Ordering::Acquire)),
-                dispatch: inner.dispatch,
-                function_name: inner.function_name.clone(),
                 deadline,
+                ..self.inner.cloned()
             }),
         }
+    }
+
+    /// This state with `reader` (a pool on the replicas, RDS Proxy's read-only endpoint)
+    /// for [`AppState::read`]. Without one, reads run on the writer.
+    #[must_use]
+    pub fn with_reader(self, reader: DbPool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                reader: Some(reader),
+                ..self.inner.cloned()
+            }),
+        }
+    }
+
+    /// Whether reads go to a reader pool.
+    pub fn has_reader(&self) -> bool {
+        self.inner.reader.is_some()
     }
 
     /// The deadline every request's database work runs under.
@@ -192,6 +229,59 @@ impl AppState {
         .await
     }
 
+    /// Runs `work`, a read, on the reader pool when there is one, else on the writer.
+    /// `work` gets a [`ReadConnection`], on which the schema crate's writes do not
+    /// compile. No `BEGIN`/`COMMIT`: each statement sees the latest committed data, as it
+    /// would in a `READ COMMITTED` transaction, so a read of several statements needs none.
+    ///
+    /// A replica lags the writer: a `404` from the reader (a row created a moment ago) is
+    /// asked once more of the writer, so a client reads its own writes. A reader that
+    /// cannot answer (`503`: stopped, refusing, past the deadline) is left for the writer
+    /// too, and is not asked again for 5 s. The schema gate is the writer's: until it has
+    /// passed, reads go to the writer.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut ReadConnection<'_>) -> Result<T, ApiError> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let work = Arc::new(work);
+        if self.inner.reader.is_some() && self.schema_is_current() && !self.reader_resting() {
+            let on_reader = Arc::clone(&work);
+            let result = self
+                .with_connection_on(Pool::Reader, move |conn, _| {
+                    on_reader(&mut ReadConnection::new(conn))
+                })
+                .await;
+            match result {
+                Err(error) if error.status() == axum::http::StatusCode::NOT_FOUND => {
+                    tracing::debug!("not found on the reader; asking the writer");
+                }
+                Err(error) if error.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+                    tracing::warn!(
+                        error.cause = %error,
+                        rest_secs = READER_REST.as_secs(),
+                        "the reader could not answer; reading from the writer, and not asking the reader for a while"
+                    );
+                    if let Ok(mut until) = self.inner.reader_resting_until.lock() {
+                        *until = Some(Instant::now() + READER_REST);
+                    }
+                }
+                other => return other,
+            }
+        }
+        self.with_connection(move |conn, _| work(&mut ReadConnection::new(conn)))
+            .await
+    }
+
+    fn reader_resting(&self) -> bool {
+        self.inner
+            .reader_resting_until
+            .lock()
+            .ok()
+            .and_then(|until| *until)
+            .is_some_and(|until| Instant::now() < until)
+    }
+
     /// Checks the schema now (at cold start), so the first request does not pay for it.
     /// Failure is not fatal: requests keep checking until the database is current.
     pub async fn check_schema(&self) -> Result<(), ApiError> {
@@ -207,6 +297,16 @@ impl AppState {
         F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        self.with_connection_on(Pool::Writer, work).await
+    }
+
+    /// [`AppState::with_connection`] on the writer or the reader pool; the reader skips
+    /// the schema gate (the writer's decides).
+    async fn with_connection_on<T, F>(&self, on: Pool, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         let state = self.clone();
         let started = Instant::now();
         let deadline = started + self.inner.deadline;
@@ -214,11 +314,17 @@ impl AppState {
         let waited_in_run = Arc::clone(&waited);
         let run = move || {
             let asked = Instant::now();
-            let conn = bookstore_schema::pool::checkout(&state.inner.pool);
+            let pool = match (on, &state.inner.reader) {
+                (Pool::Reader, Some(reader)) => reader,
+                _ => &state.inner.pool,
+            };
+            let conn = bookstore_schema::pool::checkout(pool);
             let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
             waited_in_run.store(micros, Ordering::Relaxed);
             let mut conn = conn?;
-            state.ensure_schema(&mut conn)?;
+            if on == Pool::Writer {
+                state.ensure_schema(&mut conn)?;
+            }
             if Instant::now() >= deadline {
                 return Err(ApiError::unavailable(&DeadlineExceeded));
             }
@@ -228,8 +334,11 @@ impl AppState {
                 // current: the schema may have moved past this version since (a contract
                 // forced through with `ignore_live_pins`). Check again, so the answer is
                 // `503 schema_incompatible` rather than a 500 on every request.
+                // On the reader, the next request checks again, on the writer.
                 state.inner.schema_current.store(false, Ordering::Release);
-                state.ensure_schema(&mut conn)?;
+                if on == Pool::Writer {
+                    state.ensure_schema(&mut conn)?;
+                }
             }
             result
         };
@@ -346,6 +455,13 @@ impl AppState {
 fn catching_panics<T>(run: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
     catch_unwind(AssertUnwindSafe(run))
         .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
+}
+
+/// Which of the state's pools a unit of work runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Writer,
+    Reader,
 }
 
 /// The request's deadline passed before its database work finished.

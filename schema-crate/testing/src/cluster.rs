@@ -50,7 +50,9 @@ impl std::fmt::Debug for ClusterBuilder {
 impl Default for ClusterBuilder {
     fn default() -> Self {
         Self {
-            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".to_owned(),
+            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n\
+                  local replication all trust\nhost replication all 127.0.0.1/32 trust\n"
+                .to_owned(),
             options: Vec::new(),
             files: Vec::new(),
             superuser_password: None,
@@ -218,6 +220,26 @@ impl Cluster {
         panic!("log_statement = 'all' did not take effect");
     }
 
+    /// [`Cluster::log_statements`] for a standby, where `ALTER SYSTEM` cannot run (read
+    /// only): the settings go in `postgresql.auto.conf` directly, then a reload.
+    pub fn log_statements_as_standby(&self) {
+        let conf = self.data().join("postgresql.auto.conf");
+        let mut text = fs::read_to_string(&conf).unwrap_or_default();
+        text.push_str(
+            "log_statement = 'all'\nlog_line_prefix = '%m [%p] %u@%d '\n\
+             log_connections = on\nlog_disconnections = on\n",
+        );
+        fs::write(&conf, text).expect("write postgresql.auto.conf");
+        self.psql("SELECT pg_reload_conf()");
+        for _ in 0..100 {
+            if self.psql_output("SHOW log_statement").trim() == "all" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("log_statement = 'all' did not take effect on the standby");
+    }
+
     /// Every statement `user` sent since [`Cluster::log_statements`], in order, as
     /// logged: simple-protocol text (`statement: …`) and each extended-protocol
     /// execution (`execute <unnamed>: …`, `execute s1: …`), continuation lines joined.
@@ -263,6 +285,81 @@ impl Cluster {
                     && line.contains(&format!("user={user} "))
             })
             .count()
+    }
+
+    /// A streaming replica of this cluster on another free port, in a folder of its own
+    /// (`pg_basebackup -R`, started as a hot standby; dropped like any cluster).
+    /// `apply_delay` (`recovery_min_apply_delay`, e.g. `"2s"`) makes it lag by that much.
+    /// Needs the primary's hba to allow replication from 127.0.0.1 (the default does).
+    pub fn replica(&self, apply_delay: Option<&str>) -> Cluster {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "bookstore-cluster-{}-{port}-replica",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the replica folder");
+        if is_root() {
+            run(
+                "chown",
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir),
+            );
+        }
+        let mut replica = Cluster {
+            dir,
+            port,
+            options: String::new(),
+        };
+        run(
+            "pg_basebackup",
+            as_postgres(&pg_bin("pg_basebackup"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .arg("-D")
+                .arg(replica.data())
+                .args(["-R", "-X", "stream", "-c", "fast"]),
+        );
+        let dir = replica.dir.display().to_string();
+        let mut options = format!(
+            "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir} -c fsync=off -c hot_standby=on"
+        );
+        if let Some(delay) = apply_delay {
+            options.push_str(&format!(" -c recovery_min_apply_delay={delay}"));
+        }
+        replica.options = options;
+        replica.start();
+        replica
+    }
+
+    /// Whether the server is a standby (`pg_is_in_recovery()`).
+    pub fn is_replica(&self) -> bool {
+        self.psql_output("SELECT pg_is_in_recovery()").trim() == "t"
+    }
+
+    /// Waits until this replica has replayed everything `primary` has written so far
+    /// (comparing LSNs), up to `timeout`; `false` if it has not.
+    pub fn wait_for_replay(&self, primary: &Cluster, timeout: std::time::Duration) -> bool {
+        let target = primary.psql_output("SELECT pg_current_wal_lsn()");
+        let target = target.trim();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            let caught_up = self.psql_output(&format!(
+                "SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
+            ));
+            if caught_up.trim() == "t" {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
     }
 
     /// Stops the server (fast shutdown): connections drop, new ones are refused.
