@@ -78,6 +78,9 @@ export interface BookstoreFunctionProps {
 export function databaseEnvironment(database: BookstoreDatabaseRef, sslRootCert: string): Record<string, string> {
   return {
     DB_HOST: database.proxyEndpoint,
+    // Lists and gets read from the replicas through the proxy's read-only endpoint (the
+    // writer's when the cluster has no reader: the kit then keeps one pool).
+    DB_READER_HOST: database.proxyReadOnlyEndpoint,
     DB_PORT: String(DB_PORT),
     DB_NAME: database.databaseName,
     DB_USER: database.appRoleName,

@@ -164,6 +164,13 @@ pub fn with_reader_from_lookup(
             None,
         )
     } else if let Some(host) = non_empty("DB_READER_HOST") {
+        let port = |name| non_empty(name).or_else(|| non_empty("DB_PORT"));
+        if non_empty("DB_HOST").as_deref() == Some(host.as_str())
+            && port("DB_READER_PORT") == port("DB_PORT")
+        {
+            // The writer itself (a cluster without replicas): no second pool.
+            return Ok(state);
+        }
         let reader_get = {
             let get = get.clone();
             move |name: &str| match name {
@@ -353,6 +360,62 @@ mod tests {
         assert_eq!(c.addr.port(), 8080);
         assert!(matches!(c.target, DbTarget::PostgresUrl(_)));
         assert_eq!(c.pool.max_size, 2);
+    }
+
+    #[test]
+    fn a_reader_host_that_is_the_writer_adds_no_pool_and_another_one_does() {
+        let state = || {
+            let pool = bookstore_schema::build_pool(
+                DbTarget::from_url("postgres://u@writer/db").unwrap(),
+                None,
+                &PoolConfig::default(),
+            )
+            .unwrap();
+            AppState::new(pool, Dispatch::Inline)
+        };
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let config = PoolConfig::default();
+        let none = with_reader_from_lookup(state(), &config, lookup(&[("DB_HOST", "w")])).unwrap();
+        assert!(!none.has_reader());
+        let same = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DB_HOST", "w"), ("DB_READER_HOST", "w")]),
+        )
+        .unwrap();
+        assert!(!same.has_reader());
+        let other = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DB_HOST", "w"), ("DB_READER_HOST", "r")]),
+        )
+        .unwrap();
+        assert!(other.has_reader());
+        let url = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DATABASE_READER_URL", "postgres://u@r/db")]),
+        )
+        .unwrap();
+        assert!(url.has_reader());
+        let bad = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DATABASE_READER_URL", "mysql://u:hunter2@r/db")]),
+        )
+        .unwrap_err();
+        let shown = format!("{bad:#}");
+        assert!(
+            shown.contains("DATABASE_READER_URL") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]
