@@ -24,18 +24,18 @@ use crate::error::ApiError;
 /// and API Gateway's 29 s, so the client gets a `503` rather than a gateway timeout.
 pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Where a unit of work runs its blocking database calls.
+/// Where a unit of work ran its blocking database calls, before every request got a
+/// deadline. Kept so that code naming it still compiles: since the deadline, every unit of
+/// work runs on a blocking thread (`spawn_blocking`), because neither a call blocking the
+/// polling thread (`Inline`) nor `block_in_place` (`Offload`) can be abandoned when the
+/// database stops answering. Measured cost: docs/benchmarks.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Dispatch {
-    /// On the thread that polls the request, blocking it. For a Lambda container that
-    /// serves one request at a time: there is nothing else for the thread to do, and
-    /// handing the work to another thread would cost thread wake-ups on every request.
+    /// Was: on the thread that polls the request (a Lambda container serving one request
+    /// at a time).
     Inline,
-    /// Off the async worker: `block_in_place` on the multi-thread runtime (another
-    /// thread takes over the worker's other tasks), `spawn_blocking` on a current-thread
-    /// one. For a server with concurrent requests (the local server, a Lambda function
-    /// with `AWS_LAMBDA_MAX_CONCURRENCY` above 1).
+    /// Was: off the async worker with `block_in_place` (a server with concurrent requests).
     Offload,
 }
 
