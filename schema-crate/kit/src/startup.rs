@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn a_reader_host_that_is_the_writer_adds_no_pool_and_another_one_does() {
         let state = || {
-            let pool = bookstore_schema::build_pool(
+            let pool = build_pool(
                 DbTarget::from_url("postgres://u@writer/db").unwrap(),
                 None,
                 &PoolConfig::default(),
