@@ -146,3 +146,25 @@ async fn a_stopped_replica_leaves_the_reads_to_the_writer_fast() {
         println!("figure: stopped replica, GET /book answered by the writer in {took:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_replica_leaves_the_read_to_the_writer_within_the_one_deadline() {
+    let (primary, replica) = primary_and_replica(None);
+    let (state, _) = app_over(&primary, &replica).await;
+    let deadline = Duration::from_secs(2);
+    let router = app(state.with_request_deadline(deadline), Function::All);
+    send(&router, request(Method::GET, "/book", None))
+        .await
+        .assert_status(StatusCode::OK);
+    replica.freeze();
+    let started = Instant::now();
+    let response = send(&router, request(Method::GET, "/book", None)).await;
+    let took = started.elapsed();
+    replica.resume();
+    response.assert_status(StatusCode::OK);
+    // The reader had half the deadline; the writer answered within the rest.
+    assert!(took >= deadline / 2 && took < deadline, "{took:?}");
+    println!(
+        "figure: frozen replica, GET /book answered by the writer in {took:?} (deadline {deadline:?})"
+    );
+}

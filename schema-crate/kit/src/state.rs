@@ -236,8 +236,8 @@ impl AppState {
     ///
     /// A replica lags the writer: a `404` from the reader (a row created a moment ago) is
     /// asked once more of the writer, so a client reads its own writes. A reader that
-    /// cannot answer (`503`: stopped, refusing, past the deadline) is left for the writer
-    /// too, and is not asked again for 5 s. The schema gate is the writer's: until it has
+    /// cannot answer (`503`: stopped, refusing, past half the request's deadline) is left
+    /// for the writer too, within the same deadline, and is not asked again for 5 s. The schema gate is the writer's: until it has
     /// passed, reads go to the writer.
     pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
     where
@@ -245,12 +245,18 @@ impl AppState {
         T: Send + 'static,
     {
         let work = Arc::new(work);
+        // One deadline for the request; the reader gets half of it, so that the writer
+        // still has time when the reader does not answer.
+        let started = Instant::now();
+        let deadline = started + self.inner.deadline;
         if self.inner.reader.is_some() && self.schema_is_current() && !self.reader_resting() {
             let on_reader = Arc::clone(&work);
             let result = self
-                .with_connection_on(Pool::Reader, move |conn, _| {
-                    on_reader(&mut ReadConnection::new(conn))
-                })
+                .with_connection_on(
+                    Pool::Reader,
+                    started + self.inner.deadline / 2,
+                    move |conn, _| on_reader(&mut ReadConnection::new(conn)),
+                )
                 .await;
             match result {
                 Err(error) if error.status() == axum::http::StatusCode::NOT_FOUND => {
@@ -269,8 +275,10 @@ impl AppState {
                 other => return other,
             }
         }
-        self.with_connection(move |conn, _| work(&mut ReadConnection::new(conn)))
-            .await
+        self.with_connection_on(Pool::Writer, deadline, move |conn, _| {
+            work(&mut ReadConnection::new(conn))
+        })
+        .await
     }
 
     fn reader_resting(&self) -> bool {
@@ -297,19 +305,23 @@ impl AppState {
         F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.with_connection_on(Pool::Writer, work).await
+        let deadline = Instant::now() + self.inner.deadline;
+        self.with_connection_on(Pool::Writer, deadline, work).await
     }
 
     /// [`AppState::with_connection`] on the writer or the reader pool; the reader skips
     /// the schema gate (the writer's decides).
-    async fn with_connection_on<T, F>(&self, on: Pool, work: F) -> Result<T, ApiError>
+    async fn with_connection_on<T, F>(
+        &self,
+        on: Pool,
+        deadline: Instant,
+        work: F,
+    ) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let state = self.clone();
-        let started = Instant::now();
-        let deadline = started + self.inner.deadline;
         let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let waited_in_run = Arc::clone(&waited);
         let run = move || {
@@ -342,7 +354,8 @@ impl AppState {
             }
             result
         };
-        let result = match tokio::time::timeout(self.inner.deadline, self.dispatch(run)).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let result = match tokio::time::timeout(left, self.dispatch(run)).await {
             Ok(result) => result,
             Err(_) => {
                 tracing::warn!(
