@@ -1,7 +1,7 @@
 //! Reads that may go to a replica, kept apart from writes by the compiler.
 //!
 //! The models' read queries (`Book::page`, `Book::find`, `Book::find_with_stats`,
-//! `Review::page`) take any [`Read`] connection: a
+//! `Review::page`, `Review::book_page`) take any [`Read`] connection: a
 //! [`DbConnection`] (the writer) or a [`ReadConnection`] (a replica, or the writer lent for
 //! reads). Their writes (`Book::create`, `Review::create`, [`crate::transactional`]) take a
 //! [`DbConnection`] only, so a write on a reader does not compile:
