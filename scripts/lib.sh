@@ -283,15 +283,15 @@ lambda_bins() { cut -f3 <<<"$LAMBDA_BUILDS" | tr ' ' '\n' | grep -v '^$'; }
 
 # refresh_our_crates DIR: the outside app's lock file (DIR/Cargo.lock) pins its third-party
 # crates; ours come from wherever it is pointed now (another registry URL, a git tag; their
-# checksums change with every build), so their entries are dropped and resolved again, and
-# nothing else moves.
+# checksums change with every build), so their entries (and the patched diesel's) are dropped
+# and resolved again, and nothing else moves.
 refresh_our_crates() {
   python3 - "$1/Cargo.lock" <<'PY'
 import re, sys
 path = sys.argv[1]
 text = open(path).read()
 blocks = text.split("\n[[package]]\n")
-ours = re.compile(r'^name = "bookstore-(schema|kit|credentials|testing)"$', re.M)
+ours = re.compile(r'^name = "(bookstore-(schema|kit|credentials|testing)|diesel)"$', re.M)
 kept = [b for b in blocks if not ours.search(b)]
 open(path, "w").write("\n[[package]]\n".join(kept))
 print(f"{path}: {len(blocks) - len(kept)} of our crates' lock entries resolved afresh")

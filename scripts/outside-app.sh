@@ -59,9 +59,12 @@ count = 0
 text, count = re.subn(r'^(bookstore-schema|bookstore-kit|bookstore-testing) = \{ ', pin, text, flags=re.M)
 text = text.replace(', registry = "bookstore"', '')
 assert count == 3, f"expected three pins, rewrote {count}"
+# The patched diesel from the same tag (vendor/diesel in the repository).
+text, patched = re.subn(r'^diesel = \{ version = "=2\.3\.14" \}$', f'diesel = {{ git = "{repo}", tag = "{tag}" }}', text, flags=re.M)
+assert patched == 1, "expected the [patch.crates-io] diesel line"
 open(path, "w").write(text)
 PY
-grep -E '^bookstore-' "$work/git/Cargo.toml"
+grep -E '^(bookstore-|diesel = \{ git)' "$work/git/Cargo.toml"
 refresh_our_crates "$work/git"
 # A team that pins by git has no registry of ours, only the placeholder its docs give it
 # (docs/outside-functions.md): our crates' manifests name the `bookstore` registry, and

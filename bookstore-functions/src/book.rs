@@ -288,7 +288,7 @@ async fn list(
     query: BookListQuery,
 ) -> Result<Json<BookList>, ApiError> {
     let page = state
-        .one_statement(move |conn| {
+        .read(move |conn| {
             let mut filter = BookFilter::default();
             if let Some(author) = query.author.as_deref() {
                 filter = filter.author(author);
@@ -326,12 +326,14 @@ async fn show(
     State(state): State<AppState>,
     BookId(id): BookId,
 ) -> Result<(ETag, Json<BookDetail>), ApiError> {
-    let detail = state.one_statement(move |conn| detail(conn, id)).await?;
+    // From a replica; a book created a moment ago and not there yet is asked of the
+    // writer (`AppState::read`).
+    let detail = state.read(move |conn| detail(conn, id)).await?;
     Ok((detail.book.etag(), Json(detail)))
 }
 
 /// The book with this id and its review stats, or `404 book_not_found`.
-fn detail(conn: &mut bookstore_schema::DbConnection, id: i32) -> Result<BookDetail, ApiError> {
+fn detail(conn: &mut impl bookstore_schema::Read, id: i32) -> Result<BookDetail, ApiError> {
     let (book, stats) =
         Book::find_with_stats(conn, id)?.ok_or_else(|| ApiError::not_found("book", id))?;
     Ok(BookDetail {

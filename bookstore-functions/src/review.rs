@@ -12,7 +12,7 @@ use axum::{
     routing::get,
 };
 use bookstore_schema::{
-    DbConnection, NewReview, Review, ReviewChanges,
+    DbConnection, NewReview, ReadConnection, Review, ReviewChanges,
     facts::{REVIEW_RATE_RANGE, REVIEW_REVIEWER_MAX_CHARS, REVIEW_TEXT_MAX_CHARS},
 };
 use chrono::{DateTime, Utc};
@@ -253,7 +253,7 @@ async fn list(
     query: ReviewListQuery,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
-        .unit_of_work(move |conn| page(conn, query.book_id, query.page))
+        .read(move |conn| page(conn, query.book_id, query.page))
         .await
         .map(Json)
 }
@@ -275,7 +275,7 @@ async fn list_for_book(
     query: Pagination,
 ) -> Result<Json<ReviewList>, ApiError> {
     state
-        .unit_of_work(move |conn| page(conn, Some(id), query))
+        .read(move |conn| page(conn, Some(id), query))
         .await
         .map(Json)
 }
@@ -283,7 +283,7 @@ async fn list_for_book(
 /// A page of reviews (one statement, two when a book's page is empty); a filter on a book
 /// that does not exist is a 404, not an empty page.
 fn page(
-    conn: &mut DbConnection,
+    conn: &mut ReadConnection<'_>,
     book_id: Option<i32>,
     page: Pagination,
 ) -> Result<ReviewList, ApiError> {

@@ -65,15 +65,19 @@ describe.each(FUNCTIONS)('%s', (name) => {
     const env = resolveAll(fnResource(name).Properties.Environment.Variables);
     const proxyId = logicalIdByPath(s.database, 'AWS::RDS::DBProxy', '/Proxy/Resource');
     expect(env.DB_HOST).toEqual({ 'Fn::GetAtt': [proxyId, 'Endpoint'] });
-    expect({ ...env, DB_HOST: undefined }).toEqual({
+    // The proxy's read-only endpoint (the config has a reader).
+    const readerId = logicalIdByPath(s.database, 'AWS::RDS::DBProxyEndpoint', '/ProxyReader');
+    expect(env.DB_READER_HOST).toEqual({ 'Fn::GetAtt': [readerId, 'Endpoint'] });
+    expect({ ...env, DB_HOST: undefined, DB_READER_HOST: undefined }).toEqual({
       DB_HOST: undefined,
+      DB_READER_HOST: undefined,
       DB_PORT: '5432',
       DB_NAME: 'bookstore',
       DB_USER: 'bookstore_app',
       DB_IAM_AUTH: 'true',
       DB_SSLMODE: 'verify-full',
       DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
-      DB_PREPARED_STATEMENTS: 'false',
+      PGTZ: 'UTC',
       RUST_LOG: 'info',
     });
   });

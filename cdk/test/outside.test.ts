@@ -47,13 +47,14 @@ const fn = () => Object.values<any>(t.findResources('AWS::Lambda::Function')).fi
 test('the function gets the bookstore environment, from the exports, plus its own', () => {
   expect(fn().Properties.Environment.Variables).toEqual({
     DB_HOST: imp('ProxyEndpoint'),
+    DB_READER_HOST: imp('ProxyReadOnlyEndpoint'),
     DB_PORT: '5432',
     DB_NAME: imp('DatabaseName'),
     DB_USER: imp('AppRoleName'),
     DB_IAM_AUTH: 'true',
     DB_SSLMODE: 'verify-full',
     DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
-    DB_PREPARED_STATEMENTS: 'false',
+    PGTZ: 'UTC',
     RUST_LOG: 'info',
     AUTHORS_PAGE_SIZE: '50',
   });

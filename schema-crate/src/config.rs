@@ -276,6 +276,33 @@ impl PgParts {
     }
 }
 
+/// What every PostgreSQL connection gets from libpq unless its target says otherwise
+/// (added by the backend when it connects):
+///
+/// - `client_encoding=UTF8`, a startup parameter, so the server reports the encoding
+///   diesel wants and diesel (as patched in `vendor/diesel`) sends no `SET` that would pin
+///   an RDS Proxy session;
+/// - TCP keepalives after 10 s idle, every 5 s, 3 probes: a dead idle peer (a failed-over
+///   writer, a dropped NAT entry) is noticed in about 25 s instead of the kernel's 2 h
+///   (the migration runner's own, shorter, win: `SessionSettings::tcp_keepalives`);
+/// - `tcp_user_timeout=10000`: data the peer does not acknowledge for 10 s (a host that is
+///   gone mid-request) fails the connection instead of retransmitting for 15 minutes.
+///
+/// None of them is an `options=-c …` (RDS Proxy refuses command-line options).
+pub(crate) const LIBPQ_DEFAULTS: [(&str, &str); 6] = [
+    ("client_encoding", "UTF8"),
+    ("keepalives", "1"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "10000"),
+];
+
+/// [`DEFAULT_CONNECT_TIMEOUT_SECS`] as libpq reads it: a `DATABASE_URL` without
+/// `connect_timeout` gets it (without one, libpq waits as long as the kernel does: minutes
+/// against a host that accepts and never answers).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT_STR: &str = "5";
+
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         name,
@@ -299,6 +326,13 @@ pub(crate) fn redact_url(url: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '+')
         .collect();
+    // An `@` after a `?` is in the query (`?password=a@b`) or follows a `?` in the
+    // password (`user:a?b@host`): either way nothing can be shown with certainty.
+    if let (Some(at), Some(query)) = (rest.rfind('@'), rest.find('?'))
+        && at > query
+    {
+        return format!("{scheme}://[redacted]");
+    }
     let (userinfo, location) = match rest.rfind('@') {
         Some(at) => ("***@", &rest[at + 1..]),
         None => ("", rest),
@@ -408,6 +442,14 @@ mod tests {
                 "{url} → {scrubbed}"
             );
         }
+    }
+
+    #[test]
+    fn the_default_connect_timeout_matches_its_number() {
+        assert_eq!(
+            DEFAULT_CONNECT_TIMEOUT_STR,
+            DEFAULT_CONNECT_TIMEOUT_SECS.to_string()
+        );
     }
 
     #[test]

@@ -24,8 +24,11 @@ use crate::{
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct SessionSettings {
-    /// Keep diesel's named prepared-statement cache. Turn off behind RDS Proxy or
-    /// pgbouncer in transaction mode: named statements pin or break there.
+    /// Keep diesel's named prepared-statement cache (measured: a read takes about half
+    /// the time, docs/benchmarks.md). Turn off only behind a pooler that cannot carry
+    /// named statements across server connections: pgbouncer in transaction mode before
+    /// 1.21 (or without `max_prepared_statements`). RDS Proxy carries them without pinning
+    /// since November 2023.
     pub prepared_statements: bool,
     /// SQLite `busy_timeout`, in milliseconds.
     pub sqlite_busy_timeout_ms: u32,
@@ -147,6 +150,16 @@ impl DbConnection {
         Some(activity.last_answer.0.elapsed().max(wall))
     }
 
+    /// Whether a statement on this connection failed because the connection itself was
+    /// lost (the server ended the session, the socket closed). The pool then discards it
+    /// on return, whichever step failed first: diesel marks its transaction state broken
+    /// for most such failures, but not when a statement's first use (its `PREPARE`)
+    /// fails, so this does not rely on that. Stays `false` when the instrumentation was
+    /// replaced after [`DbConnection::establish`].
+    pub fn connection_lost(&mut self) -> bool {
+        self.activity().is_some_and(|a| a.lost)
+    }
+
     fn activity(&mut self) -> Option<&mut Activity> {
         with_conn!(self, c => c.instrumentation().downcast_mut::<Activity>())
     }
@@ -170,6 +183,7 @@ fn scrub(error: ConnectionError, url: &str) -> ConnectionError {
 /// default instrumentation, if the application set one.
 struct Activity {
     statements: u64,
+    lost: bool,
     last_answer: (Instant, SystemTime),
     inner: Option<Box<dyn Instrumentation>>,
 }
@@ -178,6 +192,7 @@ impl Activity {
     fn new() -> Self {
         Self {
             statements: 0,
+            lost: false,
             last_answer: (Instant::now(), SystemTime::now()),
             inner: get_default_instrumentation(),
         }
@@ -191,10 +206,42 @@ impl Instrumentation for Activity {
             InstrumentationEvent::FinishQuery { error: None, .. } => {
                 self.last_answer = (Instant::now(), SystemTime::now());
             }
+            InstrumentationEvent::FinishQuery {
+                error: Some(error), ..
+            } => self.lost |= is_connection_loss(error),
             _ => {}
         }
         if let Some(inner) = self.inner.as_mut() {
             inner.on_connection_event(event);
         }
     }
+}
+
+/// Whether `error` says the connection itself is gone, rather than the statement failed:
+/// diesel's closed-connection kinds, or libpq's and PostgreSQL's words for it (a session
+/// the server terminated reports SQLSTATE 57P01, which diesel maps to `Unknown`).
+fn is_connection_loss(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(kind, info) = error else {
+        return false;
+    };
+    if matches!(
+        kind,
+        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+    ) {
+        return true;
+    }
+    let message = info.message();
+    [
+        "terminating connection",
+        "server closed the connection",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "SSL connection has been closed unexpectedly",
+        "SSL SYSCALL error",
+        "connection to server was lost",
+    ]
+    .iter()
+    .any(|words| message.contains(words))
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::{
     DbConnection,
     backend::with_conn,
+    read::Read,
     schema::{book, book_review_stats, review},
 };
 
@@ -220,14 +221,10 @@ fn like_prefix(prefix: &str) -> String {
 
 impl Book {
     /// Books with `id > after`, in id order, at most `limit` (clamped to 1..=200).
-    pub fn page(
-        conn: &mut DbConnection,
-        after: Option<i32>,
-        limit: i64,
-    ) -> QueryResult<Page<Book>> {
+    pub fn page(conn: &mut impl Read, after: Option<i32>, limit: i64) -> QueryResult<Page<Book>> {
         let limit = clamp_limit(limit);
         let after = after.unwrap_or(i32::MIN);
-        let rows = with_conn!(conn, c => book::table
+        let rows = with_conn!(conn.read_connection(), c => book::table
             .filter(book::id.gt(after))
             .order(book::id)
             .limit(limit + 1)
@@ -243,7 +240,7 @@ impl Book {
     /// (`substr(title, 1, n) = prefix`), which keeps it case-sensitive on SQLite too
     /// (SQLite's `LIKE` ignores ASCII case).
     pub fn page_where(
-        conn: &mut DbConnection,
+        conn: &mut impl Read,
         filter: &BookFilter<'_>,
         after: Option<i32>,
         limit: i64,
@@ -254,7 +251,7 @@ impl Book {
         let prefix_chars = filter
             .title_prefix
             .map(|p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
-        let rows = with_conn!(conn, c => {
+        let rows = with_conn!(conn.read_connection(), c => {
             let mut query = book::table
                 .filter(book::id.gt(after))
                 .order(book::id)
@@ -277,8 +274,8 @@ impl Book {
     }
 
     /// The book with this id, if any.
-    pub fn find(conn: &mut DbConnection, id: i32) -> QueryResult<Option<Book>> {
-        with_conn!(conn, c => book::table.find(id).select(Book::as_select()).first(c).optional())
+    pub fn find(conn: &mut impl Read, id: i32) -> QueryResult<Option<Book>> {
+        with_conn!(conn.read_connection(), c => book::table.find(id).select(Book::as_select()).first(c).optional())
     }
 
     /// Inserts a book and returns it as stored.
@@ -340,10 +337,10 @@ impl Book {
     /// left-joined to its row of `book_review_stats`, which a trigger keeps up to date on
     /// every review written, so the cost does not grow with the number of reviews.
     pub fn find_with_stats(
-        conn: &mut DbConnection,
+        conn: &mut impl Read,
         id: i32,
     ) -> QueryResult<Option<(Book, ReviewStats)>> {
-        let row: Option<(Book, Option<i64>, Option<i64>)> = with_conn!(conn, c => book::table
+        let row: Option<(Book, Option<i64>, Option<i64>)> = with_conn!(conn.read_connection(), c => book::table
             .left_join(book_review_stats::table)
             .filter(book::id.eq(id))
             .select((
@@ -381,14 +378,14 @@ impl ReviewStats {
 impl Review {
     /// Reviews with `id > after` (of one book when `book_id` is given), in id order.
     pub fn page(
-        conn: &mut DbConnection,
+        conn: &mut impl Read,
         book_id: Option<i32>,
         after: Option<i32>,
         limit: i64,
     ) -> QueryResult<Page<Review>> {
         let limit = clamp_limit(limit);
         let after = after.unwrap_or(i32::MIN);
-        let rows = with_conn!(conn, c => {
+        let rows = with_conn!(conn.read_connection(), c => {
             let mut query = review::table
                 .filter(review::id.gt(after))
                 .order(review::id)
@@ -408,7 +405,7 @@ impl Review {
     /// empty page takes a second statement (does the book exist?), so call it inside a
     /// unit of work.
     pub fn book_page(
-        conn: &mut DbConnection,
+        conn: &mut impl Read,
         book_id: i32,
         after: Option<i32>,
         limit: i64,

@@ -6,7 +6,7 @@
 //! | `DB_CHECKOUT_TIMEOUT_MS` | how long a request waits for a connection | `3000` |
 //! | `DB_MAX_LIFETIME_SECS` | recycle connections older than this (under RDS Proxy's idle timeout) | `600` |
 //! | `DB_IDLE_TIMEOUT_SECS` | close connections idle this long | `300` |
-//! | `DB_PREPARED_STATEMENTS` | `false` turns off diesel's named prepared statements (RDS Proxy, pgbouncer) | `true` |
+//! | `DB_PREPARED_STATEMENTS` | `false` turns off diesel's named prepared statements: only for a pooler that cannot carry them (pgbouncer before 1.21, or without `max_prepared_statements`, in transaction mode); RDS Proxy can (they stopped pinning in November 2023) | `true` |
 //! | `DB_VALIDATE_AFTER_IDLE_MS` | check a connection with `SELECT 1` at checkout when it has been idle this long | `1000` |
 //!
 //! r2d2's server defaults (10 connections, all opened at build, 30 s checkout) cost a
@@ -17,8 +17,8 @@
 //! the proxy may have closed, pays one `SELECT 1` round trip; back-to-back requests pay
 //! none (HikariCP's `aliveBypassWindowMs` and pgxpool's one-second idle check do the same).
 //! A connection that fails the check is discarded and the checkout opens a new one. A
-//! connection that dies within the window fails its request with a closed-connection error,
-//! which marks it broken, so the pool discards it and the next request gets a new one.
+//! connection that dies within the window fails its request, and the pool discards it on
+//! return ([`DbConnection::connection_lost`]), so the next request gets a new one.
 
 use std::{env, sync::Arc, time::Duration};
 
@@ -219,13 +219,13 @@ impl DbManager {
 #[non_exhaustive]
 pub enum ManagerError {
     /// The server refused or could not be reached.
-    #[error("could not connect: {0}")]
+    #[error("could not connect: {0}")] // CONNECT_FAILED
     Connect(#[from] diesel::ConnectionError),
     /// The validation query failed.
     #[error("connection check failed: {0}")]
     Check(#[from] diesel::result::Error),
     /// The password source failed (the message names the source, never the secret).
-    #[error("could not get database credentials: {0}")]
+    #[error("could not get database credentials: {0}")] // CREDENTIALS_FAILED
     Credentials(String),
 }
 
@@ -251,7 +251,11 @@ impl r2d2::ManageConnection for DbManager {
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         // A connection returned mid-transaction (a panic, a failed rollback) is discarded:
         // the server rolls it back when the socket closes.
-        crate::uow::in_transaction(conn).unwrap_or(true) || crate::uow::is_broken(conn)
+        // A connection whose socket was lost is discarded on its first failure, whatever
+        // failed (diesel does not mark every such failure as a broken transaction state).
+        crate::uow::in_transaction(conn).unwrap_or(true)
+            || crate::uow::is_broken(conn)
+            || conn.connection_lost()
     }
 }
 
@@ -264,6 +268,39 @@ impl r2d2::HandleError<ManagerError> for TracingErrorHandler {
         tracing::warn!(error = %error, "database connection error");
     }
 }
+
+/// How often [`checkout`] looks whether opening a connection has just failed.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(20);
+
+/// Checks a connection out of `pool`, failing as soon as opening one fails instead of
+/// after the whole checkout timeout: a database that refuses connections (stopped,
+/// restarting, its port closed) answers in milliseconds. A pool that is only busy (every
+/// connection in use) or a server slow to accept still waits up to the checkout timeout.
+///
+/// # Errors
+/// r2d2's error, naming the connect failure when there was one.
+pub fn checkout(pool: &DbPool) -> Result<PooledConnection, r2d2::Error> {
+    let end = std::time::Instant::now() + pool.connection_timeout();
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match pool.get_timeout(left.min(CHECKOUT_SLICE)) {
+            Ok(conn) => return Ok(conn),
+            // r2d2 hands the waiter the last connect or check failure's message, our
+            // `ManagerError`: a failed connect (or password source) ends the wait.
+            Err(error)
+                if left <= CHECKOUT_SLICE
+                    || error.to_string().contains(CONNECT_FAILED)
+                    || error.to_string().contains(CREDENTIALS_FAILED) =>
+            {
+                return Err(error);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+const CONNECT_FAILED: &str = "could not connect: ";
+const CREDENTIALS_FAILED: &str = "could not get database credentials: ";
 
 /// Builds the pool for `target` as `config` says, without opening any connection: the
 /// first request opens one. `passwords` supplies a password per new connection.

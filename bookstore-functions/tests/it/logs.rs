@@ -299,3 +299,44 @@ async fn the_database_password_appears_in_no_log_line_and_no_response() {
     assert!(text.contains("database pool configured"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+/// Every URL form libpq accepts or rejects, the password (`hunter2`) cut by each character
+/// libpq may take for a delimiter, through every output of a function: the start-up log
+/// line, the connect error in the request's error log, the response, the state's
+/// `Debug`.
+#[tokio::test]
+async fn no_url_form_puts_the_password_in_any_log_line_response_or_debug_output() {
+    let closed = format!("127.0.0.1:{}", closed_port());
+    let forms = [
+        format!("postgres://app:hunter2@{closed}/x"),
+        format!("postgres://app:hun/ter2@{closed}/x"),
+        format!("postgres://app:hun?ter2@{closed}/x"),
+        format!("postgres://app:hun@ter2@{closed}/x"),
+        format!("postgres://app:hun#ter2@{closed}/x"),
+        format!("postgres://app:hunter2%zz@{closed}/x"),
+        format!("postgres://{closed}/x?user=app&password=hun@ter2"),
+        format!("postgresql://app:hunter2@/x?host={closed}"),
+    ];
+    for url in forms {
+        let (logs, _guard) = capture();
+        let db = test_db(Backend::Postgres, "logs_url_forms");
+        let config = crate::support::pool_config(1)
+            .with_checkout_timeout(std::time::Duration::from_millis(300));
+        let target = DbTarget::from_url(&url).unwrap();
+        let shown_target = format!("{target} {target:?}");
+        let app = TestApp::with_target(db, target, &config);
+        startup::check_schema_at_start(&app.state).await;
+        let response = app.post("/book", book_json("Dune")).await;
+        response.assert_error(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable");
+        let text = logs.text();
+        assert!(text.contains("database pool configured"), "{text}");
+        // The connect error itself (r2d2 logs it on its own thread, outside this capture)
+        // is in the request's `error.cause`.
+        assert!(text.contains("error.cause"), "{url}: {text}");
+        let everything = format!("{text}\n{}\n{shown_target}\n{:?}", response.text, app.state);
+        assert!(
+            !everything.contains("hun") && !everything.contains("ter2"),
+            "{url}: {everything}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 )]
 
 mod books;
+mod bounded;
 mod compat;
 mod cors;
 mod docs;
@@ -16,5 +17,7 @@ mod lambda_edge;
 mod lifecycle;
 mod logs;
 mod openapi;
+mod pinning;
+mod replica;
 mod reviews;
 mod support;

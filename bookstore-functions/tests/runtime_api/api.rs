@@ -26,7 +26,7 @@ fn call(
 fn app_env(db: &TestDb) -> Vec<(String, String)> {
     let mut env = db_env(db);
     // As the CDK app sets them.
-    env.push(("DB_PREPARED_STATEMENTS".into(), "false".into()));
+    env.push(("PGTZ".into(), "UTC".into()));
     env
 }
 

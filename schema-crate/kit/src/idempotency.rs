@@ -111,8 +111,9 @@ pub fn request_hash<R: Serialize>(scope: &str, request: &R) -> String {
 
 /// Runs `create` at most once per `key` in `scope`, answering `status` (see the module).
 ///
-/// Without a key, `create` runs as one statement ([`AppState::one_statement`]); with one,
-/// in a unit of work with the key's record. `create` gets `request` (the validated input,
+/// Without a key, `create` runs alone in a unit of work ([`AppState::unit_of_work`]: a
+/// create that finishes after the request's deadline rolls back instead of committing
+/// unseen); with one, in a unit of work with the key's record. `create` gets `request` (the validated input,
 /// which the key's request hash is computed from) and returns the value to answer and the
 /// created row's id.
 pub async fn create_once<T, R, F>(
@@ -130,7 +131,7 @@ where
 {
     let Some(key) = key.0 else {
         let (value, _) = state
-            .one_statement(move |conn| create(conn, request))
+            .unit_of_work(move |conn| create(conn, request))
             .await?;
         return Ok(Created {
             value,

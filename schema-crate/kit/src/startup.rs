@@ -6,6 +6,8 @@
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`, `DB_PASSWORD`, `DB_SSLMODE`, `DB_SSLROOTCERT`, `DB_CONNECT_TIMEOUT_SECS` | all | PostgreSQL from parts (see `bookstore_schema::config`) | — |
 //! | `DB_POOL_SIZE` | all | connections per container | `AWS_LAMBDA_MAX_CONCURRENCY`, else 1 (local: 4) |
 //! | `DB_CHECKOUT_TIMEOUT_MS`, `DB_MAX_LIFETIME_SECS`, `DB_IDLE_TIMEOUT_SECS`, `DB_PREPARED_STATEMENTS` | all | pool tuning (see `bookstore_schema::pool`) | 3000, 600, 300, `true` |
+//! | `DATABASE_READER_URL` or `DB_READER_HOST` (+ `DB_READER_PORT`) | functions | the replicas (RDS Proxy's read-only endpoint) for list and get routes; the other `DB_*` parts are the writer's | unset: reads on the writer |
+//! | `REQUEST_DEADLINE_MS` | all | a request's whole database work (checkout included); past it, `503` at once and a late unit of work rolls back | 10000 |
 //! | `PORT` | local | port on 127.0.0.1 | 3000 |
 //! | `CORS_ALLOWED_ORIGINS` | all | origins browsers may call the API from, comma-separated, or `*` (see [`crate::cors`]) | unset: CORS off |
 //! | `RUST_LOG` | all | log filter (`tracing_subscriber::EnvFilter`) | `info` |
@@ -30,7 +32,7 @@ use crate::{
     cors::CorsConfig,
     router,
     stage::lambda_service,
-    state::{AppState, Dispatch},
+    state::{AppState, DEFAULT_REQUEST_DEADLINE, Dispatch},
 };
 
 pub use crate::logging::{DEFAULT_LOG_FILTER, LogFormat, init_tracing, subscriber};
@@ -60,7 +62,17 @@ pub fn build_state(
 
 fn build_db_pool(target: DbTarget, config: &PoolConfig) -> anyhow::Result<DbPool> {
     let passwords = password_source_from_env().context("setting up database credentials")?;
+    build_db_pool_with(target, passwords, config, "writer")
+}
+
+fn build_db_pool_with(
+    target: DbTarget,
+    passwords: Option<Arc<dyn PasswordSource>>,
+    config: &PoolConfig,
+    role: &str,
+) -> anyhow::Result<DbPool> {
     tracing::info!(
+        pool.role = role,
         database = %target,
         pool.max_size = config.max_size,
         pool.checkout_timeout_ms = config.checkout_timeout.as_millis(),
@@ -126,11 +138,68 @@ fn state_from_env() -> anyhow::Result<AppState> {
     let function_name = Env::from_env()
         .non_empty("AWS_LAMBDA_FUNCTION_NAME")
         .unwrap_or_else(|| "unnamed-function".to_owned());
-    Ok(AppState::for_function(
-        build_db_pool(target, &config)?,
-        dispatch,
-        function_name,
-    ))
+    let state = AppState::for_function(build_db_pool(target, &config)?, dispatch, function_name)
+        .with_request_deadline(request_deadline(&Env::from_env())?);
+    with_reader_from_env(state, &config)
+}
+
+/// `state` with a reader pool when `DATABASE_READER_URL` or `DB_READER_HOST` is set (the
+/// replicas: RDS Proxy's read-only endpoint). `DB_READER_HOST` takes every other `DB_*`
+/// part from the writer's (`DB_READER_PORT` overrides the port), and IAM tokens are
+/// signed for it.
+pub fn with_reader_from_env(state: AppState, config: &PoolConfig) -> anyhow::Result<AppState> {
+    with_reader_from_lookup(state, config, |name| std::env::var(name).ok())
+}
+
+/// [`with_reader_from_env`] over any lookup.
+pub fn with_reader_from_lookup(
+    state: AppState,
+    config: &PoolConfig,
+    get: impl Fn(&str) -> Option<String> + Clone,
+) -> anyhow::Result<AppState> {
+    let non_empty = |name: &str| get(name).filter(|v| !v.is_empty());
+    let (target, passwords) = if let Some(url) = non_empty("DATABASE_READER_URL") {
+        (
+            DbTarget::from_url(&url).map_err(|e| reader_error(&e))?,
+            None,
+        )
+    } else if let Some(host) = non_empty("DB_READER_HOST") {
+        let port = |name| non_empty(name).or_else(|| non_empty("DB_PORT"));
+        if non_empty("DB_HOST").as_deref() == Some(host.as_str())
+            && port("DB_READER_PORT") == port("DB_PORT")
+        {
+            // The writer itself (a cluster without replicas): no second pool.
+            return Ok(state);
+        }
+        let reader_get = {
+            let get = get.clone();
+            move |name: &str| match name {
+                "DATABASE_URL" => None,
+                "DB_HOST" => Some(host.clone()),
+                "DB_PORT" => get("DB_READER_PORT").or_else(|| get("DB_PORT")),
+                _ => get(name),
+            }
+        };
+        let target = bookstore_credentials::target_from_lookup(reader_get.clone())
+            .context("reading the reader's configuration")?;
+        let passwords = bookstore_credentials::password_source_from_lookup(reader_get)
+            .context("setting up the reader's credentials")?;
+        (target, passwords)
+    } else {
+        return Ok(state);
+    };
+    Ok(state.with_reader(build_db_pool_with(target, passwords, config, "reader")?))
+}
+
+fn reader_error(error: &ConfigError) -> ConfigError {
+    ConfigError::invalid("DATABASE_READER_URL", error.to_string())
+}
+
+/// `REQUEST_DEADLINE_MS`, else [`DEFAULT_REQUEST_DEADLINE`].
+fn request_deadline(env: &Env<'_>) -> Result<std::time::Duration, ConfigError> {
+    Ok(env
+        .millis("REQUEST_DEADLINE_MS", 1)?
+        .unwrap_or(DEFAULT_REQUEST_DEADLINE))
 }
 
 /// Tells Lambda why init failed (`POST /runtime/init/error`, typed `ConfigError` when the
@@ -243,7 +312,8 @@ pub async fn build_local_state(config: &LocalConfig) -> anyhow::Result<AppState>
         "database migrated"
     );
     // A server: many requests at once, each unit of work off the async workers.
-    let state = AppState::for_function(pool, Dispatch::Offload, "bookstore-local");
+    let state = AppState::for_function(pool, Dispatch::Offload, "bookstore-local")
+        .with_request_deadline(request_deadline(&Env::from_env())?);
     check_schema_at_start(&state).await;
     Ok(state)
 }
@@ -290,6 +360,62 @@ mod tests {
         assert_eq!(c.addr.port(), 8080);
         assert!(matches!(c.target, DbTarget::PostgresUrl(_)));
         assert_eq!(c.pool.max_size, 2);
+    }
+
+    #[test]
+    fn a_reader_host_that_is_the_writer_adds_no_pool_and_another_one_does() {
+        let state = || {
+            let pool = build_pool(
+                DbTarget::from_url("postgres://u@writer/db").unwrap(),
+                None,
+                &PoolConfig::default(),
+            )
+            .unwrap();
+            AppState::new(pool, Dispatch::Inline)
+        };
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let config = PoolConfig::default();
+        let none = with_reader_from_lookup(state(), &config, lookup(&[("DB_HOST", "w")])).unwrap();
+        assert!(!none.has_reader());
+        let same = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DB_HOST", "w"), ("DB_READER_HOST", "w")]),
+        )
+        .unwrap();
+        assert!(!same.has_reader());
+        let other = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DB_HOST", "w"), ("DB_READER_HOST", "r")]),
+        )
+        .unwrap();
+        assert!(other.has_reader());
+        let url = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DATABASE_READER_URL", "postgres://u@r/db")]),
+        )
+        .unwrap();
+        assert!(url.has_reader());
+        let bad = with_reader_from_lookup(
+            state(),
+            &config,
+            lookup(&[("DATABASE_READER_URL", "mysql://u:hunter2@r/db")]),
+        )
+        .unwrap_err();
+        let shown = format!("{bad:#}");
+        assert!(
+            shown.contains("DATABASE_READER_URL") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -8,29 +8,34 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use bookstore_schema::{
-    DbConnection, DbPool,
+    DbConnection, DbPool, ReadConnection,
     migrate::{self, SchemaCheck},
     one_statement, transactional,
 };
-use tokio::runtime::RuntimeFlavor;
 
 use crate::error::ApiError;
 
-/// Where a unit of work runs its blocking database calls.
+/// How long a request may wait for the database, everything included (checkout, schema
+/// check, the work), when `REQUEST_DEADLINE_MS` is unset: under a function's 15 s timeout
+/// and API Gateway's 29 s, so the client gets a `503` rather than a gateway timeout.
+pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Where a unit of work ran its blocking database calls, before every request got a
+/// deadline. Kept so that code naming it still compiles: since the deadline, every unit of
+/// work runs on a blocking thread (`spawn_blocking`), because neither a call blocking the
+/// polling thread (`Inline`) nor `block_in_place` (`Offload`) can be abandoned when the
+/// database stops answering. Measured cost: docs/benchmarks.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Dispatch {
-    /// On the thread that polls the request, blocking it. For a Lambda container that
-    /// serves one request at a time: there is nothing else for the thread to do, and
-    /// handing the work to another thread would cost thread wake-ups on every request.
+    /// Was: on the thread that polls the request (a Lambda container serving one request
+    /// at a time).
     Inline,
-    /// Off the async worker: `block_in_place` on the multi-thread runtime (another
-    /// thread takes over the worker's other tasks), `spawn_blocking` on a current-thread
-    /// one. For a server with concurrent requests (the local server, a Lambda function
-    /// with `AWS_LAMBDA_MAX_CONCURRENCY` above 1).
+    /// Was: off the async worker with `block_in_place` (a server with concurrent requests).
     Offload,
 }
 
@@ -61,6 +66,30 @@ struct Inner {
     /// The name this function records its pin under once the schema is current (the
     /// compatibility window); `None` records nothing.
     function_name: Option<String>,
+    /// How long a request may wait for the database (see [`AppState::with_request_deadline`]).
+    deadline: Duration,
+    /// The replicas' pool, for [`AppState::read`]; `None` reads on the writer.
+    reader: Option<DbPool>,
+    /// Until when reads skip a reader that just failed to answer (it is not asked on
+    /// every request while it is down).
+    reader_resting_until: std::sync::Mutex<Option<Instant>>,
+}
+
+/// How long reads go straight to the writer after the reader failed to answer.
+const READER_REST: Duration = Duration::from_secs(5);
+
+impl Inner {
+    fn cloned(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            schema_current: AtomicBool::new(self.schema_current.load(Ordering::Acquire)),
+            dispatch: self.dispatch,
+            function_name: self.function_name.clone(),
+            deadline: self.deadline,
+            reader: self.reader.clone(),
+            reader_resting_until: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -102,8 +131,49 @@ impl AppState {
                 schema_current: AtomicBool::new(false),
                 dispatch,
                 function_name,
+                deadline: DEFAULT_REQUEST_DEADLINE,
+                reader: None,
+                reader_resting_until: std::sync::Mutex::new(None),
             }),
         }
+    }
+
+    /// This state with every request's database work bounded by `deadline` (default
+    /// [`DEFAULT_REQUEST_DEADLINE`]; `REQUEST_DEADLINE_MS` for the binaries). Past it the
+    /// request answers `503 database_unavailable` at once, whatever the database does (a
+    /// frozen server, a partition); the work, on a thread of its own, finishes or fails
+    /// later, and a [`AppState::unit_of_work`] that finishes late rolls back instead of
+    /// committing.
+    #[must_use]
+    pub fn with_request_deadline(self, deadline: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                deadline,
+                ..self.inner.cloned()
+            }),
+        }
+    }
+
+    /// This state with `reader` (a pool on the replicas, RDS Proxy's read-only endpoint)
+    /// for [`AppState::read`]. Without one, reads run on the writer.
+    #[must_use]
+    pub fn with_reader(self, reader: DbPool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                reader: Some(reader),
+                ..self.inner.cloned()
+            }),
+        }
+    }
+
+    /// Whether reads go to a reader pool.
+    pub fn has_reader(&self) -> bool {
+        self.inner.reader.is_some()
+    }
+
+    /// The deadline every request's database work runs under.
+    pub fn request_deadline(&self) -> Duration {
+        self.inner.deadline
     }
 
     /// Runs `work` as one unit of work: with a pooled connection, after the schema gate,
@@ -113,12 +183,29 @@ impl AppState {
     /// A connection that cannot be had answers `503 database_unavailable`; a database
     /// behind the pinned schema answers `503 schema_behind`. Either way the next request
     /// tries again: nothing is cached but success.
+    ///
+    /// Work that finishes after the request's deadline (the client was already answered
+    /// `503`) rolls back rather than commit: a write the client gave up on never commits
+    /// later unnoticed. (A `COMMIT` already sent when the database froze is the one
+    /// outcome no client can know; the `503` says "unknown", as any timeout does.)
     pub async fn unit_of_work<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.with_connection(|conn| transactional(conn, work)).await
+        self.with_connection(|conn, deadline| {
+            transactional(conn, |conn| {
+                let value = work(conn)?;
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        "a unit of work finished after the request deadline; rolled back (the client was answered 503)"
+                    );
+                    return Err(ApiError::unavailable(&DeadlineExceeded));
+                }
+                Ok(value)
+            })
+        })
+        .await
     }
 
     /// [`AppState::unit_of_work`] for work that sends exactly one statement: the
@@ -129,74 +216,182 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.with_connection(|conn| one_statement(conn, work)).await
+        self.with_connection(|conn, deadline| {
+            let result = one_statement(conn, work);
+            if Instant::now() >= deadline && result.is_ok() {
+                // A lone statement commits by itself: too late to roll it back.
+                tracing::warn!(
+                    "a one-statement unit of work finished after the request deadline: if it wrote, the write committed though the client was answered 503; use unit_of_work for writes that must not"
+                );
+            }
+            result
+        })
+        .await
+    }
+
+    /// Runs `work`, a read, on the reader pool when there is one, else on the writer.
+    /// `work` gets a [`ReadConnection`], on which the schema crate's writes do not
+    /// compile. No `BEGIN`/`COMMIT`: each statement sees the latest committed data, as it
+    /// would in a `READ COMMITTED` transaction, so a read of several statements needs none.
+    ///
+    /// A replica lags the writer: a `404` from the reader (a row created a moment ago) is
+    /// asked once more of the writer, so a client reads its own writes. A reader that
+    /// cannot answer (`503`: stopped, refusing, past half the request's deadline) is left
+    /// for the writer too, within the same deadline, and is not asked again for 5 s. The schema gate is the writer's: until it has
+    /// passed, reads go to the writer.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut ReadConnection<'_>) -> Result<T, ApiError> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let work = Arc::new(work);
+        // One deadline for the request; the reader gets half of it, so that the writer
+        // still has time when the reader does not answer.
+        let started = Instant::now();
+        let deadline = started + self.inner.deadline;
+        if self.inner.reader.is_some() && self.schema_is_current() && !self.reader_resting() {
+            let on_reader = Arc::clone(&work);
+            let result = self
+                .with_connection_on(
+                    Pool::Reader,
+                    started + self.inner.deadline / 2,
+                    move |conn, _| on_reader(&mut ReadConnection::new(conn)),
+                )
+                .await;
+            match result {
+                Err(error) if error.status() == axum::http::StatusCode::NOT_FOUND => {
+                    tracing::debug!("not found on the reader; asking the writer");
+                }
+                Err(error) if error.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE => {
+                    tracing::warn!(
+                        error.cause = %error,
+                        rest_secs = READER_REST.as_secs(),
+                        "the reader could not answer; reading from the writer, and not asking the reader for a while"
+                    );
+                    if let Ok(mut until) = self.inner.reader_resting_until.lock() {
+                        *until = Some(Instant::now() + READER_REST);
+                    }
+                }
+                other => return other,
+            }
+        }
+        self.with_connection_on(Pool::Writer, deadline, move |conn, _| {
+            work(&mut ReadConnection::new(conn))
+        })
+        .await
+    }
+
+    fn reader_resting(&self) -> bool {
+        self.inner
+            .reader_resting_until
+            .lock()
+            .ok()
+            .and_then(|until| *until)
+            .is_some_and(|until| Instant::now() < until)
     }
 
     /// Checks the schema now (at cold start), so the first request does not pay for it.
     /// Failure is not fatal: requests keep checking until the database is current.
     pub async fn check_schema(&self) -> Result<(), ApiError> {
-        self.with_connection(|_| Ok(())).await
+        self.with_connection(|_, _| Ok(())).await
     }
 
-    /// Checks out a connection, passes the schema gate and runs `work`, where the
-    /// [`Dispatch`] says. A panic in `work` answers `500 internal`; the pool discards a
+    /// Checks out a connection, passes the schema gate and runs `work` (given the
+    /// request's deadline) on a blocking thread, answering `503` at the deadline if it has
+    /// not finished. A panic in `work` answers `500 internal`; the pool discards a
     /// connection left in a transaction, so the container stays healthy.
     async fn with_connection<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = Instant::now() + self.inner.deadline;
+        self.with_connection_on(Pool::Writer, deadline, work).await
+    }
+
+    /// [`AppState::with_connection`] on the writer or the reader pool; the reader skips
+    /// the schema gate (the writer's decides).
+    async fn with_connection_on<T, F>(
+        &self,
+        on: Pool,
+        deadline: Instant,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let state = self.clone();
         let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let waited_in_run = Arc::clone(&waited);
         let run = move || {
-            let asked = std::time::Instant::now();
-            let conn = state.inner.pool.get();
+            let asked = Instant::now();
+            let pool = match (on, &state.inner.reader) {
+                (Pool::Reader, Some(reader)) => reader,
+                _ => &state.inner.pool,
+            };
+            let conn = bookstore_schema::pool::checkout(pool);
             let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
             waited_in_run.store(micros, Ordering::Relaxed);
             let mut conn = conn?;
-            state.ensure_schema(&mut conn)?;
-            let result = work(&mut conn);
+            if on == Pool::Writer {
+                state.ensure_schema(&mut conn)?;
+            }
+            if Instant::now() >= deadline {
+                return Err(ApiError::unavailable(&DeadlineExceeded));
+            }
+            let result = work(&mut conn, deadline);
             if matches!(result, Err(ApiError::Internal { .. })) {
                 // An unexpected database error in a container that found the schema
                 // current: the schema may have moved past this version since (a contract
                 // forced through with `ignore_live_pins`). Check again, so the answer is
                 // `503 schema_incompatible` rather than a 500 on every request.
+                // On the reader, the next request checks again, on the writer.
                 state.inner.schema_current.store(false, Ordering::Release);
-                state.ensure_schema(&mut conn)?;
+                if on == Pool::Writer {
+                    state.ensure_schema(&mut conn)?;
+                }
             }
             result
         };
-        let result = self.dispatch(run).await;
-        crate::observe::add_checkout(std::time::Duration::from_micros(
-            waited.load(Ordering::Relaxed),
-        ));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let result = match tokio::time::timeout(left, self.dispatch(run)).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    deadline_ms = self.inner.deadline.as_millis(),
+                    "the database did not answer within the request deadline; answering 503"
+                );
+                Err(ApiError::unavailable(&DeadlineExceeded))
+            }
+        };
+        crate::observe::add_checkout(Duration::from_micros(waited.load(Ordering::Relaxed)));
         result
     }
 
-    /// Runs `run` where the [`Dispatch`] says; a panic in it answers `500 internal`.
+    /// Runs `run` on a blocking thread, so that the request can be answered at its
+    /// deadline while `run` is stuck on a database that does not answer (no blocking call
+    /// can be interrupted, and `block_in_place` cannot be abandoned); a panic in it
+    /// answers `500 internal`.
+    ///
+    /// [`Dispatch`] no longer changes where the work runs: the deadline needs a thread
+    /// the request can leave behind (measured in docs/benchmarks.md).
     async fn dispatch<T, F>(&self, run: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let flavor = tokio::runtime::Handle::current().runtime_flavor();
-        match (self.inner.dispatch, flavor) {
-            (Dispatch::Inline, _) => catching_panics(run),
-            (Dispatch::Offload, RuntimeFlavor::MultiThread) => {
-                tokio::task::block_in_place(|| catching_panics(run))
-            }
-            // `block_in_place` needs the multi-thread runtime.
-            _ => {
-                let span = tracing::Span::current();
-                tokio::task::spawn_blocking(move || {
-                    let _entered = span.enter();
-                    run()
-                })
-                .await
-                .map_err(|join| ApiError::internal(&join))?
-            }
-        }
+        // The request's span and this thread's subscriber (a test's scoped one) go along.
+        let span = tracing::Span::current();
+        let subscriber = tracing::dispatcher::get_default(Clone::clone);
+        tokio::task::spawn_blocking(move || {
+            tracing::dispatcher::with_default(&subscriber, || {
+                let _entered = span.enter();
+                catching_panics(run)
+            })
+        })
+        .await
+        .map_err(|join| ApiError::internal(&join))?
     }
 
     /// Whether the database was found to have every migration this function needs.
@@ -274,6 +469,18 @@ fn catching_panics<T>(run: impl FnOnce() -> Result<T, ApiError>) -> Result<T, Ap
     catch_unwind(AssertUnwindSafe(run))
         .map_err(|panic| ApiError::internal(&Panicked(panic_message(panic.as_ref()))))?
 }
+
+/// Which of the state's pools a unit of work runs on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    Writer,
+    Reader,
+}
+
+/// The request's deadline passed before its database work finished.
+#[derive(Debug, thiserror::Error)]
+#[error("the request deadline passed before the database answered")]
+struct DeadlineExceeded;
 
 /// A schema check outcome this kit version does not know (a newer schema crate).
 #[derive(Debug, thiserror::Error)]

@@ -204,11 +204,21 @@ pub(crate) fn establish(
     password: Option<&Secret>,
     settings: &SessionSettings,
 ) -> Result<Inner, ConnectionError> {
-    let keywords: &[(&str, &str)] = if settings.tcp_keepalives {
-        &postgres::KEEPALIVES
-    } else {
-        &[]
-    };
+    // The runner's keepalives first (they win), then what every connection gets
+    // (`config::LIBPQ_DEFAULTS`); a URL also gets a connect timeout. A keyword the target
+    // sets itself is never overridden.
+    let mut keywords: Vec<(&str, &str)> = Vec::new();
+    if settings.tcp_keepalives {
+        keywords.extend(postgres::KEEPALIVES);
+    }
+    if matches!(target, DbTarget::PostgresUrl(_)) {
+        keywords.push((
+            "connect_timeout",
+            crate::config::DEFAULT_CONNECT_TIMEOUT_STR,
+        ));
+    }
+    keywords.extend(crate::config::LIBPQ_DEFAULTS);
+    let keywords = keywords.as_slice();
     Ok(match target {
         DbTarget::PostgresUrl(url) => Inner::Postgres(PgConnection::establish(
             &postgres::with_keywords(url.expose(), keywords),

@@ -97,8 +97,8 @@ impl Dialect for PgConnection {
     }
 
     fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()> {
-        // Named statements pin RDS Proxy sessions and break under pgbouncer's
-        // transaction mode; unnamed ones work everywhere.
+        // Named statements break under pgbouncer's transaction mode (before 1.21);
+        // unnamed ones work everywhere.
         if !settings.prepared_statements {
             self.set_prepared_statement_cache_size(CacheSize::Disabled);
         }

@@ -74,7 +74,7 @@ pub use self::{
         AppliedMigration, Drift, MigrationRef, Plan, PlannedMigration, RunReport, SchemaCheck,
         Status, Step,
     },
-    role::{APP_ROLE_SETTINGS, DEFAULT_APP_ROLE, ensure_app_role},
+    role::{APP_ROLE_CONNECTION_SETTINGS, APP_ROLE_SETTINGS, DEFAULT_APP_ROLE, ensure_app_role},
     runner::{RunOptions, Runner},
 };
 

@@ -20,6 +20,12 @@ pub const APP_ROLE_SETTINGS: [(&str, &str); 3] = [
     ("idle_in_transaction_session_timeout", "10s"),
 ];
 
+/// The app role's `TimeZone` and `client_encoding`, also set on the role: the values
+/// diesel wants. The server reports both at login, so diesel (as patched in
+/// `vendor/diesel`) sends no `SET` for them, whatever the cluster's defaults.
+pub const APP_ROLE_CONNECTION_SETTINGS: [(&str, &str); 2] =
+    [("timezone", "UTC"), ("client_encoding", "UTF8")];
+
 /// Tables the functions read and write.
 const APP_TABLES: [&str; 2] = ["book", "review"];
 
@@ -64,12 +70,17 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
         )));
     }
     fn sql<C: Dialect>(_: &C, role: &str) -> Option<String> {
+        let settings: Vec<(&str, &str)> = APP_ROLE_SETTINGS
+            .iter()
+            .chain(&APP_ROLE_CONNECTION_SETTINGS)
+            .copied()
+            .collect();
         C::app_role_sql(&AppRole {
             name: role,
             tables: &APP_TABLES,
             bookkeeping: BOOKKEEPING_TABLE,
             later_tables: &LATER_TABLES,
-            settings: &APP_ROLE_SETTINGS,
+            settings: &settings,
         })
     }
     let Some(sql) = with_conn!(&mut *conn, c => sql(c, role)) else {

@@ -16,6 +16,8 @@ use std::{
 pub struct Cluster {
     dir: PathBuf,
     port: u16,
+    /// The server's `-c` options, for [`Cluster::start`] after [`Cluster::stop`].
+    options: String,
 }
 
 /// How to start a [`Cluster`].
@@ -48,7 +50,9 @@ impl std::fmt::Debug for ClusterBuilder {
 impl Default for ClusterBuilder {
     fn default() -> Self {
         Self {
-            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n".to_owned(),
+            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\n\
+                  local replication all trust\nhost replication all 127.0.0.1/32 trust\n"
+                .to_owned(),
             options: Vec::new(),
             files: Vec::new(),
             superuser_password: None,
@@ -110,7 +114,11 @@ impl ClusterBuilder {
                 Command::new("chmod").arg("0600").arg(dir.join(name)),
             );
         }
-        let cluster = Cluster { dir, port };
+        let mut cluster = Cluster {
+            dir,
+            port,
+            options: String::new(),
+        };
         run(
             "initdb",
             as_postgres(&pg_bin("initdb"))
@@ -125,6 +133,7 @@ impl ClusterBuilder {
         for (name, value) in &self.options {
             options.push_str(&format!(" -c {name}={}", value.replace("{dir}", &dir)));
         }
+        cluster.options.clone_from(&options);
         run(
             "pg_ctl start",
             as_postgres(&pg_bin("pg_ctl"))
@@ -185,14 +194,291 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// A `postgres://` URL for `user` on database `dbname`, over TCP.
+    pub fn url(&self, user: &str, dbname: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/{dbname}", self.port)
+    }
+
+    /// From now on, logs every statement any session sends, each line prefixed with
+    /// `user@database`, plus connections and disconnections (read them with
+    /// [`Cluster::statements_of`]).
+    pub fn log_statements(&self) {
+        self.psql("ALTER SYSTEM SET log_statement = 'all'");
+        self.psql("ALTER SYSTEM SET log_line_prefix = '%m [%p] %u@%d '");
+        self.psql("ALTER SYSTEM SET log_connections = on");
+        self.psql("ALTER SYSTEM SET log_disconnections = on");
+        self.psql("SELECT pg_reload_conf()");
+        // The reload is a signal: wait until a new session sees it.
+        for _ in 0..100 {
+            let out = self.psql_output("SHOW log_statement");
+            if out.trim() == "all" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("log_statement = 'all' did not take effect");
+    }
+
+    /// [`Cluster::log_statements`] for a standby, where `ALTER SYSTEM` cannot run (read
+    /// only): the settings go in `postgresql.auto.conf` directly, then a reload.
+    pub fn log_statements_as_standby(&self) {
+        let conf = self.data().join("postgresql.auto.conf");
+        let mut text = fs::read_to_string(&conf).unwrap_or_default();
+        text.push_str(
+            "log_statement = 'all'\nlog_line_prefix = '%m [%p] %u@%d '\n\
+             log_connections = on\nlog_disconnections = on\n",
+        );
+        fs::write(&conf, text).expect("write postgresql.auto.conf");
+        self.psql("SELECT pg_reload_conf()");
+        for _ in 0..100 {
+            if self.psql_output("SHOW log_statement").trim() == "all" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("log_statement = 'all' did not take effect on the standby");
+    }
+
+    /// Every statement `user` sent since [`Cluster::log_statements`], in order, as
+    /// logged: simple-protocol text (`statement: …`) and each extended-protocol
+    /// execution (`execute <unnamed>: …`, `execute s1: …`), continuation lines joined.
+    pub fn statements_of(&self, user: &str) -> Vec<String> {
+        let log = fs::read_to_string(self.dir.join("server.log")).expect("read server.log");
+        let marker = format!(" {user}@");
+        let mut out: Vec<String> = Vec::new();
+        let mut continuing = false;
+        for line in log.lines() {
+            if let Some(rest) = line.strip_prefix('\t') {
+                if continuing && let Some(last) = out.last_mut() {
+                    last.push('\n');
+                    last.push_str(rest);
+                }
+                continue;
+            }
+            continuing = false;
+            if !line.contains(&marker) {
+                continue;
+            }
+            let Some((_, message)) = line.split_once("LOG:  ") else {
+                continue;
+            };
+            let statement = message.strip_prefix("statement: ").or_else(|| {
+                message
+                    .strip_prefix("execute ")
+                    .and_then(|rest| rest.split_once(": ").map(|(_, sql)| sql))
+            });
+            if let Some(sql) = statement {
+                out.push(sql.to_owned());
+                continuing = true;
+            }
+        }
+        out
+    }
+
+    /// How many sessions `user` opened since [`Cluster::log_statements`].
+    pub fn connections_of(&self, user: &str) -> usize {
+        let log = fs::read_to_string(self.dir.join("server.log")).expect("read server.log");
+        log.lines()
+            .filter(|line| {
+                line.contains("connection authorized: user=")
+                    && line.contains(&format!("user={user} "))
+            })
+            .count()
+    }
+
+    /// A streaming replica of this cluster on another free port, in a folder of its own
+    /// (`pg_basebackup -R`, started as a hot standby; dropped like any cluster).
+    /// `apply_delay` (`recovery_min_apply_delay`, e.g. `"2s"`) makes it lag by that much.
+    /// Needs the primary's hba to allow replication from 127.0.0.1 (the default does).
+    pub fn replica(&self, apply_delay: Option<&str>) -> Cluster {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "bookstore-cluster-{}-{port}-replica",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the replica folder");
+        if is_root() {
+            run(
+                "chown",
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir),
+            );
+        }
+        let mut replica = Cluster {
+            dir,
+            port,
+            options: String::new(),
+        };
+        run(
+            "pg_basebackup",
+            as_postgres(&pg_bin("pg_basebackup"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .arg("-D")
+                .arg(replica.data())
+                .args(["-R", "-X", "stream", "-c", "fast"]),
+        );
+        let dir = replica.dir.display().to_string();
+        let mut options = format!(
+            "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={dir} -c fsync=off -c hot_standby=on"
+        );
+        if let Some(delay) = apply_delay {
+            options.push_str(&format!(" -c recovery_min_apply_delay={delay}"));
+        }
+        replica.options = options;
+        replica.start();
+        replica
+    }
+
+    /// Whether the server is a standby (`pg_is_in_recovery()`).
+    pub fn is_replica(&self) -> bool {
+        self.psql_output("SELECT pg_is_in_recovery()").trim() == "t"
+    }
+
+    /// Waits until this replica has replayed everything `primary` has written so far
+    /// (comparing LSNs), up to `timeout`; `false` if it has not.
+    pub fn wait_for_replay(&self, primary: &Cluster, timeout: std::time::Duration) -> bool {
+        let target = primary.psql_output("SELECT pg_current_wal_lsn()");
+        let target = target.trim();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            let caught_up = self.psql_output(&format!(
+                "SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
+            ));
+            if caught_up.trim() == "t" {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Stops the server (fast shutdown): connections drop, new ones are refused.
+    pub fn stop(&self) {
+        run(
+            "pg_ctl stop",
+            as_postgres(&pg_bin("pg_ctl"))
+                .args(["-m", "fast", "-w", "-D"])
+                .arg(self.data())
+                .arg("stop"),
+        );
+    }
+
+    /// Starts it again after [`Cluster::stop`], on the same port and settings.
+    pub fn start(&self) {
+        run(
+            "pg_ctl start",
+            as_postgres(&pg_bin("pg_ctl"))
+                .args(["-w", "-t", "60", "-D"])
+                .arg(self.data())
+                .arg("-l")
+                .arg(self.dir.join("server.log"))
+                .args(["-o", &self.options, "start"]),
+        );
+    }
+
+    /// Freezes every server process (SIGSTOP): the kernel still accepts connections and
+    /// acknowledges data, but nothing answers, as with a hung host. [`Cluster::resume`]
+    /// (or drop) undoes it.
+    pub fn freeze(&self) {
+        self.signal_all("STOP");
+    }
+
+    /// Resumes a frozen server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal_all("CONT");
+    }
+
+    /// The postmaster's pid, from `postmaster.pid`.
+    fn postmaster_pid(&self) -> Option<u32> {
+        fs::read_to_string(self.data().join("postmaster.pid"))
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn signal_all(&self, signal: &str) {
+        let Some(postmaster) = self.postmaster_pid() else {
+            return;
+        };
+        let mut pids = vec![postmaster.to_string()];
+        // Its children (backends, checkpointer, …), from /proc.
+        if let Ok(entries) = fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+                    continue;
+                };
+                // `pid (comm) state ppid …`: comm may hold spaces, so split after ')'.
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if ppid == Some(postmaster) {
+                    pids.push(name);
+                }
+            }
+        }
+        // A child that exited meanwhile makes `kill` fail for that pid only.
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .args(&pids)
+            .output();
+    }
+
+    /// Runs SQL as the superuser and returns psql's unaligned output.
+    pub fn psql_output(&self, sql: &str) -> String {
+        let output = run(
+            "psql",
+            as_postgres(&pg_bin("psql"))
+                .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
+                .arg(&self.dir)
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    sql,
+                ]),
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // A frozen server cannot stop.
+        self.signal_all_quietly();
         let _ = as_postgres(&pg_bin("pg_ctl"))
             .args(["-m", "immediate", "-w", "-D"])
             .arg(self.data())
             .arg("stop")
             .output();
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Cluster {
+    fn signal_all_quietly(&self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.resume()));
     }
 }
 

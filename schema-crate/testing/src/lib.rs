@@ -15,6 +15,7 @@ pub mod cluster;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod moto;
+pub mod pinning;
 
 use std::{
     path::PathBuf,

@@ -145,3 +145,56 @@ fn a_password_source_with_a_url_target_is_refused_not_dropped() {
     .unwrap_err();
     assert!(err.to_string().contains("DATABASE_URL"), "{err}");
 }
+
+/// A typed query: diesel caches it as a named prepared statement when the cache is on.
+fn load_one(conn: &mut bookstore_schema::DbConnection) -> diesel::QueryResult<i32> {
+    use diesel::{IntoSql as _, RunQueryDsl as _, sql_types::Integer};
+    match conn.backend_connection() {
+        bookstore_schema::BackendConnection::Postgres(c) => {
+            diesel::select(1.into_sql::<Integer>()).get_result(c)
+        }
+        _ => unreachable!("PostgreSQL"),
+    }
+}
+
+#[test]
+fn a_connection_killed_under_a_cached_statement_is_discarded_on_its_first_failure() {
+    let db = TestDb::migrated("pool_killed_prepared");
+    for prepared in [true, false] {
+        let config = config()
+            .with_validate_after_idle(Duration::from_secs(60))
+            .with_session(
+                bookstore_schema::SessionSettings::default().with_prepared_statements(prepared),
+            );
+        let pool = build_pool(db.target(), None, &config).unwrap();
+        for warm in [false, true] {
+            if warm {
+                // The statement cached (executed, not prepared, after the kill).
+                assert_eq!(load_one(&mut pool.get().unwrap()).unwrap(), 1);
+            }
+            let pid = backend_pid(&pool);
+            terminate(&db, pid);
+            // The dead connection is handed out (used a moment ago, so no ping) and its
+            // statement fails; returned, it must be discarded, whatever failed first
+            // (the statement's first use, which prepares it, or a cached one).
+            let first = load_one(&mut pool.get().unwrap());
+            assert!(
+                first.is_err(),
+                "prepared={prepared}, warm={warm}: {first:?}"
+            );
+            check_replaced(&pool, pid, &format!("prepared={prepared}, warm={warm}"));
+        }
+    }
+}
+
+fn check_replaced(pool: &bookstore_schema::DbPool, pid: i32, case: &str) {
+    for attempt in 0..20 {
+        let result = load_one(&mut pool.get().unwrap());
+        assert_eq!(
+            result.as_ref().ok(),
+            Some(&1),
+            "{case}: attempt {attempt} after the first failure: {result:?}"
+        );
+    }
+    assert_ne!(backend_pid(pool), pid, "{case}");
+}
