@@ -59,7 +59,7 @@ count = 0
 text, count = re.subn(r'^(bookstore-schema|bookstore-kit|bookstore-testing) = \{ ', pin, text, flags=re.M)
 text = text.replace(', registry = "bookstore"', '')
 assert count == 3, f"expected three pins, rewrote {count}"
-# The patched diesel from the same tag (schema-crate/vendor/diesel in the repository).
+# The patched diesel from the same tag (vendor/diesel in the repository).
 text, patched = re.subn(r'^diesel = \{ version = "=2\.3\.14" \}$', f'diesel = {{ git = "{repo}", tag = "{tag}" }}', text, flags=re.M)
 assert patched == 1, "expected the [patch.crates-io] diesel line"
 open(path, "w").write(text)

@@ -35,15 +35,15 @@ CARGO_REGISTRIES_BOOKSTORE_TOKEN=$(cat "$(bash "$SCRIPTS_DIR/registry.sh" token-
 export CARGO_REGISTRIES_BOOKSTORE_TOKEN
 registry=(--registry bookstore --config "registries.bookstore.index='$url'")
 
-# The patched diesel first (schema-crate/vendor/README.md): app teams outside take it from here with
+# The patched diesel first (vendor/README.md): app teams outside take it from here with
 # `[patch.crates-io] diesel = { version = "=2.3.14", registry = "bookstore" }`. cargo
 # rewrites the standalone package's lock file while packaging it; it is put back.
 bash "$SCRIPTS_DIR/vendor-diesel.sh" --check
-diesel_version=$(sed -n 's/^version = "\(2\.3\.14+bookstore\.[0-9]*\)"$/\1/p' schema-crate/vendor/diesel/Cargo.toml)
-say "cargo publish diesel $diesel_version (schema-crate/vendor/diesel) to $url"
+diesel_version=$(sed -n 's/^version = "\(2\.3\.14+bookstore\.[0-9]*\)"$/\1/p' vendor/diesel/Cargo.toml)
+say "cargo publish diesel $diesel_version (vendor/diesel) to $url"
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/vendor-diesel \
-  cargo publish --manifest-path schema-crate/vendor/diesel/Cargo.toml --no-verify --allow-dirty "${registry[@]}"
-git checkout -- schema-crate/vendor/diesel/Cargo.lock 2>/dev/null || true
+  cargo publish --manifest-path vendor/diesel/Cargo.toml --no-verify --allow-dirty "${registry[@]}"
+git checkout -- vendor/diesel/Cargo.lock 2>/dev/null || true
 
 mapfile -t crates < <(published_crates)
 [ ${#crates[@]} -gt 0 ] || die "no published crate in the workspace"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# schema-crate/vendor/diesel is diesel 2.3.14 from crates.io plus schema-crate/vendor/diesel.patch (why, and the
-# upstream write-up: schema-crate/vendor/README.md). This script is the only way that folder changes:
+# vendor/diesel is diesel 2.3.14 from crates.io plus vendor/diesel.patch (why, and the
+# upstream write-up: vendor/README.md). This script is the only way that folder changes:
 #
-#   bash scripts/vendor-diesel.sh          # rebuild schema-crate/vendor/diesel from the .crate + the patch
-#   bash scripts/vendor-diesel.sh --check  # fail if schema-crate/vendor/diesel differs from that (CI)
-#   bash scripts/vendor-diesel.sh --diff   # rewrite schema-crate/vendor/diesel.patch from schema-crate/vendor/diesel
+#   bash scripts/vendor-diesel.sh          # rebuild vendor/diesel from the .crate + the patch
+#   bash scripts/vendor-diesel.sh --check  # fail if vendor/diesel differs from that (CI)
+#   bash scripts/vendor-diesel.sh --diff   # rewrite vendor/diesel.patch from vendor/diesel
 #
 # The .crate comes from cargo's cache, else from static.crates.io, and must have the
 # checksum crates.io's index records for diesel 2.3.14.
@@ -31,22 +31,22 @@ mv "$work/diesel-$version" "$work/diesel"
 
 case "$mode" in
   --diff)
-    (cd "$work" && cp -r "$REPO_ROOT/schema-crate/vendor/diesel" patched \
+    (cd "$work" && cp -r "$REPO_ROOT/vendor/diesel" patched \
       && { diff -ruN diesel patched || true; }) \
       | sed -e 's#^\(---\|+++\) \([^	]*\)	.*#\1 \2#' -e 's#^--- diesel/#--- a/#' -e 's#^+++ patched/#+++ b/#' -e 's#^diff -ruN diesel/\([^ ]*\) patched/.*#diff -ruN a/\1 b/\1#' \
-      | grep -v '^Only in' >schema-crate/vendor/diesel.patch
-    say "wrote schema-crate/vendor/diesel.patch ($(grep -c '^+++ ' schema-crate/vendor/diesel.patch) files)"
+      | grep -v '^Only in' >vendor/diesel.patch
+    say "wrote vendor/diesel.patch ($(grep -c '^+++ ' vendor/diesel.patch) files)"
     ;;
   *)
-    (cd "$work/diesel" && patch -p1 --quiet --no-backup-if-mismatch <"$REPO_ROOT/schema-crate/vendor/diesel.patch")
+    (cd "$work/diesel" && patch -p1 --quiet --no-backup-if-mismatch <"$REPO_ROOT/vendor/diesel.patch")
     if [ "$mode" = --check ]; then
-      diff -r "$work/diesel" schema-crate/vendor/diesel >"$work/out" \
-        || { cat "$work/out" >&2; die "schema-crate/vendor/diesel is not diesel $version + schema-crate/vendor/diesel.patch; run: bash scripts/vendor-diesel.sh"; }
-      say "schema-crate/vendor/diesel is diesel $version from crates.io + schema-crate/vendor/diesel.patch"
+      diff -r "$work/diesel" vendor/diesel >"$work/out" \
+        || { cat "$work/out" >&2; die "vendor/diesel is not diesel $version + vendor/diesel.patch; run: bash scripts/vendor-diesel.sh"; }
+      say "vendor/diesel is diesel $version from crates.io + vendor/diesel.patch"
     else
-      rm -rf schema-crate/vendor/diesel
-      mv "$work/diesel" schema-crate/vendor/diesel
-      say "rebuilt schema-crate/vendor/diesel from diesel $version + schema-crate/vendor/diesel.patch"
+      rm -rf vendor/diesel
+      mv "$work/diesel" vendor/diesel
+      say "rebuilt vendor/diesel from diesel $version + vendor/diesel.patch"
     fi
     ;;
 esac

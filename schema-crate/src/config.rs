@@ -280,7 +280,7 @@ impl PgParts {
 /// (added by the backend when it connects):
 ///
 /// - `client_encoding=UTF8`, a startup parameter, so the server reports the encoding
-///   diesel wants and diesel (as patched in `schema-crate/vendor/diesel`) sends no `SET` that would pin
+///   diesel wants and diesel (as patched in `vendor/diesel`) sends no `SET` that would pin
 ///   an RDS Proxy session;
 /// - TCP keepalives after 10 s idle, every 5 s, 3 probes: a dead idle peer (a failed-over
 ///   writer, a dropped NAT entry) is noticed in about 25 s instead of the kernel's 2 h

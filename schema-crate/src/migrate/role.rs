@@ -22,7 +22,7 @@ pub const APP_ROLE_SETTINGS: [(&str, &str); 3] = [
 
 /// The app role's `TimeZone` and `client_encoding`, also set on the role: the values
 /// diesel wants. The server reports both at login, so diesel (as patched in
-/// `schema-crate/vendor/diesel`) sends no `SET` for them, whatever the cluster's defaults.
+/// `vendor/diesel`) sends no `SET` for them, whatever the cluster's defaults.
 pub const APP_ROLE_CONNECTION_SETTINGS: [(&str, &str); 2] =
     [("timezone", "UTC"), ("client_encoding", "UTF8")];
 
