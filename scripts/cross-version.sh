@@ -25,7 +25,7 @@ start_postgres
 FIRST_GATED=2.0.0
 MAX_GATED=2
 
-current=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' schema-crate/Cargo.toml | sed -n 1p)
+current=$(published_crates | awk '$1 == "bookstore-schema" { print $2 }')
 # Earlier schema releases, newest first (recorded ones only: a release is a recorded fact).
 mapfile -t releases < <(recorded_releases bookstore-schema | python3 -c '
 import sys

@@ -13,9 +13,7 @@ use bookstore_schema::{
 };
 use bookstore_testing::TestDb;
 
-use crate::count;
-
-const BACKENDS: [Backend; 2] = [Backend::Postgres, Backend::Sqlite];
+use crate::{BACKENDS, count};
 
 /// The pins table as the test's own migration (not the embedded one, so that this test
 /// does not depend on the real migration list).

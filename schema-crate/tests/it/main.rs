@@ -21,6 +21,12 @@ mod walk;
 
 use bookstore_schema::DbConnection;
 
+/// The backends a test runs on when its behaviour holds on each.
+const BACKENDS: [bookstore_schema::Backend; 2] = [
+    bookstore_schema::Backend::Postgres,
+    bookstore_schema::Backend::Sqlite,
+];
+
 /// Runs a `SELECT count(*) AS n …` and returns n.
 fn count(conn: &mut DbConnection, sql: &str) -> i64 {
     bookstore_testing::scalar(conn, sql)

@@ -9,9 +9,8 @@ use bookstore_schema::{
 };
 use bookstore_testing::TestDb;
 
-use crate::count;
+use crate::{BACKENDS, count};
 
-const BACKENDS: [Backend; 2] = [Backend::Postgres, Backend::Sqlite];
 /// The expand migration that adds `review.body`, `book_review_stats` and their triggers.
 const WINDOW_OPENED: &str = "20261202000000";
 
