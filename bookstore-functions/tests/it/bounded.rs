@@ -177,3 +177,54 @@ async fn a_frozen_database_answers_503_at_the_deadline_and_a_late_write_rolls_ba
         "figure: frozen database, writes answered 503 that committed after the resume: 0 of 2"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_that_finds_every_connection_busy_answers_503_at_the_checkout_timeout_and_never_runs()
+{
+    let cluster = migrated_cluster();
+    crate::support::global_subscriber();
+    let target = DbTarget::from_url(&cluster.url("postgres", "postgres")).unwrap();
+    let checkout = Duration::from_millis(300);
+    let deadline = Duration::from_secs(4);
+    // One connection, so one thread: the second request queues behind the first.
+    let config = PoolConfig::default()
+        .with_max_size(1)
+        .with_checkout_timeout(checkout);
+    let pool = build_pool(target, None, &config).unwrap();
+    let state =
+        AppState::for_function(pool, Dispatch::Inline, "busy").with_request_deadline(deadline);
+    let router = app(state, Function::All);
+    send(&router, request(Method::GET, "/book", None))
+        .await
+        .assert_status(StatusCode::OK);
+    cluster.freeze();
+    let stuck = tokio::spawn({
+        let router = router.clone();
+        async move { send(&router, request(Method::GET, "/book", None)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let queued = send(
+        &router,
+        request(Method::POST, "/book", Some(book_json("Queued"))),
+    )
+    .await;
+    let took = started.elapsed();
+    queued.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        took >= checkout && took < deadline,
+        "answered in {took:?}: not at the checkout timeout ({checkout:?})"
+    );
+    println!("figure: every connection busy, queued POST /book → 503 in {took:?}");
+    // Resumed well before the POST's deadline: had its work run after all, it would commit.
+    cluster.resume();
+    stuck.await.unwrap().assert_status(StatusCode::OK);
+    send(&router, request(Method::GET, "/book", None))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(
+        count_titled(&cluster, "Queued"),
+        0,
+        "the POST answered 503 before it started ran later"
+    );
+}

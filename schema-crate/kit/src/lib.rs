@@ -24,6 +24,8 @@ pub mod startup;
 pub mod state;
 #[cfg(feature = "http")]
 pub mod validate;
+#[cfg(feature = "http")]
+mod workers;
 
 #[cfg(feature = "http")]
 pub use error::ApiError;

@@ -6,7 +6,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -17,7 +17,9 @@ use bookstore_schema::{
     one_statement, transactional,
 };
 
-use crate::error::ApiError;
+use tokio::sync::oneshot;
+
+use crate::{error::ApiError, workers::Workers};
 
 /// How long a request may wait for the database, everything included (checkout, schema
 /// check, the work), when `REQUEST_DEADLINE_MS` is unset: under a function's 15 s timeout
@@ -26,9 +28,10 @@ pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Where a unit of work ran its blocking database calls, before every request got a
 /// deadline. Kept so that code naming it still compiles: since the deadline, every unit of
-/// work runs on a blocking thread (`spawn_blocking`), because neither a call blocking the
-/// polling thread (`Inline`) nor `block_in_place` (`Offload`) can be abandoned when the
-/// database stops answering. Measured cost: docs/benchmarks.md.
+/// work runs on a thread of the state's own, one per pool connection at most (named
+/// `db-writer-N`, `db-reader-N`), because neither a call blocking the polling thread
+/// (`Inline`) nor `block_in_place` (`Offload`) can be abandoned when the database stops
+/// answering. Measured cost: docs/benchmarks.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Dispatch {
@@ -59,6 +62,8 @@ pub struct AppState {
 struct Inner {
     /// Private: handlers get a connection only through [`AppState::unit_of_work`].
     pool: DbPool,
+    /// The threads `pool`'s units of work run on, one per connection at most.
+    workers: Arc<Workers>,
     /// Set once the database has every migration the pinned schema crate embeds. A
     /// database never loses migrations under a running function, so it is never unset.
     schema_current: AtomicBool,
@@ -70,6 +75,8 @@ struct Inner {
     deadline: Duration,
     /// The replicas' pool, for [`AppState::read`]; `None` reads on the writer.
     reader: Option<DbPool>,
+    /// The threads `reader`'s units of work run on.
+    reader_workers: Option<Arc<Workers>>,
     /// Until when reads skip a reader that just failed to answer (it is not asked on
     /// every request while it is down).
     reader_resting_until: std::sync::Mutex<Option<Instant>>,
@@ -82,11 +89,13 @@ impl Inner {
     fn cloned(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            workers: Arc::clone(&self.workers),
             schema_current: AtomicBool::new(self.schema_current.load(Ordering::Acquire)),
             dispatch: self.dispatch,
             function_name: self.function_name.clone(),
             deadline: self.deadline,
             reader: self.reader.clone(),
+            reader_workers: self.reader_workers.clone(),
             reader_resting_until: std::sync::Mutex::new(None),
         }
     }
@@ -127,12 +136,14 @@ impl AppState {
     fn build(pool: DbPool, dispatch: Dispatch, function_name: Option<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
+                workers: workers_for("db-writer", &pool),
                 pool,
                 schema_current: AtomicBool::new(false),
                 dispatch,
                 function_name,
                 deadline: DEFAULT_REQUEST_DEADLINE,
                 reader: None,
+                reader_workers: None,
                 reader_resting_until: std::sync::Mutex::new(None),
             }),
         }
@@ -160,6 +171,7 @@ impl AppState {
     pub fn with_reader(self, reader: DbPool) -> Self {
         Self {
             inner: Arc::new(Inner {
+                reader_workers: Some(workers_for("db-reader", &reader)),
                 reader: Some(reader),
                 ..self.inner.cloned()
             }),
@@ -321,11 +333,18 @@ impl AppState {
         F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let (pool, workers) = match (on, &self.inner.reader, &self.inner.reader_workers) {
+            (Pool::Reader, Some(reader), Some(workers)) => (reader, workers),
+            _ => (&self.inner.pool, &self.inner.workers),
+        };
+        let asked = Instant::now();
+        // The work must start within the pool's checkout timeout, as a checkout would wait
+        // (every connection busy that long answers 503), and end by the deadline.
+        let start_by = (asked + pool.connection_timeout()).min(deadline);
         let state = self.clone();
-        let waited = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let waited = Arc::new(AtomicU64::new(0));
         let waited_in_run = Arc::clone(&waited);
         let run = move || {
-            let asked = Instant::now();
             let pool = match (on, &state.inner.reader) {
                 (Pool::Reader, Some(reader)) => reader,
                 _ => &state.inner.pool,
@@ -354,44 +373,75 @@ impl AppState {
             }
             result
         };
-        let left = deadline.saturating_duration_since(Instant::now());
-        let result = match tokio::time::timeout(left, self.dispatch(run)).await {
-            Ok(result) => result,
-            Err(_) => {
+        let progress = Arc::new(AtomicU8::new(QUEUED));
+        let mut answer = Self::submit(workers, Arc::clone(&progress), run)?;
+        let outcome = match tokio::time::timeout_at(start_by.into(), &mut answer).await {
+            Ok(outcome) => Some(outcome),
+            Err(_)
+                if progress
+                    .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok() =>
+            {
+                // Never started: no thread (and no connection) came free in time.
+                crate::observe::add_checkout(asked.elapsed());
+                return Err(if Instant::now() >= deadline {
+                    ApiError::unavailable(&DeadlineExceeded)
+                } else {
+                    ApiError::unavailable(&PoolBusy(start_by.saturating_duration_since(asked)))
+                });
+            }
+            Err(_) => tokio::time::timeout_at(deadline.into(), answer).await.ok(),
+        };
+        crate::observe::add_checkout(Duration::from_micros(waited.load(Ordering::Relaxed)));
+        match outcome {
+            Some(Ok(result)) => result,
+            // The thread dropped the answer: the workers are gone (never while `self` lives).
+            Some(Err(dropped)) => Err(ApiError::internal(&dropped)),
+            None => {
                 tracing::warn!(
                     deadline_ms = self.inner.deadline.as_millis(),
                     "the database did not answer within the request deadline; answering 503"
                 );
                 Err(ApiError::unavailable(&DeadlineExceeded))
             }
-        };
-        crate::observe::add_checkout(Duration::from_micros(waited.load(Ordering::Relaxed)));
-        result
+        }
     }
 
-    /// Runs `run` on a blocking thread, so that the request can be answered at its
-    /// deadline while `run` is stuck on a database that does not answer (no blocking call
-    /// can be interrupted, and `block_in_place` cannot be abandoned); a panic in it
-    /// answers `500 internal`.
-    ///
-    /// [`Dispatch`] no longer changes where the work runs: the deadline needs a thread
-    /// the request can leave behind (measured in docs/benchmarks.md).
-    async fn dispatch<T, F>(&self, run: F) -> Result<T, ApiError>
+    /// Queues `run` on `workers`, so that the request can be answered at its deadline
+    /// while `run` is stuck on a database that does not answer (no blocking call can be
+    /// interrupted); the answer comes back on the returned channel. The request's span and
+    /// this thread's subscriber (a test's scoped one) go along; a panic in `run` answers
+    /// `500 internal`. A thread that takes the work after the request gave up on it
+    /// (`progress` is [`ABANDONED`]) skips it.
+    fn submit<T, F>(
+        workers: &Workers,
+        progress: Arc<AtomicU8>,
+        run: F,
+    ) -> Result<oneshot::Receiver<Result<T, ApiError>>, ApiError>
     where
         F: FnOnce() -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        // The request's span and this thread's subscriber (a test's scoped one) go along.
+        let (answer, answered) = oneshot::channel();
         let span = tracing::Span::current();
         let subscriber = tracing::dispatcher::get_default(Clone::clone);
-        tokio::task::spawn_blocking(move || {
-            tracing::dispatcher::with_default(&subscriber, || {
-                let _entered = span.enter();
-                catching_panics(run)
+        workers
+            .submit(move || {
+                if progress
+                    .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    return;
+                }
+                let result = tracing::dispatcher::with_default(&subscriber, || {
+                    let _entered = span.enter();
+                    catching_panics(run)
+                });
+                // The request may have stopped waiting (its deadline): nobody to tell.
+                let _ = answer.send(result);
             })
-        })
-        .await
-        .map_err(|join| ApiError::internal(&join))?
+            .map_err(|error| ApiError::unavailable(&error))?;
+        Ok(answered)
     }
 
     /// Whether the database was found to have every migration this function needs.
@@ -476,6 +526,25 @@ enum Pool {
     Writer,
     Reader,
 }
+
+/// Every connection of the pool stayed in use for the whole checkout timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("every connection of the pool stayed in use for {0:?} (the checkout timeout)")]
+struct PoolBusy(Duration);
+
+/// One thread per connection `pool` may open, named `name-N`.
+fn workers_for(name: &'static str, pool: &DbPool) -> Arc<Workers> {
+    Arc::new(Workers::new(
+        name,
+        usize::try_from(pool.max_size()).unwrap_or(usize::MAX),
+    ))
+}
+
+/// Where a queued unit of work is: [`QUEUED`] until a thread takes it ([`RUNNING`]), or
+/// [`ABANDONED`] by a request that stopped waiting first (the thread then skips it).
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const ABANDONED: u8 = 2;
 
 /// The request's deadline passed before its database work finished.
 #[derive(Debug, thiserror::Error)]
