@@ -36,7 +36,8 @@ if [ "$mode" = --full ]; then
   fi
 fi
 
-echo "bench: cargo build --release (the functions and the cold-start baseline)"
+echo "bench: cargo build --release (the functions, the cold-start baseline, the throughput baseline)"
 cargo build --release --locked -p bookstore-functions --bins --example select1
+cargo build --release --locked -p bookstore-bench --bin reference-server
 BENCH_COMMAND="bash scripts/bench.sh $mode${args[*]:+ ${args[*]}}" \
   cargo run --release --locked -p bookstore-bench -- "$mode" "${args[@]}"

@@ -241,7 +241,13 @@ fn run() -> anyhow::Result<Vec<String>> {
         step("throughput");
         add(
             "Throughput",
-            throughput::run(&url, &db_name, seeded.ids, c.load_secs),
+            throughput::run(
+                &url,
+                &db_name,
+                seeded.ids,
+                c.load_secs,
+                if c.full { 3 } else { 1 },
+            ),
         );
     }
     if wants("memory") {

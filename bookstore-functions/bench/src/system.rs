@@ -31,47 +31,61 @@ pub fn release_dir() -> PathBuf {
 /// `books`, as `cargo build --release` built it beside the harness (LTO, one codegen
 /// unit, stripped).
 pub fn books_exe() -> anyhow::Result<PathBuf> {
-    built(&["books"], "books")
+    built(&["books"], "books", FUNCTIONS_BUILD)
 }
 
 /// `bookstore-local`, likewise.
 pub fn local_exe() -> anyhow::Result<PathBuf> {
-    built(&["bookstore-local"], "bookstore-local")
+    built(&["bookstore-local"], "bookstore-local", FUNCTIONS_BUILD)
 }
+
+/// The throughput baseline (`bench/src/bin/reference-server.rs`), likewise.
+pub fn reference_exe() -> anyhow::Result<PathBuf> {
+    built(&["reference-server"], "reference-server", REFERENCE_BUILD)
+}
+
+/// `cargo build` arguments that build the functions and the cold-start baseline.
+const FUNCTIONS_BUILD: &[&str] = &[
+    "build",
+    "--release",
+    "-p",
+    "bookstore-functions",
+    "--bins",
+    "--example",
+    "select1",
+];
+
+/// `cargo build` arguments that build the throughput baseline.
+const REFERENCE_BUILD: &[&str] = &[
+    "build",
+    "--release",
+    "-p",
+    "bookstore-bench",
+    "--bin",
+    "reference-server",
+];
 
 /// The cold-start baseline (`bookstore-functions/examples/select1.rs`), likewise.
 pub fn select1_exe() -> anyhow::Result<PathBuf> {
-    built(&["examples", "select1"], "select1")
+    built(&["examples", "select1"], "select1", FUNCTIONS_BUILD)
 }
 
-/// `path` under the release directory; when it is missing, built first with
-/// `cargo build --release -p bookstore-functions --bins --example select1` (what
-/// `scripts/bench.sh` runs before the harness, so that the binaries are current).
-fn built(path: &[&str], what: &str) -> anyhow::Result<PathBuf> {
+/// `path` under the release directory; when it is missing, built first with `cargo
+/// <build>` (`scripts/bench.sh` builds every one before the harness, so that the binaries
+/// are current).
+fn built(path: &[&str], what: &str, build: &[&str]) -> anyhow::Result<PathBuf> {
     let exe = path.iter().fold(release_dir(), |dir, p| dir.join(p));
     if !exe.exists() {
-        eprintln!(
-            "bench: {what} is missing; cargo build --release -p bookstore-functions --bins --example select1"
-        );
+        let command = format!("cargo {}", build.join(" "));
+        eprintln!("bench: {what} is missing; {command}");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
             .current_dir(workspace_root())
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "bookstore-functions",
-                "--bins",
-                "--example",
-                "select1",
-            ])
+            .args(build)
             .status()
-            .context("running cargo build for the functions")?;
+            .with_context(|| format!("running {command}"))?;
         if !status.success() || !exe.exists() {
-            bail!(
-                "could not build {}; run `cargo build --release -p bookstore-functions --bins --example select1`",
-                exe.display()
-            );
+            bail!("could not build {}; run `{command}`", exe.display());
         }
     }
     Ok(exe)

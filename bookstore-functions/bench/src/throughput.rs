@@ -1,7 +1,8 @@
 //! Throughput: `bookstore-local` (release) on PostgreSQL under `wrk`, `GET /book/{id}` on
-//! random seeded ids, beside `pgbench` running the single-row select behind it with the
-//! same number of clients. Both over TLS (`sslmode=require`), on the same database, run
-//! back to back.
+//! random seeded ids, beside the reference server (`src/bin/reference-server.rs`: axum +
+//! tokio-postgres, the same answer) and `pgbench` running the single-row select behind it
+//! with the same number of clients. All over TLS (`sslmode=require`), on the same
+//! database, run in turn.
 
 use std::{
     fmt::Write as _,
@@ -18,14 +19,58 @@ use crate::{
     system,
 };
 
-const TARGET_SHARE: f64 = 0.5;
+/// The app's rate as a share of the reference server's (issue 14).
+const TARGET_SHARE: f64 = 0.8;
+/// The app's p99 at either client count.
+const TARGET_P99: Duration = Duration::from_millis(5);
 
 struct Load {
     rate: f64,
     p50: Duration,
     p99: Duration,
     requests: u64,
+    /// What the server process spent over the run (pgbench: none).
+    cost: Option<Cost>,
 }
+
+/// A server's own cost over a run, per request, from `/proc/<pid>`.
+#[derive(Clone, Copy)]
+struct Cost {
+    /// User + system CPU time.
+    cpu: Duration,
+    /// Times one of its threads went to sleep (a wait for the database, a lock, an
+    /// empty queue): each is a thread switch.
+    sleeps: f64,
+    /// Its threads at the end of the run.
+    threads: usize,
+}
+
+/// CPU ticks (user + system) and voluntary context switches of every thread of `pid` so
+/// far, from `/proc`; `None` where `/proc` cannot tell.
+fn usage(pid: u32) -> Option<(u64, u64, usize)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let mut switches = 0;
+    let mut threads = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        threads += 1;
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        switches += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some((ticks, switches, threads))
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`; 100 on Linux).
+const TICKS_PER_SEC: f64 = 100.0;
 
 fn parse_wrk_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -93,6 +138,7 @@ fn wrk(port: u16, connections: usize, secs: u64, script: &Path) -> anyhow::Resul
         p50,
         p99,
         requests,
+        cost: None,
     })
 }
 
@@ -182,6 +228,7 @@ fn pgbench(
         p50: samples.p50(),
         p99: samples.p99(),
         requests,
+        cost: None,
     })
 }
 
@@ -197,43 +244,96 @@ impl Drop for Server {
     }
 }
 
-fn start_local(url: &str, pool: usize) -> anyhow::Result<Server> {
+/// Starts `exe` (`bookstore-local` or the reference server) on a free port with `envs`,
+/// and waits until it answers `probe` with 200.
+fn start_server(
+    exe: &Path,
+    url: &str,
+    envs: &[(&str, String)],
+    probe: &str,
+) -> anyhow::Result<Server> {
     let port = system::free_port()?;
-    let child = Command::new(system::local_exe()?)
+    let mut command = Command::new(exe);
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", url)
-        .env("PORT", port.to_string())
-        .env("DB_POOL_SIZE", pool.to_string())
+        .env("PORT", port.to_string());
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .context("starting bookstore-local")?;
+        .with_context(|| format!("starting {}", exe.display()))?;
     let server = Server { child, port };
     system::wait_for_port(port, Duration::from_secs(30))?;
     for _ in 0..100 {
-        if system::http_get_status(port, "/book?limit=1").is_ok_and(|s| s == 200) {
+        if system::http_get_status(port, probe).is_ok_and(|s| s == 200) {
             return Ok(server);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bail!("bookstore-local never answered GET /book with 200")
+    bail!("{} never answered GET {probe} with 200", exe.display())
 }
 
-/// The rows, one per client count.
-pub fn run(db_url: &str, db_name: &str, ids: (i32, i32), secs: u64) -> Section {
+/// `41 µs, 0.92 sleeps; 11 threads`, or `n/a` where `/proc` could not tell.
+fn fmt_cost(cost: Option<Cost>) -> String {
+    cost.map_or_else(
+        || "n/a".to_owned(),
+        |c| {
+            format!(
+                "{}, {:.2} sleeps; {} threads",
+                fmt_dur(c.cpu),
+                c.sleeps,
+                c.threads
+            )
+        },
+    )
+}
+
+/// Who serves (or, for pgbench, stands in for) `GET /book/{id}`.
+#[derive(Clone, Copy)]
+enum Party {
+    App,
+    Reference,
+    Pgbench,
+    /// Another build of `bookstore-local` (`BENCH_BEFORE_EXE`), for a before/after.
+    Before,
+}
+
+/// The run of `party` with the median rate among `runs` (each party's rounds).
+fn median(mut runs: Vec<Load>) -> anyhow::Result<Load> {
+    runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let middle = runs.len() / 2;
+    runs.into_iter()
+        .nth(middle)
+        .context("no run to take the median of")
+}
+
+/// The rows, one per client count: `bookstore-local` beside the reference server (axum +
+/// tokio-postgres) and pgbench, `rounds` runs of each in rotating order, medians reported.
+pub fn run(db_url: &str, db_name: &str, ids: (i32, i32), secs: u64, rounds: usize) -> Section {
     let mut section = Section::default();
     let mut notes = String::new();
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let _ = writeln!(
         notes,
-        "`bookstore-local` (release) serves `GET /book/{{id}}` on ids drawn at random from the {} seeded books; \
-         `wrk -t2 -cN -d{secs}s --latency` drives it, with the pool as large as the client count (`DB_POOL_SIZE=N`), \
-         plain-text request logs to /dev/null. Baseline: `pgbench -n -M prepared -cN -j2 -T{secs}` running \
-         `SELECT id, title, author, publisher, year, created_at FROM book WHERE id = :id` on the same random ids, \
-         p99 from its per-transaction log. Both over TLS. wrk, pgbench, the server and PostgreSQL share the same 2 \
-         cores, so each side's load generator takes CPU from what it measures.\n",
-        ids.1 - ids.0 + 1
+        "`GET /book/{{id}}` on ids drawn at random from the {} seeded books, driven by `wrk -t2 -cN -d{secs}s --latency`, \
+         the parties in turn, {rounds} round(s) each in rotating order, each figure the run with the median rate:\n\n\
+         - **app:** `bookstore-local` (release) with its default pool (`DB_POOL_SIZE` unset: {}), request logs as plain text to /dev/null;\n\
+         - **reference:** `bench/src/bin/reference-server.rs` (release), axum + tokio-postgres, the same SQL, JSON and `ETag`, \
+         {cores} connections (one per core; tokio-postgres pipelines the requests that share one, and more connections measured slower here), no logs;\n\
+         - **pgbench:** `pgbench -n -M prepared -cN -j2 -T{secs}` running `SELECT … FROM book WHERE id = :id` on the same ids, \
+         p99 from its per-transaction log: the database alone, no HTTP.\n\n\
+         All over TLS. wrk, pgbench, the servers and PostgreSQL share this machine's {cores} cores, so each load generator \
+         takes CPU from what it measures. Target: the app at ≥ {:.0}% of the reference's rate, p99 ≤ {} ms.\n",
+        ids.1 - ids.0 + 1,
+        bookstore_kit::startup::LOCAL_DEFAULT_POOL_SIZE,
+        TARGET_SHARE * 100.0,
+        TARGET_P99.as_millis(),
     );
     let result = (|| -> anyhow::Result<()> {
         for tool in ["wrk", "pgbench"] {
@@ -241,6 +341,10 @@ pub fn run(db_url: &str, db_name: &str, ids: (i32, i32), secs: u64) -> Section {
                 bail!("{tool} is not installed (scripts/bench.sh installs it)");
             }
         }
+        let local = system::local_exe()?;
+        // An earlier build of the local server to run beside this one, in the same rounds.
+        let before = std::env::var_os("BENCH_BEFORE_EXE").map(std::path::PathBuf::from);
+        let reference = system::reference_exe()?;
         let dir = system::scratch_dir("throughput")?;
         let lua = dir.join("random-book.lua");
         std::fs::write(
@@ -259,46 +363,102 @@ pub fn run(db_url: &str, db_name: &str, ids: (i32, i32), secs: u64) -> Section {
             ),
         )?;
         let url = format!("{db_url}?sslmode=require");
+        let probe = format!("/book/{}", ids.0);
         let _ = writeln!(
             notes,
-            "| clients | app req/s | app p50 / p99 | pgbench tps | pgbench p50 / p99 | app ÷ pgbench |\n|---|---|---|---|---|---|"
+            "| clients | app req/s | app p50 / p99 | app CPU, sleeps per request; threads | reference req/s | reference p50 / p99 | reference CPU, sleeps per request; threads | pgbench tps | pgbench p50 / p99 | app ÷ reference |\n|---|---|---|---|---|---|---|---|---|---|"
         );
-        for (i, clients) in [8_usize, 32].into_iter().enumerate() {
-            let run_app = || -> anyhow::Result<Load> {
-                let server = start_local(&url, clients)?;
+        let mut before_lines = String::new();
+        for clients in [8_usize, 32] {
+            let serve = |exe: &Path, envs: &[(&str, String)]| -> anyhow::Result<Load> {
+                let server = start_server(exe, &url, envs, &probe)?;
                 // Warm the pool and the statement caches.
                 wrk(server.port, clients, 1, &lua)?;
-                wrk(server.port, clients, secs, &lua)
+                let before = usage(server.child.id());
+                let mut load = wrk(server.port, clients, secs, &lua)?;
+                if let (Some(before), Some(after)) = (before, usage(server.child.id()))
+                    && load.requests > 0
+                {
+                    #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+                    let per_request = |n: u64| n as f64 / load.requests as f64;
+                    load.cost = Some(Cost {
+                        cpu: Duration::from_secs_f64(
+                            per_request(after.0.saturating_sub(before.0)) / TICKS_PER_SEC,
+                        ),
+                        sleeps: per_request(after.1.saturating_sub(before.1)),
+                        threads: after.2,
+                    });
+                }
+                Ok(load)
             };
-            let run_base = || pgbench(db_name, clients, secs, &sql, &dir);
-            let (app, base) = if i % 2 == 0 {
-                let base = run_base()?;
-                (run_app()?, base)
-            } else {
-                let app = run_app()?;
-                (app, run_base()?)
-            };
-            let share = app.rate / base.rate;
+            let (mut apps, mut references, mut bases) = (Vec::new(), Vec::new(), Vec::new());
+            let mut befores = Vec::new();
+            let mut order = vec![Party::Pgbench, Party::Reference, Party::App];
+            if before.is_some() {
+                order.push(Party::Before);
+            }
+            for round in 0..rounds {
+                for k in 0..order.len() {
+                    match order[(round + k) % order.len()] {
+                        Party::App => apps.push(serve(&local, &[])?),
+                        Party::Before => {
+                            if let Some(exe) = &before {
+                                befores.push(serve(exe, &[])?);
+                            }
+                        }
+                        Party::Reference => references
+                            .push(serve(&reference, &[("DB_POOL_SIZE", cores.to_string())])?),
+                        Party::Pgbench => bases.push(pgbench(db_name, clients, secs, &sql, &dir)?),
+                    }
+                }
+            }
+            let (app, reference, base) = (median(apps)?, median(references)?, median(bases)?);
+            if !befores.is_empty() {
+                let then = median(befores)?;
+                let _ = writeln!(
+                    before_lines,
+                    "| {clients} | {:.0} ({} requests) | {} / {} | {} | {:.0}% |",
+                    then.rate,
+                    then.requests,
+                    fmt_dur(then.p50),
+                    fmt_dur(then.p99),
+                    fmt_cost(then.cost),
+                    then.rate / reference.rate * 100.0
+                );
+            }
+            let share = app.rate / reference.rate;
             section.rows.push(Row::new(
                 format!(
                     "throughput, {clients} connections, `GET /book/{{id}}` on `bookstore-local`"
                 ),
                 format!("{:.0} req/s, p99 {}", app.rate, fmt_dur(app.p99)),
                 format!(
-                    "pgbench single-row select: {:.0} tps, p99 {}",
+                    "reference (axum + tokio-postgres): {:.0} req/s, p99 {}; pgbench: {:.0} tps",
+                    reference.rate,
+                    fmt_dur(reference.p99),
                     base.rate,
-                    fmt_dur(base.p99)
                 ),
-                format!("≥ 50% of baseline: {:.0}%", share * 100.0),
-                Verdict::from_ok(share >= TARGET_SHARE),
+                format!(
+                    "≥ {:.0}% of the reference, p99 ≤ {} ms: {:.0}%",
+                    TARGET_SHARE * 100.0,
+                    TARGET_P99.as_millis(),
+                    share * 100.0
+                ),
+                Verdict::from_ok(share >= TARGET_SHARE && app.p99 <= TARGET_P99),
             ));
             let _ = writeln!(
                 notes,
-                "| {clients} | {:.0} ({} requests) | {} / {} | {:.0} ({} transactions) | {} / {} | {:.0}% |",
+                "| {clients} | {:.0} ({} requests) | {} / {} | {} | {:.0} ({} requests) | {} / {} | {} | {:.0} ({} transactions) | {} / {} | {:.0}% |",
                 app.rate,
                 app.requests,
                 fmt_dur(app.p50),
                 fmt_dur(app.p99),
+                fmt_cost(app.cost),
+                reference.rate,
+                reference.requests,
+                fmt_dur(reference.p50),
+                fmt_dur(reference.p99),
+                fmt_cost(reference.cost),
                 base.rate,
                 base.requests,
                 fmt_dur(base.p50),
@@ -306,13 +466,22 @@ pub fn run(db_url: &str, db_name: &str, ids: (i32, i32), secs: u64) -> Section {
                 share * 100.0
             );
         }
+        if !before_lines.is_empty() {
+            let _ = writeln!(
+                notes,
+                "\nBeside them in the same rounds, `BENCH_BEFORE_EXE` (another build of `bookstore-local`):\n\n\
+                 | clients | before req/s | before p50 / p99 | before CPU, sleeps per request; threads | before ÷ reference |\n|---|---|---|---|---|\n{before_lines}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     })();
     if let Err(e) = result {
-        section
-            .rows
-            .push(Row::broken("throughput", "≥ 50% of baseline", &e));
+        section.rows.push(Row::broken(
+            "throughput",
+            "≥ 80% of the reference, p99 ≤ 5 ms",
+            &e,
+        ));
     }
     section.notes = notes;
     section
