@@ -8,6 +8,8 @@ mod compat;
 mod drift;
 mod facts;
 mod models;
+#[cfg(feature = "mysql")]
+mod mysql_client;
 mod plan;
 mod pool;
 mod resume;
