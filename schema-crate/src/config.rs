@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `DATABASE_URL` | `postgres://…` / `postgresql://…` URL, or `sqlite://path` (`sqlite::memory:` for tests); wins over the parts below | — |
+//! | `DATABASE_URL` | `postgres://…` / `postgresql://…` URL, `mysql://…` (the `mysql` feature; `?ssl_mode=required` or `verify_identity` are enforced), or `sqlite://path` (`sqlite::memory:` for tests); wins over the parts below | — |
 //! | `DB_HOST` | PostgreSQL host (an RDS Proxy or cluster endpoint on AWS) | — (required without `DATABASE_URL`) |
 //! | `DB_PORT` | port | `5432` |
 //! | `DB_NAME` | database name | `postgres` |
@@ -142,6 +142,10 @@ pub enum DbTarget {
     Postgres(PgParts),
     /// A SQLite file path, or `:memory:`.
     Sqlite(String),
+    /// A MySQL or MariaDB URL, `mysql://user[:password]@host[:port]/db[?ssl_mode=…]` (may
+    /// hold a password; the `mysql` feature).
+    #[cfg(feature = "mysql")]
+    MysqlUrl(Secret),
 }
 
 impl fmt::Debug for DbTarget {
@@ -153,6 +157,11 @@ impl fmt::Debug for DbTarget {
                 .finish(),
             Self::Postgres(parts) => f.debug_tuple("Postgres").field(parts).finish(),
             Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            #[cfg(feature = "mysql")]
+            Self::MysqlUrl(url) => f
+                .debug_tuple("MysqlUrl")
+                .field(&redact_url(url.expose()))
+                .finish(),
         }
     }
 }
@@ -167,6 +176,8 @@ impl fmt::Display for DbTarget {
                 p.user, p.host, p.port, p.dbname
             ),
             Self::Sqlite(path) => write!(f, "sqlite://{path}"),
+            #[cfg(feature = "mysql")]
+            Self::MysqlUrl(url) => f.write_str(&redact_url(url.expose())),
         }
     }
 }
@@ -187,10 +198,19 @@ impl DbTarget {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::PostgresUrl(Secret::new(url)));
         }
+        if url.starts_with("mysql://") {
+            #[cfg(feature = "mysql")]
+            return Ok(Self::MysqlUrl(Secret::new(url)));
+            #[cfg(not(feature = "mysql"))]
+            return Err(invalid(
+                "DATABASE_URL",
+                "mysql://… needs bookstore-schema built with its `mysql` feature",
+            ));
+        }
         Err(invalid(
             "DATABASE_URL",
             format!(
-                "expected postgres://… or sqlite://path, got `{}`",
+                "expected postgres://…, mysql://… or sqlite://path, got `{}`",
                 redact_url(url)
             ),
         ))

@@ -10,6 +10,8 @@ mod facts;
 mod models;
 #[cfg(feature = "mysql")]
 mod mysql_client;
+#[cfg(feature = "mysql")]
+mod mysql_runner;
 mod plan;
 mod pool;
 mod resume;
@@ -24,9 +26,19 @@ mod walk;
 use bookstore_schema::DbConnection;
 
 /// The backends a test runs on when its behaviour holds on each.
+#[cfg(not(feature = "mysql"))]
 const BACKENDS: [bookstore_schema::Backend; 2] = [
     bookstore_schema::Backend::Postgres,
     bookstore_schema::Backend::Sqlite,
+];
+
+/// The backends a test runs on when its behaviour holds on each: with the `mysql`
+/// feature, MariaDB too (127.0.0.1:3306, `TEST_MYSQL_URL`).
+#[cfg(feature = "mysql")]
+const BACKENDS: [bookstore_schema::Backend; 3] = [
+    bookstore_schema::Backend::Postgres,
+    bookstore_schema::Backend::Sqlite,
+    bookstore_schema::Backend::Mysql,
 ];
 
 /// Runs a `SELECT count(*) AS n …` and returns n.
