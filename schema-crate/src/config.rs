@@ -533,7 +533,30 @@ mod tests {
         assert!(
             matches!(DbTarget::from_url("sqlite::memory:").unwrap(), DbTarget::Sqlite(p) if p == ":memory:")
         );
-        let err = DbTarget::from_url("mysql://root@h/db").unwrap_err();
+        let err = DbTarget::from_url("mongodb://root@h/db").unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn mysql_urls_need_the_mysql_feature_and_are_redacted() {
+        let parsed = DbTarget::from_url("mysql://app:hunter2@db:3306/x?ssl_mode=required");
+        #[cfg(feature = "mysql")]
+        {
+            let target = parsed.unwrap();
+            assert!(matches!(target, DbTarget::MysqlUrl(_)));
+            let shown = format!("{target} {target:?}");
+            assert!(
+                !shown.contains("hunter2") && shown.contains("db:3306"),
+                "{shown}"
+            );
+        }
+        #[cfg(not(feature = "mysql"))]
+        {
+            let err = parsed.unwrap_err().to_string();
+            assert!(
+                err.contains("`mysql` feature") && !err.contains("hunter2"),
+                "{err}"
+            );
+        }
     }
 }

@@ -40,8 +40,13 @@ impl Dialect for MysqlConnection {
     }
 
     /// diesel's MySQL connection already sets `time_zone = '+00:00'` and utf8mb4 on connect.
+    /// Units of work here are written for PostgreSQL's READ COMMITTED; InnoDB's default,
+    /// REPEATABLE READ, takes gap locks on reads for update and deletes that find nothing
+    /// (the idempotency claim's purge of an expired key), so concurrent claims of one key
+    /// deadlocked instead of queueing. (A cluster parameter group can set
+    /// `transaction_isolation` instead; this costs one statement per new connection.)
     fn prepare_session(&mut self, _settings: &SessionSettings) -> QueryResult<()> {
-        Ok(())
+        self.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
     }
 
     fn begin_write(&mut self) -> QueryResult<()> {
