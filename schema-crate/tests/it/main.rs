@@ -12,6 +12,8 @@ mod models;
 mod mysql_client;
 #[cfg(feature = "mysql")]
 mod mysql_runner;
+#[cfg(feature = "mysql")]
+mod mysql_tls;
 mod plan;
 mod pool;
 mod resume;
