@@ -44,6 +44,21 @@ start_postgres() {
   die "PostgreSQL did not start on $PGHOST:$PGPORT; see /var/log/postgresql"
 }
 
+# The local MariaDB (127.0.0.1:3306, root, no password; the `mysql` feature's tests): start it
+# if it is down and wait until it answers.
+start_mariadb() {
+  mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1 && return 0
+  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || die "MariaDB is not installed; run: apt-get install mariadb-server"
+  say "MariaDB is down; starting it"
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  local _
+  for _ in $(seq 1 30); do
+    mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -u root ping >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "MariaDB did not start on 127.0.0.1:3306"
+}
+
 # apt_install PKG...: install the Debian packages that are missing (root, or sudo).
 apt_install() {
   local missing=() pkg sudo=""

@@ -4,21 +4,33 @@
 # types once each backend's names for a type are folded together (varchar(n) and text;
 # int4 and integer; int2 and smallint; int8 and bigint; timestamptz and timestamp). One schema.rs serves
 # every backend: its `Timestamptz` is bookstore_schema::sql_types::Timestamptz.
-# With --check, fails if schema.rs would change or SQLite differs (CI's schema-drift
-# check). Needs diesel_cli and PostgreSQL (`bash scripts/setup.sh test`).
+# It also checks that migrations/mysql builds the same tables on the local MariaDB
+# (127.0.0.1:3306, root): same columns in the same order, nullability, folded types
+# (varchar, text and mediumtext; datetime and timestamptz), and the same length wherever
+# both sides are varchar. No diesel_cli with MySQL needed: both sides come from
+# information_schema.
+# With --check, fails if schema.rs would change or SQLite or MySQL differs (CI's
+# schema-drift check). Needs diesel_cli, PostgreSQL and MariaDB (`bash scripts/setup.sh test`).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 require_version "diesel --version" "Version: $DIESEL_CLI_VERSION" test
 require psql test
+require mariadb test
 start_postgres
+start_mariadb
 check=false
 [ "${1:-}" = "--check" ] && check=true
 PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 export PGHOST PGPORT PGUSER
 db="schema_gen_$$"
 work=$(mktemp -d)
-cleanup() { dropdb --if-exists "$db" >/dev/null 2>&1 || true; rm -rf "$work"; }
+my() { mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -u root "$@"; }
+cleanup() {
+  dropdb --if-exists "$db" >/dev/null 2>&1 || true
+  my -e "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 createdb "$db"
 for dir in migrations/postgres/*/; do
@@ -46,13 +58,51 @@ if ! diff -u "$work/postgres.folded" "$work/sqlite.folded"; then
   exit 1
 fi
 
+# MySQL (MariaDB here) against PostgreSQL, from information_schema.
+my -e "CREATE DATABASE $db"
+for dir in migrations/mysql/*/; do
+  my "$db" < "$dir/up.sql" || die "migrations/mysql: $dir/up.sql failed on MariaDB"
+done
+psql -q -X -A -t -F $'\t' -d "$db" -c "
+  SELECT table_name, column_name, data_type, is_nullable, COALESCE(character_maximum_length, 0), ordinal_position
+  FROM information_schema.columns WHERE table_schema = 'public'
+  ORDER BY table_name, ordinal_position" > "$work/postgres.columns"
+my -N -B "$db" -e "
+  SELECT table_name, column_name, data_type, is_nullable, COALESCE(character_maximum_length, 0), ordinal_position
+  FROM information_schema.columns WHERE table_schema = DATABASE()
+  ORDER BY table_name, ordinal_position" > "$work/mysql.columns"
+python3 - "$work/postgres.columns" "$work/mysql.columns" <<'PY' || die "schema drift: migrations/mysql does not build the tables migrations/postgres builds (above)"
+import sys
+FOLD = {"character varying": "text", "varchar": "text", "mediumtext": "text", "longtext": "text",
+        "integer": "int", "timestamp with time zone": "timestamp", "datetime": "timestamp"}
+def rows(path):
+    out = []
+    for line in open(path):
+        table, column, kind, nullable, length, position = line.rstrip("\n").split("\t")
+        out.append((table, column, FOLD.get(kind, kind), nullable, kind in ("character varying", "varchar"), int(length), int(position)))
+    # By table name in Python (the two servers collate `_` differently), columns in order.
+    return sorted(out, key=lambda r: (r[0], r[6]))
+pg, my = rows(sys.argv[1]), rows(sys.argv[2])
+problems = []
+if [r[:4] for r in pg] != [r[:4] for r in my]:
+    problems += ["postgres: " + " ".join(r[:4]) for r in pg if r[:4] not in [m[:4] for m in my]]
+    problems += ["mysql:    " + " ".join(r[:4]) for r in my if r[:4] not in [p[:4] for p in pg]]
+    problems.append("(or the same columns in another order)")
+for p, m in zip(pg, my):
+    if p[:2] == m[:2] and p[4] and m[4] and p[5] != m[5]:
+        problems.append(f"{p[0]}.{p[1]}: varchar({p[5]}) on postgres, varchar({m[5]}) on mysql")
+for line in problems:
+    print(line, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+
 if $check; then
   if ! diff -u schema-crate/src/schema.rs "$work/schema.rs"; then
     echo "schema drift: schema-crate/src/schema.rs does not match the migrations; run scripts/print-schema.sh" >&2
     exit 1
   fi
-  echo "schema.rs matches migrations/postgres, and migrations/sqlite builds the same tables"
+  echo "schema.rs matches migrations/postgres, and migrations/sqlite and migrations/mysql build the same tables"
 else
   cp "$work/schema.rs" schema-crate/src/schema.rs
-  echo "regenerated schema.rs (migrations/sqlite builds the same tables)"
+  echo "regenerated schema.rs (migrations/sqlite and migrations/mysql build the same tables)"
 fi

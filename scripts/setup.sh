@@ -7,7 +7,8 @@
 #   bash scripts/setup.sh GROUP...   # one or more of the groups below
 #
 # Groups:
-#   test     PostgreSQL running; libpq/OpenSSL/SQLite headers; diesel_cli (schema drift),
+#   test     PostgreSQL and MariaDB running; libpq/OpenSSL/SQLite headers; cmake and g++ (the MySQL
+#            client bookstore-schema's `mysql` feature builds from source); diesel_cli (schema drift),
 #            squawk (migration lint), moto (Secrets Manager emulator), cfn-lint (cdk/ci.sh),
 #            pgbouncer (the runner's refusal of a transaction-pooling proxy),
 #            schemathesis (scripts/fuzz-api.sh)
@@ -20,9 +21,10 @@ set -euo pipefail
 cd "$REPO_ROOT"
 
 setup_test() {
-  apt_install postgresql libpq-dev libssl-dev pkg-config sqlite3 openssl curl python3-pip
+  apt_install postgresql libpq-dev libssl-dev pkg-config sqlite3 openssl curl python3-pip cmake g++ mariadb-server
   install_pgbouncer
   start_postgres
+  start_mariadb
   if ! diesel --version 2>/dev/null | grep -q "Version: $DIESEL_CLI_VERSION\$"; then
     cargo_install diesel_cli "$DIESEL_CLI_VERSION" "the schema-drift check" --no-default-features --features postgres,sqlite-bundled
   fi

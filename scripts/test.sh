@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust workspace against the real PostgreSQL and SQLite (and the
+# Runs every test: the Rust workspace against the real PostgreSQL, SQLite and MariaDB (and the
 # built Lambda zips through a Runtime API), then the CDK app's offline tests. Starts and installs what it needs first.
+# --all-features turns the `mysql` features on: the API, runner and schema suites also run on
+# the MariaDB at TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/test), one database per test.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"

@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `DATABASE_URL` | `postgres://…` / `postgresql://…` URL, or `sqlite://path` (`sqlite::memory:` for tests); wins over the parts below | — |
+//! | `DATABASE_URL` | `postgres://…` / `postgresql://…` URL, `mysql://…` (the `mysql` feature; `?ssl_mode=required` or `verify_identity` are enforced), or `sqlite://path` (`sqlite::memory:` for tests); wins over the parts below | — |
 //! | `DB_HOST` | PostgreSQL host (an RDS Proxy or cluster endpoint on AWS) | — (required without `DATABASE_URL`) |
 //! | `DB_PORT` | port | `5432` |
 //! | `DB_NAME` | database name | `postgres` |
@@ -142,6 +142,10 @@ pub enum DbTarget {
     Postgres(PgParts),
     /// A SQLite file path, or `:memory:`.
     Sqlite(String),
+    /// A MySQL or MariaDB URL, `mysql://user[:password]@host[:port]/db[?ssl_mode=…]` (may
+    /// hold a password; the `mysql` feature).
+    #[cfg(feature = "mysql")]
+    MysqlUrl(Secret),
 }
 
 impl fmt::Debug for DbTarget {
@@ -153,6 +157,11 @@ impl fmt::Debug for DbTarget {
                 .finish(),
             Self::Postgres(parts) => f.debug_tuple("Postgres").field(parts).finish(),
             Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            #[cfg(feature = "mysql")]
+            Self::MysqlUrl(url) => f
+                .debug_tuple("MysqlUrl")
+                .field(&redact_url(url.expose()))
+                .finish(),
         }
     }
 }
@@ -167,6 +176,8 @@ impl fmt::Display for DbTarget {
                 p.user, p.host, p.port, p.dbname
             ),
             Self::Sqlite(path) => write!(f, "sqlite://{path}"),
+            #[cfg(feature = "mysql")]
+            Self::MysqlUrl(url) => f.write_str(&redact_url(url.expose())),
         }
     }
 }
@@ -187,10 +198,19 @@ impl DbTarget {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::PostgresUrl(Secret::new(url)));
         }
+        if url.starts_with("mysql://") {
+            #[cfg(feature = "mysql")]
+            return Ok(Self::MysqlUrl(Secret::new(url)));
+            #[cfg(not(feature = "mysql"))]
+            return Err(invalid(
+                "DATABASE_URL",
+                "mysql://… needs bookstore-schema built with its `mysql` feature",
+            ));
+        }
         Err(invalid(
             "DATABASE_URL",
             format!(
-                "expected postgres://… or sqlite://path, got `{}`",
+                "expected postgres://…, mysql://… or sqlite://path, got `{}`",
                 redact_url(url)
             ),
         ))
@@ -513,7 +533,30 @@ mod tests {
         assert!(
             matches!(DbTarget::from_url("sqlite::memory:").unwrap(), DbTarget::Sqlite(p) if p == ":memory:")
         );
-        let err = DbTarget::from_url("mysql://root@h/db").unwrap_err();
+        let err = DbTarget::from_url("mongodb://root@h/db").unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn mysql_urls_need_the_mysql_feature_and_are_redacted() {
+        let parsed = DbTarget::from_url("mysql://app:hunter2@db:3306/x?ssl_mode=required");
+        #[cfg(feature = "mysql")]
+        {
+            let target = parsed.unwrap();
+            assert!(matches!(target, DbTarget::MysqlUrl(_)));
+            let shown = format!("{target} {target:?}");
+            assert!(
+                !shown.contains("hunter2") && shown.contains("db:3306"),
+                "{shown}"
+            );
+        }
+        #[cfg(not(feature = "mysql"))]
+        {
+            let err = parsed.unwrap_err().to_string();
+            assert!(
+                err.contains("`mysql` feature") && !err.contains("hunter2"),
+                "{err}"
+            );
+        }
     }
 }

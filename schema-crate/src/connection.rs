@@ -103,6 +103,8 @@ impl DbConnection {
             backend::establish(target, password, &settings).map_err(|error| match target {
                 // libpq quotes what it could not parse: keep no piece of a URL's secrets.
                 DbTarget::PostgresUrl(url) => scrub(error, url.expose()),
+                #[cfg(feature = "mysql")]
+                DbTarget::MysqlUrl(url) => scrub(error, url.expose()),
                 _ => error,
             })?;
         let mut conn = Self { inner };

@@ -101,7 +101,13 @@ impl IdempotencyRecord {
         let inserted = with_conn!(conn, c => diesel::insert_into(idempotency_key::table)
             .values(&row)
             .on_conflict_do_nothing()
-            .execute(c))?;
+            .execute(c),
+            // diesel's MySQL "do nothing" is `ON DUPLICATE KEY UPDATE key = key`, which
+            // counts a found duplicate as a row (CLIENT_FOUND_ROWS); `INSERT IGNORE`
+            // counts only a row it inserted.
+            mysql c => diesel::insert_or_ignore_into(idempotency_key::table)
+                .values(&row)
+                .execute(c))?;
         Ok(inserted == 1)
     }
 

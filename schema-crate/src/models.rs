@@ -205,6 +205,13 @@ diesel::define_sql_function! {
     fn substr(text: diesel::sql_types::Text, start: diesel::sql_types::Integer, length: diesel::sql_types::Integer) -> diesel::sql_types::Text;
 }
 
+#[cfg(feature = "mysql")]
+diesel::define_sql_function! {
+    /// MySQL's `LAST_INSERT_ID()`: the id the session's last `INSERT` generated.
+    #[sql_name = "LAST_INSERT_ID"]
+    fn last_insert_id() -> diesel::sql_types::Integer;
+}
+
 /// `prefix` as a `LIKE` pattern with `\` as the escape character: `prefix%`, with `%`,
 /// `_` and `\` in it matching themselves.
 fn like_prefix(prefix: &str) -> String {
@@ -278,12 +285,21 @@ impl Book {
         with_conn!(conn.read_connection(), c => book::table.find(id).select(Book::as_select()).first(c).optional())
     }
 
-    /// Inserts a book and returns it as stored.
+    /// Inserts a book and returns it as stored. One statement (`INSERT … RETURNING`),
+    /// except on MySQL, which has no `RETURNING`: there the row is read back by
+    /// `LAST_INSERT_ID()`, so call it in a unit of work.
     pub fn create(conn: &mut DbConnection, new: &NewBook<'_>) -> QueryResult<Book> {
         with_conn!(conn, c => diesel::insert_into(book::table)
             .values(new)
             .returning(Book::as_returning())
-            .get_result(c))
+            .get_result(c),
+        mysql c => {
+            diesel::insert_into(book::table).values(new).execute(c)?;
+            book::table
+                .filter(book::id.eq(last_insert_id()))
+                .select(Book::as_select())
+                .first(c)
+        })
     }
 
     /// Applies `changes` to the book `current` was read as, only if its row still holds
@@ -295,18 +311,25 @@ impl Book {
         current: &Book,
         changes: &BookChanges<'_>,
     ) -> QueryResult<Option<Book>> {
-        with_conn!(conn, c => diesel::update(
-            book::table
-                .filter(book::id.eq(current.id))
-                .filter(book::title.eq(&current.title))
-                .filter(book::author.eq(&current.author))
-                .filter(book::publisher.eq(&current.publisher))
-                .filter(book::year.eq(current.year)),
-        )
+        let same = book::table
+            .filter(book::id.eq(current.id))
+            .filter(book::title.eq(&current.title))
+            .filter(book::author.eq(&current.author))
+            .filter(book::publisher.eq(&current.publisher))
+            .filter(book::year.eq(current.year));
+        with_conn!(conn, c => diesel::update(same)
         .set(changes)
         .returning(Book::as_returning())
         .get_result(c)
-        .optional())
+        .optional(),
+        // No RETURNING: the update, then the row it locked (found rows, not changed rows,
+        // are counted: diesel connects with CLIENT_FOUND_ROWS).
+        mysql c => {
+            if diesel::update(same).set(changes).execute(c)? == 0 {
+                return Ok(None);
+            }
+            book::table.find(current.id).select(Book::as_select()).first(c).optional()
+        })
     }
 
     /// Deletes the book `current` was read as, only if its row still holds `current`'s
@@ -441,14 +464,26 @@ impl Review {
                 .set(changes)
                 .returning(Review::as_returning())
                 .get_result(c)
-                .optional())
+                .optional(),
+                mysql c => {
+                    if diesel::update(same.filter(review::body.eq(text))).set(changes).execute(c)? == 0 {
+                        return Ok(None);
+                    }
+                    review::table.find(current.id).select(Review::as_select()).first(c).optional()
+                })
             }
             None => {
                 with_conn!(conn, c => diesel::update(same.filter(review::body.is_null()))
                 .set(changes)
                 .returning(Review::as_returning())
                 .get_result(c)
-                .optional())
+                .optional(),
+                mysql c => {
+                    if diesel::update(same.filter(review::body.is_null())).set(changes).execute(c)? == 0 {
+                        return Ok(None);
+                    }
+                    review::table.find(current.id).select(Review::as_select()).first(c).optional()
+                })
             }
         }
     }
@@ -474,11 +509,19 @@ impl Review {
 
     /// Inserts a review and returns it as stored. A missing book fails with the
     /// foreign-key violation `review_book_id_fkey`.
+    /// On MySQL two statements, as [`Book::create`].
     pub fn create(conn: &mut DbConnection, new: &NewReview<'_>) -> QueryResult<Review> {
         with_conn!(conn, c => diesel::insert_into(review::table)
             .values(new)
             .returning(Review::as_returning())
-            .get_result(c))
+            .get_result(c),
+        mysql c => {
+            diesel::insert_into(review::table).values(new).execute(c)?;
+            review::table
+                .filter(review::id.eq(last_insert_id()))
+                .select(Review::as_select())
+                .first(c)
+        })
     }
 }
 

@@ -9,7 +9,8 @@ use diesel::{
     sqlite::Sqlite,
 };
 
-/// A point in time in UTC: PostgreSQL's `timestamptz`, SQLite's `TIMESTAMP` text.
+/// A point in time in UTC: PostgreSQL's `timestamptz`, SQLite's `TIMESTAMP` text, MySQL's
+/// `datetime(6)` (diesel's MySQL sessions run in UTC).
 ///
 /// diesel names these two types differently (`Timestamptz` on PostgreSQL, `Timestamp` on
 /// SQLite), so a schema written with either compiles for one backend only. This type is
@@ -21,6 +22,7 @@ use diesel::{
 )]
 #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
 #[diesel(sqlite_type(name = "Text"))]
+#[diesel(mysql_type(name = "DateTime"))]
 pub struct Timestamptz;
 
 impl FromSql<Timestamptz, Pg> for NaiveDateTime {
@@ -78,5 +80,38 @@ impl ToSql<Timestamptz, Pg> for At {
 impl ToSql<Timestamptz, Sqlite> for At {
     fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, Sqlite>) -> serialize::Result {
         <NaiveDateTime as ToSql<Timestamptz, Sqlite>>::to_sql(&self.0, out)
+    }
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use chrono::NaiveDateTime;
+    use diesel::{
+        deserialize::{self, FromSql},
+        mysql::Mysql,
+        serialize::{self, ToSql},
+        sql_types,
+    };
+
+    use super::{At, Timestamptz};
+
+    impl FromSql<Timestamptz, Mysql> for NaiveDateTime {
+        fn from_sql(
+            value: <Mysql as diesel::backend::Backend>::RawValue<'_>,
+        ) -> deserialize::Result<Self> {
+            <Self as FromSql<sql_types::Datetime, Mysql>>::from_sql(value)
+        }
+    }
+
+    impl ToSql<Timestamptz, Mysql> for NaiveDateTime {
+        fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, Mysql>) -> serialize::Result {
+            <Self as ToSql<sql_types::Datetime, Mysql>>::to_sql(self, out)
+        }
+    }
+
+    impl ToSql<Timestamptz, Mysql> for At {
+        fn to_sql<'b>(&'b self, out: &mut serialize::Output<'b, '_, Mysql>) -> serialize::Result {
+            <NaiveDateTime as ToSql<Timestamptz, Mysql>>::to_sql(&self.0, out)
+        }
     }
 }

@@ -76,6 +76,9 @@ where
 /// builds panic on it, so tests catch it. Release builds log it as an error and return
 /// the result.
 ///
+/// On MySQL, which has no `RETURNING`, a write that returns its row sends two statements
+/// (the models' `create` and `update_if_unchanged`), so there this is [`transactional`].
+///
 /// # Errors
 /// `work`'s own error, and [`DieselError::BrokenTransactionManager`] when the
 /// connection's transaction state is lost, without running `work`.
@@ -86,6 +89,12 @@ where
 {
     if in_transaction(conn)? {
         return work(conn);
+    }
+    fn returning<C: Dialect>(_: &C) -> bool {
+        C::RETURNING
+    }
+    if !with_conn!(&mut *conn, c => returning(c)) {
+        return transactional(conn, work);
     }
     let before = conn.statements_sent();
     let result = work(conn);

@@ -191,7 +191,7 @@ async fn a_database_ahead_of_the_pinned_schema_is_served(app: TestApp) {
 
 async fn an_unreachable_database_answers_503_database_unavailable(app: TestApp) {
     let target = match app.backend() {
-        Backend::Postgres => DbTarget::from_url(&replace_host_port(
+        Backend::Postgres | Backend::Mysql => DbTarget::from_url(&replace_host_port(
             &app.db.url(),
             &format!("127.0.0.1:{}", closed_port()),
         ))

@@ -1,5 +1,5 @@
-//! The API suite of bookstore-functions, in-process (`router.oneshot`) on PostgreSQL and
-//! SQLite, plus real API Gateway events through `lambda_http`.
+//! The API suite of bookstore-functions, in-process (`router.oneshot`) on PostgreSQL,
+//! SQLite and (the `mysql` feature) MariaDB, plus real API Gateway events through `lambda_http`.
 #![allow(
     clippy::unwrap_used,
     reason = "a test that cannot set up should panic loudly"
@@ -15,6 +15,8 @@ mod errors;
 mod idempotency;
 mod lambda_edge;
 mod lifecycle;
+#[cfg(feature = "mysql")]
+mod local_mysql;
 mod logs;
 mod openapi;
 mod pinning;

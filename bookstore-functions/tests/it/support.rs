@@ -24,7 +24,8 @@ use tokio::{net::TcpListener, task::AbortHandle};
 use tower::ServiceExt;
 
 /// Runs each named `async fn name(app: TestApp)` once per backend, as the tests
-/// `name::on_postgres` and `name::on_sqlite`, each on its own fresh database.
+/// `name::on_postgres`, `name::on_sqlite` and, with the `mysql` feature, `name::on_mysql`
+/// (MariaDB), each on its own fresh database.
 macro_rules! backend_tests {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
@@ -37,6 +38,13 @@ macro_rules! backend_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
                 let app = $crate::support::TestApp::new(bookstore_schema::Backend::Sqlite, module_path!());
+                super::$name(app).await
+            }
+
+            #[cfg(feature = "mysql")]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_mysql() {
+                let app = $crate::support::TestApp::new(bookstore_schema::Backend::Mysql, module_path!());
                 super::$name(app).await
             }
         }

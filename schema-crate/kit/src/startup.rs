@@ -408,7 +408,7 @@ mod tests {
         let bad = with_reader_from_lookup(
             state(),
             &config,
-            lookup(&[("DATABASE_READER_URL", "mysql://u:hunter2@r/db")]),
+            lookup(&[("DATABASE_READER_URL", "mongodb://u:hunter2@r/db")]),
         )
         .unwrap_err();
         let shown = format!("{bad:#}");

@@ -17,6 +17,8 @@
 //! keeps each backend's own connection, with the same compile-time checking.
 //! (docs/architecture.md records the decision.)
 
+#[cfg(feature = "mysql")]
+mod mysql;
 mod postgres;
 mod sqlite;
 
@@ -42,14 +44,23 @@ pub enum Backend {
     Postgres,
     /// SQLite, bundled: the embedded default for local runs.
     Sqlite,
+    /// MySQL 8 / MariaDB (Aurora MySQL in production); connections need the `mysql`
+    /// feature, the embedded migrations do not.
+    Mysql,
 }
 
 impl Backend {
+    /// Whether a rollback undoes DDL (MySQL commits every DDL statement on its own).
+    pub fn has_transactional_ddl(self) -> bool {
+        !matches!(self, Self::Mysql)
+    }
+
     /// The folder under `migrations/` holding this backend's migrations.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Postgres => "postgres",
             Self::Sqlite => "sqlite",
+            Self::Mysql => "mysql",
         }
     }
 }
@@ -59,6 +70,23 @@ impl Backend {
 pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// The column type of a "when" column in the runner's bookkeeping table.
     const TIMESTAMP_DDL: &'static str;
+    /// The type a `CAST(… AS …)` to text names.
+    const TEXT_TYPE: &'static str = "TEXT";
+    /// The current time, as a column default or in an `UPDATE`.
+    const NOW: &'static str = "CURRENT_TIMESTAMP";
+    /// Whether `INSERT`/`UPDATE … RETURNING` exists: without it a write that returns its
+    /// row sends two statements (the write, then a read of the row).
+    const RETURNING: bool = true;
+
+    /// `name` as a quoted identifier.
+    fn quote(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+    /// The tail of an `INSERT` that updates the row whose key `keys` (a column list)
+    /// already exists instead, with `set` (`column = value, …`).
+    fn on_conflict_update(keys: &str, set: &str) -> String {
+        format!("ON CONFLICT ({keys}) DO UPDATE SET {set}")
+    }
 
     /// Applies `settings` to a new connection before its first use.
     fn prepare_session(&mut self, settings: &SessionSettings) -> QueryResult<()>;
@@ -161,11 +189,19 @@ pub(crate) struct CatalogQueries {
 
 /// Runs `$body` with `$c` bound to the concrete diesel connection inside a
 /// [`DbConnection`]: the one `match` on the backend.
+///
+/// `with_conn!(conn, c => body, mysql m => other)` runs `other` on MySQL instead, for what
+/// MySQL cannot say the same way (`RETURNING`).
 macro_rules! with_conn {
     ($conn:expr, $c:ident => $body:expr) => {
+        $crate::backend::with_conn!($conn, $c => $body, mysql $c => $body)
+    };
+    ($conn:expr, $c:ident => $body:expr, mysql $m:ident => $mysql:expr) => {
         match $crate::connection::DbConnection::inner_mut($conn) {
             $crate::backend::Inner::Postgres($c) => $body,
             $crate::backend::Inner::Sqlite($c) => $body,
+            #[cfg(feature = "mysql")]
+            $crate::backend::Inner::Mysql($m) => $mysql,
         }
     };
 }
@@ -180,6 +216,9 @@ pub enum BackendConnection<'a> {
     Postgres(&'a mut PgConnection),
     /// SQLite.
     Sqlite(&'a mut SqliteConnection),
+    /// MySQL or MariaDB (the `mysql` feature).
+    #[cfg(feature = "mysql")]
+    Mysql(&'a mut diesel::MysqlConnection),
 }
 
 /// The backend's own connection inside a [`DbConnection`]; private so that a new backend
@@ -187,6 +226,8 @@ pub enum BackendConnection<'a> {
 pub(crate) enum Inner {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(diesel::MysqlConnection),
 }
 
 impl Inner {
@@ -194,6 +235,8 @@ impl Inner {
         match self {
             Self::Postgres(_) => Backend::Postgres,
             Self::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "mysql")]
+            Self::Mysql(_) => Backend::Mysql,
         }
     }
 }
@@ -231,6 +274,8 @@ pub(crate) fn establish(
             ))?)
         }
         DbTarget::Sqlite(path) => Inner::Sqlite(SqliteConnection::establish(path)?),
+        #[cfg(feature = "mysql")]
+        DbTarget::MysqlUrl(url) => Inner::Mysql(diesel::MysqlConnection::establish(url.expose())?),
     })
 }
 
@@ -239,6 +284,8 @@ pub(crate) fn backend_of(target: &DbTarget) -> Backend {
     match target {
         DbTarget::PostgresUrl(_) | DbTarget::Postgres(_) => Backend::Postgres,
         DbTarget::Sqlite(_) => Backend::Sqlite,
+        #[cfg(feature = "mysql")]
+        DbTarget::MysqlUrl(_) => Backend::Mysql,
     }
 }
 
@@ -253,6 +300,8 @@ impl DbConnection {
         match self.inner_mut() {
             Inner::Postgres(c) => BackendConnection::Postgres(c),
             Inner::Sqlite(c) => BackendConnection::Sqlite(c),
+            #[cfg(feature = "mysql")]
+            Inner::Mysql(c) => BackendConnection::Mysql(c),
         }
     }
 }
@@ -269,7 +318,27 @@ pub(crate) fn is_lock_conflict(error: &DieselError) -> bool {
 
 /// [`is_lock_conflict`] for an error already turned into its message.
 pub(crate) fn is_lock_conflict_message(message: &str) -> bool {
-    postgres::is_lock_conflict(message)
+    postgres::is_lock_conflict(message) || mysql_is_lock_conflict(message)
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_is_lock_conflict(message: &str) -> bool {
+    mysql::is_lock_conflict(message)
+}
+
+#[cfg(not(feature = "mysql"))]
+fn mysql_is_lock_conflict(_: &str) -> bool {
+    false
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_is_busy(message: &str) -> bool {
+    mysql::is_busy(message)
+}
+
+#[cfg(not(feature = "mysql"))]
+fn mysql_is_busy(_: &str) -> bool {
+    false
 }
 
 /// Whether `error` is worth retrying on a fresh connection or a little later: the
@@ -289,4 +358,5 @@ pub fn is_transient(error: &DieselError) -> bool {
             | DatabaseErrorKind::SerializationFailure
     ) || postgres::is_busy(info.message())
         || sqlite::is_busy(info.message())
+        || mysql_is_busy(info.message())
 }

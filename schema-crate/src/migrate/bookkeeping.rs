@@ -72,8 +72,13 @@ pub(crate) const DOWN_CHECKSUM_COLUMN: (&str, &str) = ("down_checksum", "char(64
 /// columns; it is read again without them (and its database is behind this crate, whose
 /// runner adds them).
 pub(crate) fn applied(conn: &mut DbConnection) -> QueryResult<Vec<AppliedMigration>> {
-    let base =
-        "SELECT version, name, checksum, CAST(applied_at AS TEXT) AS applied_at, duration_ms";
+    fn text<C: Dialect>(_: &C) -> &'static str {
+        C::TEXT_TYPE
+    }
+    let text = with_conn!(&mut *conn, c => text(c));
+    let base = format!(
+        "SELECT version, name, checksum, CAST(applied_at AS {text}) AS applied_at, duration_ms"
+    );
     let shapes = [
         "phase, floor, crate_version, down_checksum",
         // 2.0.0

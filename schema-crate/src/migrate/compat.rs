@@ -62,10 +62,13 @@ pub fn record_pin(
 ) -> QueryResult<()> {
     fn upsert_sql<C: Dialect>(_: &C) -> String {
         format!(
-            "INSERT INTO {PINS_TABLE} (function_name, crate_version) VALUES ({}, {}) \
-             ON CONFLICT (function_name, crate_version) DO UPDATE SET last_seen = CURRENT_TIMESTAMP",
+            "INSERT INTO {PINS_TABLE} (function_name, crate_version) VALUES ({}, {}) {}",
             C::param(1),
-            C::param(2)
+            C::param(2),
+            C::on_conflict_update(
+                "function_name, crate_version",
+                &format!("last_seen = {}", C::NOW)
+            )
         )
     }
     with_conn!(conn, c => diesel::sql_query(upsert_sql(c))

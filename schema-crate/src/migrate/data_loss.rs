@@ -49,8 +49,12 @@ pub(crate) struct Snapshot {
     renamed: Vec<(String, String)>,
 }
 
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// `name` quoted as an identifier the way `conn`'s backend quotes one.
+fn quote(conn: &mut DbConnection, name: &str) -> String {
+    fn q<C: Dialect>(_: &C, name: &str) -> String {
+        C::quote(name)
+    }
+    with_conn!(conn, c => q(c, name))
 }
 
 /// The columns of `table` in the current schema (empty: no such table).
@@ -73,17 +77,15 @@ fn exists(conn: &mut DbConnection, query: &str) -> QueryResult<bool> {
 }
 
 fn has_rows(conn: &mut DbConnection, table: &str) -> QueryResult<bool> {
-    exists(conn, &format!("SELECT 1 FROM {}", quote(table)))
+    let table = quote(conn, table);
+    exists(conn, &format!("SELECT 1 FROM {table}"))
 }
 
 fn has_values(conn: &mut DbConnection, table: &str, column: &str) -> QueryResult<bool> {
+    let (table, column) = (quote(conn, table), quote(conn, column));
     exists(
         conn,
-        &format!(
-            "SELECT 1 FROM {} WHERE {} IS NOT NULL",
-            quote(table),
-            quote(column)
-        ),
+        &format!("SELECT 1 FROM {table} WHERE {column} IS NOT NULL"),
     )
 }
 
@@ -196,7 +198,7 @@ pub(crate) fn first_loss(
 ) -> QueryResult<Option<(usize, Vec<String>)>> {
     let outcome = crate::transactional(conn, |c| -> Result<(), Rehearsal> {
         for (n, (m, down)) in steps.iter().enumerate() {
-            let losses = if m.run_in_transaction {
+            let losses = if m.runs_in_transaction_on(c.backend()) {
                 let before = snapshot(c, down)?;
                 if c.batch_execute(down).is_err() {
                     return Err(Rehearsal::Done);

@@ -114,6 +114,13 @@ impl Migration {
         self
     }
 
+    /// Whether the runner runs this migration in one transaction on `backend`: as declared,
+    /// except on a backend whose DDL commits on its own (MySQL), where every migration runs
+    /// statement by statement (a rollback could not undo its DDL).
+    pub fn runs_in_transaction_on(&self, backend: Backend) -> bool {
+        self.run_in_transaction && backend.has_transactional_ddl()
+    }
+
     /// SHA-256 of `up.sql`, hex-encoded: what the bookkeeping table records.
     pub fn checksum(&self) -> String {
         hex(&Sha256::digest(self.up.as_bytes()))

@@ -40,7 +40,7 @@ pub(crate) fn digest(backend: Backend, from: Option<&str>, pending: &[&Migration
         from.unwrap_or("none")
     );
     for m in pending {
-        let mode = if m.run_in_transaction {
+        let mode = if m.runs_in_transaction_on(backend) {
             "transaction"
         } else {
             "statements"
@@ -164,7 +164,7 @@ fn rehearse(conn: &mut DbConnection, pending: &[&Migration]) -> Result<Rehearsal
             };
             if failed {
                 rehearsed.outcome = "not_reached";
-            } else if !m.run_in_transaction {
+            } else if !m.runs_in_transaction_on(c.backend()) {
                 rehearsed.outcome = "not_rehearsed";
             } else {
                 for statement in sql::split_statements(m.up) {

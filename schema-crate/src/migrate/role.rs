@@ -69,7 +69,17 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
             "invalid app role name `{role}`: use lowercase letters, digits and _ (at most 63)"
         )));
     }
-    fn sql<C: Dialect>(_: &C, role: &str) -> Option<String> {
+    // MySQL refuses a grant on a table that does not exist: only those that do are
+    // offered (PostgreSQL's SQL checks again itself).
+    let mut later = Vec::new();
+    for (table, privileges) in LATER_TABLES {
+        if super::bookkeeping::table_exists(conn, table)
+            .context("looking for the tables later migrations add")?
+        {
+            later.push((table, privileges));
+        }
+    }
+    fn sql<C: Dialect>(_: &C, role: &str, later: &[(&str, &str)]) -> Option<String> {
         let settings: Vec<(&str, &str)> = APP_ROLE_SETTINGS
             .iter()
             .chain(&APP_ROLE_CONNECTION_SETTINGS)
@@ -79,11 +89,11 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
             name: role,
             tables: &APP_TABLES,
             bookkeeping: BOOKKEEPING_TABLE,
-            later_tables: &LATER_TABLES,
+            later_tables: later,
             settings: &settings,
         })
     }
-    let Some(sql) = with_conn!(&mut *conn, c => sql(c, role)) else {
+    let Some(sql) = with_conn!(&mut *conn, c => sql(c, role, &later)) else {
         return Ok(());
     };
     // The role and `GRANT CONNECT` live in cluster-wide catalogs, which the per-database

@@ -248,11 +248,12 @@ pub(super) fn run_step(
     bookkeeping: impl Fn(&mut DbConnection, i64) -> QueryResult<()>,
 ) -> Result<Step, MigrationError> {
     let started = Instant::now();
+    let in_transaction = m.runs_in_transaction_on(conn.backend());
     let failed = |message: String| MigrationError::MigrationFailed {
         version: m.version.to_owned(),
         name: m.name.to_owned(),
         message,
-        transactional: m.run_in_transaction,
+        transactional: in_transaction,
     };
     let refuse = |losses: Vec<String>| MigrationError::DataLoss {
         version: m.version.to_owned(),
@@ -260,7 +261,7 @@ pub(super) fn run_step(
         losses,
     };
     let mut statements_skipped = 0;
-    if m.run_in_transaction {
+    if in_transaction {
         transactional(conn, |c| -> Result<(), StepError> {
             let before = guard_data
                 .then(|| data_loss::snapshot(c, sql))

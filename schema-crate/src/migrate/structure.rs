@@ -239,7 +239,7 @@ pub(crate) fn structural_drift(
     for m in set {
         if applied.iter().any(|r| r.version == m.version) {
             ups.push(m.up);
-        } else if !m.run_in_transaction {
+        } else if !m.runs_in_transaction_on(conn.backend()) {
             let done = progress::completed(conn, m)?;
             if done > 0 {
                 partial.push(sql::split_statements(m.up)[..done].join("\n"));

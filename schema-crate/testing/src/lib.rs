@@ -136,6 +136,43 @@ fn unique_name(prefix: &str, test: &str) -> String {
     )
 }
 
+/// The MySQL / MariaDB server tests create databases on when `TEST_MYSQL_URL` is unset
+/// (the `mysql` feature).
+pub const DEFAULT_TEST_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// The MySQL server URL tests use (`TEST_MYSQL_URL`), its database part ignored.
+#[cfg(feature = "mysql")]
+pub fn mysql_admin_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_TEST_MYSQL_URL.to_owned())
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_admin() -> diesel::MysqlConnection {
+    let url = mysql_admin_url();
+    diesel::MysqlConnection::establish(&url).unwrap_or_else(|e| {
+        panic!(
+            "MySQL / MariaDB is not reachable at {} ({e}). Start it with \
+             `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`, \
+             or point TEST_MYSQL_URL at a server where this user may create databases.",
+            DbTarget::from_url(&url)
+                .map_or_else(|_| "TEST_MYSQL_URL".to_owned(), |t| t.to_string())
+        )
+    })
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_url_for(db: &str) -> String {
+    let admin = mysql_admin_url();
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(base, _)| base);
+    match query {
+        Some(query) => format!("{base}/{db}?{query}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
 /// A database that exists for one test.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -149,6 +186,12 @@ pub enum TestDb {
     Sqlite {
         /// Its path.
         path: PathBuf,
+    },
+    /// A MySQL / MariaDB database, dropped on drop (the `mysql` feature).
+    #[cfg(feature = "mysql")]
+    Mysql {
+        /// Its name.
+        name: String,
     },
 }
 
@@ -203,11 +246,39 @@ impl TestDb {
         Self::Sqlite { path }
     }
 
+    /// An empty MySQL / MariaDB database named after `test` (the `mysql` feature).
+    #[cfg(feature = "mysql")]
+    pub fn mysql_empty(test: &str) -> Self {
+        let name = unique_name("t", test);
+        mysql_admin()
+            .batch_execute(&format!(
+                "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ))
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        Self::Mysql { name }
+    }
+
+    /// A MySQL / MariaDB database at the embedded head, with the app user's grants. MySQL
+    /// has no template databases: each one is migrated.
+    #[cfg(feature = "mysql")]
+    pub fn mysql_migrated(test: &str) -> Self {
+        let db = Self::mysql_empty(test);
+        let mut conn = db.connect();
+        Runner::new(RunOptions::default())
+            .migrate(&mut conn)
+            .expect("migrate the MySQL test database");
+        migrate::ensure_app_role(&mut conn, migrate::DEFAULT_APP_ROLE)
+            .expect("app user on the MySQL test database");
+        db
+    }
+
     /// [`TestDb::empty`] or [`TestDb::sqlite_empty`], as `backend` says.
     pub fn empty_on(backend: Backend, test: &str) -> Self {
         match backend {
             Backend::Postgres => Self::empty(test),
             Backend::Sqlite => Self::sqlite_empty(test),
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => Self::mysql_empty(test),
             other => panic!("bookstore-testing has no test databases for {other:?}"),
         }
     }
@@ -217,6 +288,8 @@ impl TestDb {
         match backend {
             Backend::Postgres => Self::migrated(test),
             Backend::Sqlite => Self::sqlite_migrated(test),
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => Self::mysql_migrated(test),
             other => panic!("bookstore-testing has no test databases for {other:?}"),
         }
     }
@@ -226,6 +299,8 @@ impl TestDb {
         match self {
             Self::Postgres { name } => url_for(name),
             Self::Sqlite { path } => format!("sqlite://{}", path.display()),
+            #[cfg(feature = "mysql")]
+            Self::Mysql { name } => mysql_url_for(name),
         }
     }
 
@@ -234,6 +309,8 @@ impl TestDb {
         match self {
             Self::Postgres { name } => name,
             Self::Sqlite { path } => path.to_str().unwrap_or_default(),
+            #[cfg(feature = "mysql")]
+            Self::Mysql { name } => name,
         }
     }
 
@@ -305,6 +382,8 @@ impl TestDb {
         match self {
             Self::Postgres { .. } => Backend::Postgres,
             Self::Sqlite { .. } => Backend::Sqlite,
+            #[cfg(feature = "mysql")]
+            Self::Mysql { .. } => Backend::Mysql,
         }
     }
 }
@@ -322,6 +401,16 @@ impl Drop for TestDb {
                     p.push(suffix);
                     let _ = std::fs::remove_file(p);
                 }
+            }
+            #[cfg(feature = "mysql")]
+            Self::Mysql { name } => {
+                // MySQL keeps table grants after their database is dropped: the app
+                // user's go with it, or every test run would leave rows in tables_priv.
+                let mut admin = mysql_admin();
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{name}`"));
+                let _ = admin.batch_execute(&format!(
+                    "DELETE FROM mysql.tables_priv WHERE Db = '{name}'; FLUSH PRIVILEGES"
+                ));
             }
         }
     }
@@ -402,6 +491,8 @@ pub fn scalar(conn: &mut DbConnection, sql: &str) -> i64 {
     let result = match conn.backend_connection() {
         BackendConnection::Postgres(c) => diesel::sql_query(sql).get_result::<Scalar>(c),
         BackendConnection::Sqlite(c) => diesel::sql_query(sql).get_result::<Scalar>(c),
+        #[cfg(feature = "mysql")]
+        BackendConnection::Mysql(c) => diesel::sql_query(sql).get_result::<Scalar>(c),
         _ => panic!(
             "bookstore-testing {} does not know this backend",
             env!("CARGO_PKG_VERSION")

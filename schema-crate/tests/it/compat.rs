@@ -1,4 +1,4 @@
-//! The compatibility window on synthetic migration sets, on PostgreSQL and SQLite: the
+//! The compatibility window on synthetic migration sets, on every backend: the
 //! two-sided schema check, live pins blocking contract migrations and reverts, and a
 //! bookkeeping table a 1.x runner created.
 
@@ -16,11 +16,12 @@ use bookstore_testing::TestDb;
 use crate::{BACKENDS, count};
 
 /// The pins table as the test's own migration (not the embedded one, so that this test
-/// does not depend on the real migration list).
+/// does not depend on the real migration list). `varchar(255)`: MySQL makes no key of
+/// unbounded text.
 const PINS: Migration = Migration::new(
     "20990101000000",
     "pins",
-    "CREATE TABLE bookstore_function_pins (function_name text NOT NULL, crate_version text NOT NULL,
+    "CREATE TABLE bookstore_function_pins (function_name varchar(255) NOT NULL, crate_version varchar(255) NOT NULL,
          first_seen timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
          last_seen timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
          PRIMARY KEY (function_name, crate_version));",
@@ -57,6 +58,9 @@ fn exists(conn: &mut DbConnection, table: &str) -> bool {
     let sql = match conn.backend() {
         Backend::Sqlite => format!(
             "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+        ),
+        Backend::Mysql => format!(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
         ),
         _ => format!(
             "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = '{table}'"
@@ -222,10 +226,10 @@ fn a_record_a_1x_runner_kept_is_read_and_upgraded_in_place() {
     for backend in BACKENDS {
         let db = TestDb::empty_on(backend, "compat_legacy_record");
         let mut conn = db.connect();
-        let ts = if backend == Backend::Sqlite {
-            "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
-        } else {
-            "timestamptz NOT NULL DEFAULT now()"
+        let ts = match backend {
+            Backend::Sqlite => "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
+            Backend::Mysql => "datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)",
+            _ => "timestamptz NOT NULL DEFAULT now()",
         };
         conn.batch_execute(&format!(
             "CREATE TABLE bookstore_schema_migrations (version varchar(50) PRIMARY KEY NOT NULL, name text NOT NULL,

@@ -32,10 +32,16 @@ fn assert_stats_match_reviews(conn: &mut DbConnection, books: &[i32], context: &
             conn,
             &format!("SELECT count(*) AS n FROM review WHERE book_id = {id}"),
         );
+        // MySQL's sum() is a DECIMAL and its integer cast is SIGNED.
+        let bigint = if conn.backend() == Backend::Mysql {
+            "SIGNED"
+        } else {
+            "BIGINT"
+        };
         let sum = count(
             conn,
             &format!(
-                "SELECT CAST(COALESCE(sum(rate), 0) AS BIGINT) AS n FROM review WHERE book_id = {id}"
+                "SELECT CAST(COALESCE(sum(rate), 0) AS {bigint}) AS n FROM review WHERE book_id = {id}"
             ),
         );
         assert_eq!(stats.count, n, "{context}: count of book {id}");

@@ -4,6 +4,8 @@
     reason = "a test that cannot set up should panic loudly"
 )]
 
+#[cfg(feature = "mysql")]
+mod mysql;
 mod runner;
 
 use std::process::Command;

@@ -1,0 +1,2 @@
+DROP TABLE review;
+DROP TABLE book;

@@ -1,0 +1,1 @@
+DROP TABLE bookstore_function_pins;
