@@ -60,10 +60,8 @@ pub struct AppState {
 }
 
 struct Inner {
-    /// Private: handlers get a connection only through [`AppState::unit_of_work`].
-    pool: DbPool,
-    /// The threads `pool`'s units of work run on, one per connection at most.
-    workers: Arc<Workers>,
+    /// The writer's pool and threads.
+    writer: Side,
     /// Set once the database has every migration the pinned schema crate embeds. A
     /// database never loses migrations under a running function, so it is never unset.
     schema_current: AtomicBool,
@@ -73,10 +71,8 @@ struct Inner {
     function_name: Option<String>,
     /// How long a request may wait for the database (see [`AppState::with_request_deadline`]).
     deadline: Duration,
-    /// The replicas' pool, for [`AppState::read`]; `None` reads on the writer.
-    reader: Option<DbPool>,
-    /// The threads `reader`'s units of work run on.
-    reader_workers: Option<Arc<Workers>>,
+    /// The replicas' pool and threads, for [`AppState::read`]; `None` reads on the writer.
+    reader: Option<Side>,
     /// Until when reads skip a reader that just failed to answer (it is not asked on
     /// every request while it is down).
     reader_resting_until: std::sync::Mutex<Option<Instant>>,
@@ -86,16 +82,23 @@ struct Inner {
 const READER_REST: Duration = Duration::from_secs(5);
 
 impl Inner {
+    /// The pool and threads a unit of work runs on: the reader's when asked for and
+    /// present, else the writer's.
+    fn side(&self, on: Pool) -> &Side {
+        match (on, &self.reader) {
+            (Pool::Reader, Some(reader)) => reader,
+            _ => &self.writer,
+        }
+    }
+
     fn cloned(&self) -> Self {
         Self {
-            pool: self.pool.clone(),
-            workers: Arc::clone(&self.workers),
+            writer: self.writer.clone(),
             schema_current: AtomicBool::new(self.schema_current.load(Ordering::Acquire)),
             dispatch: self.dispatch,
             function_name: self.function_name.clone(),
             deadline: self.deadline,
             reader: self.reader.clone(),
-            reader_workers: self.reader_workers.clone(),
             reader_resting_until: std::sync::Mutex::new(None),
         }
     }
@@ -104,7 +107,7 @@ impl Inner {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("pool", &self.inner.pool.state())
+            .field("pool", &self.inner.writer.pool.state())
             .field(
                 "schema_current",
                 &self.inner.schema_current.load(Ordering::Relaxed),
@@ -136,14 +139,12 @@ impl AppState {
     fn build(pool: DbPool, dispatch: Dispatch, function_name: Option<String>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                workers: workers_for("db-writer", &pool),
-                pool,
+                writer: Side::new("db-writer", pool),
                 schema_current: AtomicBool::new(false),
                 dispatch,
                 function_name,
                 deadline: DEFAULT_REQUEST_DEADLINE,
                 reader: None,
-                reader_workers: None,
                 reader_resting_until: std::sync::Mutex::new(None),
             }),
         }
@@ -171,8 +172,7 @@ impl AppState {
     pub fn with_reader(self, reader: DbPool) -> Self {
         Self {
             inner: Arc::new(Inner {
-                reader_workers: Some(workers_for("db-reader", &reader)),
-                reader: Some(reader),
+                reader: Some(Side::new("db-reader", reader)),
                 ..self.inner.cloned()
             }),
         }
@@ -333,23 +333,16 @@ impl AppState {
         F: FnOnce(&mut DbConnection, Instant) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, workers) = match (on, &self.inner.reader, &self.inner.reader_workers) {
-            (Pool::Reader, Some(reader), Some(workers)) => (reader, workers),
-            _ => (&self.inner.pool, &self.inner.workers),
-        };
+        let side = self.inner.side(on);
         let asked = Instant::now();
         // The work must start within the pool's checkout timeout, as a checkout would wait
         // (every connection busy that long answers 503), and end by the deadline.
-        let start_by = (asked + pool.connection_timeout()).min(deadline);
+        let start_by = (asked + side.pool.connection_timeout()).min(deadline);
         let state = self.clone();
         let waited = Arc::new(AtomicU64::new(0));
         let waited_in_run = Arc::clone(&waited);
         let run = move || {
-            let pool = match (on, &state.inner.reader) {
-                (Pool::Reader, Some(reader)) => reader,
-                _ => &state.inner.pool,
-            };
-            let conn = bookstore_schema::pool::checkout(pool);
+            let conn = bookstore_schema::pool::checkout(&state.inner.side(on).pool);
             let micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
             waited_in_run.store(micros, Ordering::Relaxed);
             let mut conn = conn?;
@@ -374,7 +367,7 @@ impl AppState {
             result
         };
         let progress = Arc::new(AtomicU8::new(QUEUED));
-        let mut answer = Self::submit(workers, Arc::clone(&progress), run)?;
+        let mut answer = Self::submit(&side.workers, Arc::clone(&progress), run)?;
         let outcome = match tokio::time::timeout_at(start_by.into(), &mut answer).await {
             Ok(outcome) => Some(outcome),
             Err(_)
@@ -532,12 +525,23 @@ enum Pool {
 #[error("every connection of the pool stayed in use for {0:?} (the checkout timeout)")]
 struct PoolBusy(Duration);
 
-/// One thread per connection `pool` may open, named `name-N`.
-fn workers_for(name: &'static str, pool: &DbPool) -> Arc<Workers> {
-    Arc::new(Workers::new(
-        name,
-        usize::try_from(pool.max_size()).unwrap_or(usize::MAX),
-    ))
+/// A pool and the threads its units of work run on, one per connection at most.
+#[derive(Clone)]
+struct Side {
+    /// Private: handlers get a connection only through [`AppState::unit_of_work`].
+    pool: DbPool,
+    workers: Arc<Workers>,
+}
+
+impl Side {
+    /// `pool` with its threads, named `name-N`.
+    fn new(name: &'static str, pool: DbPool) -> Self {
+        let threads = usize::try_from(pool.max_size()).unwrap_or(usize::MAX);
+        Self {
+            pool,
+            workers: Arc::new(Workers::new(name, threads)),
+        }
+    }
 }
 
 /// Where a queued unit of work is: [`QUEUED`] until a thread takes it ([`RUNNING`]), or
