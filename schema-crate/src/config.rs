@@ -11,6 +11,7 @@
 //! | `DB_SSLMODE` | libpq `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) | `prefer` |
 //! | `DB_SSLROOTCERT` | CA bundle for `verify-ca` / `verify-full` | none |
 //! | `DB_CONNECT_TIMEOUT_SECS` | libpq connect timeout | `5` |
+//! | `DB_ENGINE` | `postgres` or `mysql` (MySQL / MariaDB, the `mysql` feature: see [`MysqlParts`] for how the parts above read there) | `postgres` |
 //!
 //! Pool settings are read by [`crate::pool::PoolConfig::from_env`].
 
@@ -22,6 +23,11 @@ use std::{env, fmt, path::PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::env::Env;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "mysql")]
+pub use mysql::{DEFAULT_MYSQL_PORT, DEFAULT_MYSQL_SSL_MODE, MysqlParts};
 
 /// Default PostgreSQL port.
 pub const DEFAULT_PORT: u16 = 5432;
@@ -146,6 +152,9 @@ pub enum DbTarget {
     /// hold a password; the `mysql` feature).
     #[cfg(feature = "mysql")]
     MysqlUrl(Secret),
+    /// MySQL or MariaDB from parts (`DB_ENGINE=mysql`; the `mysql` feature).
+    #[cfg(feature = "mysql")]
+    Mysql(MysqlParts),
 }
 
 impl fmt::Debug for DbTarget {
@@ -162,6 +171,8 @@ impl fmt::Debug for DbTarget {
                 .debug_tuple("MysqlUrl")
                 .field(&redact_url(url.expose()))
                 .finish(),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(parts) => f.debug_tuple("Mysql").field(parts).finish(),
         }
     }
 }
@@ -178,6 +189,8 @@ impl fmt::Display for DbTarget {
             Self::Sqlite(path) => write!(f, "sqlite://{path}"),
             #[cfg(feature = "mysql")]
             Self::MysqlUrl(url) => f.write_str(&redact_url(url.expose())),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(p) => write!(f, "mysql://{}@{}:{}/{}", p.user, p.host, p.port, p.dbname),
         }
     }
 }
@@ -235,6 +248,30 @@ impl DbTarget {
             "DB_HOST",
             "set DATABASE_URL, or DB_HOST with DB_NAME, DB_USER and a password source",
         )?;
+        match env
+            .non_empty("DB_ENGINE")
+            .map(|engine| engine.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("postgres" | "postgresql") => {}
+            #[cfg(feature = "mysql")]
+            Some("mysql" | "mariadb") => {
+                return Ok(Self::Mysql(MysqlParts::from_vars(env, host)?));
+            }
+            #[cfg(not(feature = "mysql"))]
+            Some("mysql" | "mariadb") => {
+                return Err(invalid(
+                    "DB_ENGINE",
+                    "mysql needs bookstore-schema built with its `mysql` feature",
+                ));
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "DB_ENGINE",
+                    format!("`{other}` is not one of postgres, mysql"),
+                ));
+            }
+        }
         let sslmode = env
             .string("DB_SSLMODE")
             .unwrap_or_else(|| DEFAULT_SSLMODE.to_owned());
@@ -267,6 +304,28 @@ impl DbTarget {
     /// The backend this target speaks.
     pub fn backend(&self) -> crate::Backend {
         crate::backend::backend_of(self)
+    }
+
+    /// Host, port and user of a target given as parts (what an RDS IAM auth token is
+    /// signed for); `None` for a URL or SQLite.
+    pub fn login(&self) -> Option<(&str, u16, &str)> {
+        match self {
+            Self::Postgres(p) => Some((&p.host, p.port, &p.user)),
+            #[cfg(feature = "mysql")]
+            Self::Mysql(p) => Some((&p.host, p.port, &p.user)),
+            _ => None,
+        }
+    }
+
+    /// Whether this target turns TLS off (libpq `disable`, MySQL `disabled`): a password
+    /// source that mints IAM tokens refuses it.
+    pub fn tls_disabled(&self) -> bool {
+        match self {
+            Self::Postgres(p) => p.sslmode == "disable",
+            #[cfg(feature = "mysql")]
+            Self::Mysql(p) => p.tls_disabled(),
+            _ => false,
+        }
     }
 }
 

@@ -84,15 +84,15 @@ impl std::fmt::Debug for DbConnection {
 
 impl DbConnection {
     /// Opens a connection to `target`. `password` overrides the target's own (an IAM
-    /// token or a secret fetched at run time); only PostgreSQL given as parts takes one: a
-    /// URL carries its own and SQLite has none, so one given with them is refused rather
-    /// than dropped.
+    /// token or a secret fetched at run time); only a target given as parts (PostgreSQL's
+    /// or MySQL's) takes one: a URL carries its own and SQLite has none, so one given with
+    /// them is refused rather than dropped.
     pub fn establish(
         target: &DbTarget,
         password: Option<&Secret>,
         settings: SessionSettings,
     ) -> Result<Self, ConnectionError> {
-        if password.is_some() && !matches!(target, DbTarget::Postgres(_)) {
+        if password.is_some() && target.login().is_none() {
             return Err(ConnectionError::BadConnection(
                 "a password source needs the database as DB_HOST, DB_PORT, DB_NAME and DB_USER \
                  (a DATABASE_URL carries its own password; SQLite takes none)"
@@ -168,7 +168,7 @@ impl DbConnection {
 }
 
 /// `error` with every secret piece of `url` scrubbed from its message.
-fn scrub(error: ConnectionError, url: &str) -> ConnectionError {
+pub(crate) fn scrub(error: ConnectionError, url: &str) -> ConnectionError {
     match error {
         ConnectionError::BadConnection(message) => {
             ConnectionError::BadConnection(scrub_url_from(&message, url))

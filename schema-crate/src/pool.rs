@@ -179,7 +179,7 @@ impl DbManager {
         passwords: Option<Arc<dyn PasswordSource>>,
         session: SessionSettings,
     ) -> Result<Self, ConfigError> {
-        if passwords.is_some() && !matches!(target, DbTarget::Postgres(_)) {
+        if passwords.is_some() && target.login().is_none() {
             return Err(ConfigError::Invalid {
                 name: "DATABASE_URL",
                 reason: "a password source (an IAM token or a secret) needs the database as \

@@ -124,6 +124,12 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// later tables once they exist, and its settings as the role's own session defaults; or
     /// `None` when the backend has no roles.
     fn app_role_sql(role: &AppRole<'_>) -> Option<String>;
+    /// Whether users sign in with RDS IAM tokens through a plugin named when the user is
+    /// created (Aurora MySQL's `AWSAuthenticationPlugin`). PostgreSQL grants a role
+    /// (`rds_iam`) instead, in its [`Dialect::app_role_sql`]; SQLite has no users.
+    fn has_aws_iam_plugin(&mut self) -> QueryResult<bool> {
+        Ok(false)
+    }
     /// Prepares the migration runner's own session: its `application_name`, a server
     /// that notices a dead client within seconds, and the lock and statement timeouts.
     fn prepare_runner_session(&mut self, session: &RunnerSession<'_>) -> QueryResult<()>;
@@ -169,6 +175,10 @@ pub(crate) struct AppRole<'a> {
     /// it exists (a database at an older migration lacks them).
     pub(crate) later_tables: &'a [(&'a str, &'a str)],
     pub(crate) settings: &'a [(&'a str, &'a str)],
+    /// The server signs users in with RDS IAM tokens through a plugin the role must be
+    /// created with (Aurora MySQL's `AWSAuthenticationPlugin`; see
+    /// [`Dialect::has_aws_iam_plugin`]).
+    pub(crate) aws_iam_plugin: bool,
 }
 
 /// Two catalog queries, each taking a schema name as its one bind parameter: the
@@ -276,6 +286,15 @@ pub(crate) fn establish(
         DbTarget::Sqlite(path) => Inner::Sqlite(SqliteConnection::establish(path)?),
         #[cfg(feature = "mysql")]
         DbTarget::MysqlUrl(url) => Inner::Mysql(diesel::MysqlConnection::establish(url.expose())?),
+        #[cfg(feature = "mysql")]
+        DbTarget::Mysql(parts) => {
+            let password = password.or(parts.password.as_ref()).map(Secret::expose);
+            let url = parts.url(password);
+            Inner::Mysql(
+                diesel::MysqlConnection::establish(url.expose())
+                    .map_err(|error| crate::connection::scrub(error, url.expose()))?,
+            )
+        }
     })
 }
 
@@ -285,7 +304,7 @@ pub(crate) fn backend_of(target: &DbTarget) -> Backend {
         DbTarget::PostgresUrl(_) | DbTarget::Postgres(_) => Backend::Postgres,
         DbTarget::Sqlite(_) => Backend::Sqlite,
         #[cfg(feature = "mysql")]
-        DbTarget::MysqlUrl(_) => Backend::Mysql,
+        DbTarget::MysqlUrl(_) | DbTarget::Mysql(_) => Backend::Mysql,
     }
 }
 

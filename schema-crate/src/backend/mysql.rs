@@ -129,8 +129,15 @@ impl Dialect for MysqlConnection {
             bookkeeping,
             later_tables,
             settings: _,
+            aws_iam_plugin,
         } = app;
         let user = format!("'{role}'@'%'");
+        // Aurora MySQL: the user signs in with IAM tokens only (also when it existed).
+        let identified = if *aws_iam_plugin {
+            format!("ALTER USER {user} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';")
+        } else {
+            String::new()
+        };
         let later: String = later_tables
             .iter()
             .map(|(t, privileges)| format!("GRANT {privileges} ON {t} TO {user};\n"))
@@ -141,10 +148,19 @@ impl Dialect for MysqlConnection {
             .collect();
         Some(format!(
             "CREATE USER IF NOT EXISTS {user};
+             {identified}
              {dml}
              GRANT SELECT ON {bookkeeping} TO {user};
              {later}"
         ))
+    }
+
+    fn has_aws_iam_plugin(&mut self) -> QueryResult<bool> {
+        diesel::select(diesel::dsl::sql::<Bool>(
+            "EXISTS (SELECT 1 FROM information_schema.plugins \
+             WHERE plugin_name = 'AWSAuthenticationPlugin' AND plugin_status = 'ACTIVE')",
+        ))
+        .get_result(self)
     }
 
     fn prepare_runner_session(&mut self, session: &RunnerSession<'_>) -> QueryResult<()> {
@@ -212,4 +228,35 @@ pub(super) fn is_busy(message: &str) -> bool {
 /// A lock wait that gave up or a deadlock.
 pub(super) fn is_lock_conflict(message: &str) -> bool {
     message.contains("Lock wait timeout exceeded") || message.contains("Deadlock found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AppRole, Dialect};
+
+    fn role_sql(aws_iam_plugin: bool) -> String {
+        <diesel::MysqlConnection as Dialect>::app_role_sql(&AppRole {
+            name: "bookstore_app",
+            tables: &["book"],
+            bookkeeping: "bookstore_schema_migrations",
+            later_tables: &[],
+            settings: &[],
+            aws_iam_plugin,
+        })
+        .expect("MySQL has users")
+    }
+
+    /// Aurora MySQL signs IAM users in through a plugin named when the user is made; the
+    /// servers without it (MariaDB, MySQL elsewhere) never see the clause.
+    #[test]
+    fn the_app_user_is_identified_with_the_iam_plugin_only_where_there_is_one() {
+        let iam = role_sql(true);
+        assert!(
+            iam.contains(
+                "ALTER USER 'bookstore_app'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';"
+            ),
+            "{iam}"
+        );
+        assert!(!role_sql(false).contains("AWSAuthenticationPlugin"));
+    }
 }

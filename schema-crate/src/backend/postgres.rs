@@ -151,6 +151,7 @@ impl Dialect for PgConnection {
             bookkeeping,
             later_tables,
             settings,
+            aws_iam_plugin: _,
         } = app;
         // Set on the role, so every session gets them at login: no `SET` that would pin an
         // RDS Proxy session.

@@ -61,7 +61,8 @@ fn valid_role_name(name: &str) -> bool {
 /// read access to the migration record (for the functions' schema check), the right to
 /// record itself in the pins table (the compatibility window), read the review
 /// statistics, keep idempotency keys, and nothing
-/// else: it cannot create, alter or drop. On RDS it is also granted `rds_iam`.
+/// else: it cannot create, alter or drop. On RDS PostgreSQL it is also granted `rds_iam`;
+/// on Aurora MySQL it is identified with `AWSAuthenticationPlugin` (IAM tokens only).
 /// A no-op on SQLite, which has no roles.
 pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), MigrationError> {
     if !valid_role_name(role) {
@@ -79,21 +80,29 @@ pub fn ensure_app_role(conn: &mut DbConnection, role: &str) -> Result<(), Migrat
             later.push((table, privileges));
         }
     }
-    fn sql<C: Dialect>(_: &C, role: &str, later: &[(&str, &str)]) -> Option<String> {
+    fn sql<C: Dialect>(
+        c: &mut C,
+        role: &str,
+        later: &[(&str, &str)],
+    ) -> diesel::QueryResult<Option<String>> {
+        let aws_iam_plugin = c.has_aws_iam_plugin()?;
         let settings: Vec<(&str, &str)> = APP_ROLE_SETTINGS
             .iter()
             .chain(&APP_ROLE_CONNECTION_SETTINGS)
             .copied()
             .collect();
-        C::app_role_sql(&AppRole {
+        Ok(C::app_role_sql(&AppRole {
             name: role,
             tables: &APP_TABLES,
             bookkeeping: BOOKKEEPING_TABLE,
             later_tables: later,
             settings: &settings,
-        })
+            aws_iam_plugin,
+        }))
     }
-    let Some(sql) = with_conn!(&mut *conn, c => sql(c, role, &later)) else {
+    let Some(sql) = with_conn!(&mut *conn, c => sql(c, role, &later))
+        .context("looking for the server's IAM authentication plugin")?
+    else {
         return Ok(());
     };
     // The role and `GRANT CONNECT` live in cluster-wide catalogs, which the per-database

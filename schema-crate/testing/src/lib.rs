@@ -330,17 +330,26 @@ impl TestDb {
         format!("postgres://{userinfo}@{host_port}/{}{query}", parts.dbname)
     }
 
-    /// This PostgreSQL database as the `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER` (and
-    /// `DB_PASSWORD`, when the URL has one) variables: how the functions are given it on AWS.
+    /// This PostgreSQL or MySQL database as the `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`
+    /// (and `DB_PASSWORD`, when the URL has one) variables, with `DB_ENGINE=mysql` for
+    /// MySQL: how the functions are given it on AWS. Not for SQLite (a file has no parts).
     pub fn db_vars(&self) -> Vec<(String, String)> {
+        assert!(
+            !matches!(self.backend(), Backend::Sqlite),
+            "a SQLite database has no DB_* parts"
+        );
         let url = self.url();
         let parts = url_parts(&url);
-        let mut vars = vec![
+        let mut vars = Vec::new();
+        if self.backend() == Backend::Mysql {
+            vars.push(("DB_ENGINE".to_owned(), "mysql".to_owned()));
+        }
+        vars.extend([
             ("DB_HOST".to_owned(), parts.host.to_owned()),
             ("DB_PORT".to_owned(), parts.port.to_owned()),
             ("DB_NAME".to_owned(), parts.dbname.to_owned()),
             ("DB_USER".to_owned(), parts.user.to_owned()),
-        ];
+        ]);
         if let Some(password) = parts.password {
             vars.push(("DB_PASSWORD".to_owned(), password.to_owned()));
         }

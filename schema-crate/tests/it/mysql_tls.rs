@@ -274,6 +274,30 @@ fn mysql_tls_required_fails_without_tls_and_verify_identity_refuses_a_certificat
         "verify_identity failed for another reason: {message}"
     );
 
+    // The same checks with the database given as parts, as the functions get it on AWS:
+    // libpq's `verify-full` reads as MySQL's `verify_identity`, DB_SSLROOTCERT as `ssl_ca`.
+    let parts = |host: &str| {
+        let port = tls.port.to_string();
+        let ca = ca.display().to_string();
+        let target = DbTarget::from_lookup(bookstore_testing::lookup(&[
+            ("DB_ENGINE", "mysql"),
+            ("DB_HOST", host),
+            ("DB_PORT", &port),
+            ("DB_NAME", "mysql"),
+            ("DB_USER", "root"),
+            ("DB_SSLMODE", "verify-full"),
+            ("DB_SSLROOTCERT", &ca),
+        ]))
+        .unwrap();
+        DbConnection::establish(&target, None, SessionSettings::default())
+            .map_err(|e| e.to_string())
+    };
+    parts("127.0.0.1").expect("verify-full as parts accepts the certificate for its host");
+    assert_refused(
+        parts("127.0.0.2"),
+        "DB_SSLMODE=verify-full accepted a certificate for another host",
+    );
+
     // A CA that did not sign the certificate is refused too.
     let stranger = tls.dir.join("stranger");
     std::fs::create_dir_all(&stranger).unwrap();
