@@ -125,15 +125,28 @@ impl IamAuth {
         get: &impl Fn(&str) -> Option<String>,
         parts: &PgParts,
     ) -> Result<Self, ConfigError> {
+        Self::from_lookup_for(get, &parts.host, parts.port, &parts.user)
+    }
+
+    /// Tokens for `user` at `host:port` (any engine's parts: [`DbTarget::login`]); region
+    /// and credentials from the lookup (see the module docs).
+    ///
+    /// [`DbTarget::login`]: bookstore_schema::DbTarget::login
+    pub fn from_lookup_for(
+        get: &impl Fn(&str) -> Option<String>,
+        host: &str,
+        port: u16,
+        user: &str,
+    ) -> Result<Self, ConfigError> {
         let region = region(get, None).ok_or(ConfigError::missing(
             "AWS_REGION",
             "RDS IAM tokens are signed for a region (Lambda sets AWS_REGION)",
         ))?;
         let credentials = super::credentials_from_lookup(get, "DB_IAM_AUTH")?;
         Ok(Self::new(
-            parts.host.clone(),
-            parts.port,
-            parts.user.clone(),
+            host.to_owned(),
+            port,
+            user.to_owned(),
             region,
             credentials,
         ))

@@ -6,7 +6,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `DB_SECRET_ARN` | ARN (or name) of a secret in the RDS secret format (`{"username", "password", "host"?, "port"?, "dbname"?, …}`): read once, at start. `username` and `password` always come from it; `host`, `port` and `dbname` fill in `DB_HOST`, `DB_PORT` and `DB_NAME` when those are unset | unset |
-//! | `DB_IAM_AUTH` | `true`: a fresh RDS IAM auth token (valid 15 minutes) is the password of each new connection, signed for `DB_HOST`, `DB_PORT` and `DB_USER` | `false` |
+//! | `DB_IAM_AUTH` | `true`: a fresh RDS IAM auth token (valid 15 minutes) is the password of each new connection, signed for `DB_HOST`, `DB_PORT` and `DB_USER`. On MySQL (`DB_ENGINE=mysql`) it also needs `LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1`: the token travels as a cleartext password, over TLS | `false` |
 //! | `AWS_REGION` (or `AWS_DEFAULT_REGION`) | region of the secret and of the token; Lambda sets it. Without it the region in `DB_SECRET_ARN` is used | — |
 //! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | the credentials to sign with; Lambda sets them from the function's role (there is no other credential chain: it would more than double the AWS code in each zip) | — (required with either) |
 //! | `AWS_ENDPOINT_URL_SECRETS_MANAGER` (or `AWS_ENDPOINT_URL`) | another Secrets Manager endpoint (tests point it at a local emulator) | the region's |
@@ -32,6 +32,7 @@ pub use iam::{IamAuth, TOKEN_LIFETIME, auth_token};
 pub use secret::{RdsSecret, SECRET_FETCH_TIMEOUT, SecretStore, SecretsManager};
 
 use bookstore_schema::{
+    Backend,
     config::{ConfigError, DbTarget},
     env::Env,
     pool::PasswordSource,
@@ -121,16 +122,32 @@ pub fn password_source_from_lookup(
         "DB_IAM_AUTH",
         &["DATABASE_URL", "DB_PASSWORD", "DB_SECRET_ARN"],
     )?;
-    let DbTarget::Postgres(parts) = DbTarget::from_lookup(&get)? else {
-        unreachable!("DATABASE_URL was refused above, so the target is PostgreSQL parts");
-    };
-    if parts.sslmode == "disable" {
+    let target = DbTarget::from_lookup(&get)?;
+    if target.tls_disabled() {
         return Err(ConfigError::invalid(
             "DB_SSLMODE",
             "RDS IAM authentication needs TLS; use `verify-full` with DB_SSLROOTCERT",
         ));
     }
-    Ok(Some(Arc::new(IamAuth::from_lookup(&get, &parts)?)))
+    if target.backend() == Backend::Mysql && !cleartext_plugin_enabled(&get) {
+        return Err(ConfigError::missing(
+            "LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN",
+            "DB_IAM_AUTH on MySQL sends the token as a cleartext password (over TLS), which \
+             the MySQL client library refuses unless this is `1`",
+        ));
+    }
+    let Some((host, port, user)) = target.login() else {
+        unreachable!("DATABASE_URL was refused above, so the target is given as parts");
+    };
+    Ok(Some(Arc::new(IamAuth::from_lookup_for(
+        &get, host, port, user,
+    )?)))
+}
+
+/// Whether the MySQL client library will send a cleartext password (an IAM token): it reads
+/// `LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN` once, and takes a value starting with `1`, `Y` or `y`.
+fn cleartext_plugin_enabled(get: &impl Fn(&str) -> Option<String>) -> bool {
+    get("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN").is_some_and(|value| value.starts_with(['1', 'Y', 'y']))
 }
 
 /// `DB_IAM_AUTH`, read as every boolean variable is (`Env::bool`); empty means unset.
@@ -399,6 +416,53 @@ mod iam_switch_tests {
         let err = password_source_from_lookup(vars(&[("DB_IAM_AUTH", "maybe")])).unwrap_err();
         assert!(
             err.to_string().starts_with("DB_IAM_AUTH is invalid"),
+            "{err}"
+        );
+    }
+
+    /// On MySQL the token is a cleartext password: without the client library's switch
+    /// the login would fail at the first connection, so start-up refuses, naming it; and
+    /// TLS turned off is refused as on PostgreSQL.
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn iam_on_mysql_needs_the_cleartext_switch_and_tls() {
+        let mut pairs = IAM_READY.to_vec();
+        pairs.extend([
+            ("DB_IAM_AUTH", "true"),
+            ("DB_ENGINE", "mysql"),
+            ("DB_NAME", "bookstore"),
+            ("DB_USER", "bookstore_app"),
+        ]);
+        let err =
+            password_source_from_lookup(vars(&pairs)).expect_err("refused without the switch");
+        assert!(
+            err.to_string()
+                .starts_with("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN is not set"),
+            "{err}"
+        );
+        for off in ["0", "no"] {
+            let mut with = pairs.clone();
+            with.push(("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", off));
+            assert!(password_source_from_lookup(vars(&with)).is_err(), "{off}");
+        }
+        pairs.push(("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN", "1"));
+        let source = password_source_from_lookup(vars(&pairs))
+            .unwrap()
+            .expect("an IAM source");
+        let token = source.password().unwrap().expect("a token");
+        // Signed for the MySQL port, not PostgreSQL's.
+        assert!(
+            token
+                .expose()
+                .starts_with("proxy.example:3306/?Action=connect&DBUser=bookstore_app"),
+            "{token:?}"
+        );
+        let mut plain = pairs.clone();
+        plain.retain(|(k, _)| *k != "DB_SSLMODE");
+        plain.push(("DB_SSLMODE", "disabled"));
+        let err = password_source_from_lookup(vars(&plain)).expect_err("refused without TLS");
+        assert!(
+            err.to_string().starts_with("DB_SSLMODE is invalid"),
             "{err}"
         );
     }
