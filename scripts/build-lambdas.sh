@@ -25,6 +25,13 @@
 #     profile (turned off with --disable-optimizations) would abort.
 # Needs Debian's libssl-dev, zip and cargo-lambda: `bash scripts/setup.sh build`.
 #
+# --mysql builds the MySQL variant (bookstore-schema's `mysql` feature; default --out
+# <target>/lambda-mysql): MySQL's client library is C++ and libstdc++ is not on
+# provided.al2023, so it is linked in statically. zig cannot build that library (cmake's
+# compiler probe crashed under cargo-zigbuild), so this build uses the host's gcc/g++
+# against Debian's glibc headers; the glibc <= 2.34 guarantee then comes from
+# scripts/check-artifacts.sh, which reads every versioned symbol the binary needs.
+#
 # Optional: BOOKSTORE_RDS_CA_BUNDLE=/path/to/global-bundle.pem adds that file to every zip
 # as `rds-global-bundle.pem` (then DB_SSLROOTCERT=/var/task/rds-global-bundle.pem); see
 # docs/deploy.md. Check the result with `bash scripts/check-artifacts.sh` (same options).
@@ -55,8 +62,31 @@ rm -rf "$openssl_include" && mkdir -p "$openssl_include/openssl"
 cp /usr/include/openssl/*.h "$openssl_include/openssl/"
 cp /usr/include/x86_64-linux-gnu/openssl/*.h "$openssl_include/openssl/"
 
+# The MySQL build: no zig (see above); the C++ standard library of MySQL's client is
+# linked statically: CXXSTDLIB_STATIC makes the cc crate (link-cplusplus) ask for
+# `static:-bundle=stdc++`, which the final link finds in gcc's own libstdc++.a. (rustc
+# links with -nodefaultlibs, so g++'s -static-libstdc++ alone would link no libstdc++.)
+# Its own target folder: the same triple's folder would hold zig's objects of the same
+# crates, and a build script that does not watch the compiler would reuse them.
+toolchain=()
+target=$TARGET
+build_dir=$LAMBDA_TARGET_DIR
+if [ "$LAMBDA_MYSQL" = 1 ]; then
+  build_dir=$LAMBDA_TARGET_DIR/lambda-mysql-build
+  require g++ test
+  require cmake test
+  target=$TARGET_TRIPLE
+  toolchain=(
+    CARGO_TARGET_DIR="$build_dir"
+    CXXSTDLIB_STATIC=1
+  )
+  openssl_include=/usr/include
+fi
+
 build() {
-  env \
+  local compiler=()
+  [ "$LAMBDA_MYSQL" = 0 ] || compiler=(--compiler cargo)
+  env "${toolchain[@]}" \
     OPENSSL_STATIC=1 OPENSSL_NO_PKG_CONFIG=1 \
     OPENSSL_LIB_DIR="$OPENSSL_MULTIARCH" OPENSSL_INCLUDE_DIR="$openssl_include" \
     CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}" \
@@ -64,8 +94,8 @@ build() {
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
     CARGO_PROFILE_RELEASE_STRIP=true \
     CARGO_PROFILE_RELEASE_PANIC=unwind \
-    cargo lambda build --release --locked --disable-optimizations \
-    --manifest-path "$LAMBDA_MANIFEST" --target "$TARGET" \
+    cargo lambda build --release --locked --disable-optimizations "${compiler[@]}" \
+    --manifest-path "$LAMBDA_MANIFEST" --target "$target" \
     --output-format zip --lambda-dir "$LAMBDA_OUT" "$@"
 }
 
@@ -82,7 +112,7 @@ while IFS=$'\t' read -r pkg features bins; do
 done <<<"$LAMBDA_BUILDS"
 say "built in $((SECONDS - started)) s"
 
-release_dir=$LAMBDA_TARGET_DIR/$TARGET_TRIPLE/release
+release_dir=$build_dir/$TARGET_TRIPLE/release
 while read -r name; do
   dir="$LAMBDA_OUT/$name"
   zip="$dir/bootstrap.zip"

@@ -217,12 +217,17 @@ manifest_version() {
 #   --bin NAME             one Lambda binary (repeatable)
 #   --features LIST        features of the package named before it (cargo --features)
 #   --out DIR              where <bin>/bootstrap.zip go (default: <target dir>/lambda)
+#   --mysql                the MySQL build (LAMBDA_MYSQL=1): MySQL's client library is C++,
+#                          linked with libstdc++ statically; for this workspace it also
+#                          turns on the `mysql` feature of its packages, and the default
+#                          --out is <target dir>/lambda-mysql
 # With none of -p/--bin: this workspace's three functions, or every binary of the
-# manifest's own package. Sets LAMBDA_MANIFEST, LAMBDA_OUT, LAMBDA_TARGET_DIR and
+# manifest's own package. Sets LAMBDA_MANIFEST, LAMBDA_OUT, LAMBDA_TARGET_DIR, LAMBDA_MYSQL and
 # LAMBDA_BUILDS: one "package<TAB>features or -<TAB>bin bin ..." line per package (one cargo
 # build each, so that one package's features never leak into another's binaries).
 parse_lambda_args() {
   local manifest="$REPO_ROOT/Cargo.toml" out="" specs=() pkg=""
+  LAMBDA_MYSQL=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --manifest-path) manifest=${2:?--manifest-path needs a path}; shift 2 ;;
@@ -230,6 +235,7 @@ parse_lambda_args() {
       --bin) specs+=("bin ${pkg:--} ${2:?--bin needs a binary name}"); shift 2 ;;
       --features) [ -n "$pkg" ] || die "--features must follow -p PACKAGE"; specs+=("features $pkg ${2:?--features needs a list}"); shift 2 ;;
       --out) out=${2:?--out needs a directory}; shift 2 ;;
+      --mysql) LAMBDA_MYSQL=1; shift ;;
       -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
       *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -238,6 +244,9 @@ parse_lambda_args() {
   LAMBDA_MANIFEST=$(cd "$(dirname "$manifest")" && pwd)/$(basename "$manifest")
   if [ ${#specs[@]} -eq 0 ] && [ "$LAMBDA_MANIFEST" = "$REPO_ROOT/Cargo.toml" ]; then
     specs=("pkg schema-lambda" "bin schema-lambda schema-lambda" "pkg bookstore-functions" "bin bookstore-functions books" "bin bookstore-functions reviews")
+    if [ "$LAMBDA_MYSQL" = 1 ]; then
+      specs+=("features schema-lambda mysql" "features bookstore-functions mysql")
+    fi
   fi
   local plan
   plan=$(cargo metadata --format-version 1 --no-deps --manifest-path "$LAMBDA_MANIFEST" | python3 -c '
@@ -288,7 +297,9 @@ for pkg in order:
   if grep -q '^ERROR ' <<<"$plan"; then die "$(sed -n 's/^ERROR //p' <<<"$plan")"; fi
   LAMBDA_TARGET_DIR=$(sed -n 's/^TARGET //p' <<<"$plan")
   LAMBDA_BUILDS=$(sed -n 's/^BUILD //p' <<<"$plan")
-  LAMBDA_OUT=${out:-$LAMBDA_TARGET_DIR/lambda}
+  local default_out=$LAMBDA_TARGET_DIR/lambda
+  [ "$LAMBDA_MYSQL" = 0 ] || default_out=$LAMBDA_TARGET_DIR/lambda-mysql
+  LAMBDA_OUT=${out:-$default_out}
   mkdir -p "$LAMBDA_OUT"
   LAMBDA_OUT=$(cd "$LAMBDA_OUT" && pwd)
 }

@@ -7,7 +7,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 bash scripts/setup.sh test build
-# The Runtime API tests run the real bootstrap zips: build them when they are missing.
+# The Runtime API tests run the real bootstrap zips (PostgreSQL's and the MySQL build):
+# build them when they are missing.
 if ! ls target/lambda/{schema-lambda,books,reviews}/bootstrap.zip >/dev/null 2>&1; then bash scripts/build-lambdas.sh; fi
+if ! ls target/lambda-mysql/{schema-lambda,books,reviews}/bootstrap.zip >/dev/null 2>&1; then bash scripts/build-lambdas.sh --mysql; fi
 cargo test --workspace --all-features --locked
 if [ -f cdk/ci.sh ]; then bash cdk/ci.sh; fi

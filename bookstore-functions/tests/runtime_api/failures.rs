@@ -91,3 +91,39 @@ fn a_configuration_that_cannot_work_is_a_typed_init_error() {
         lambda.finish("init error (DB_PORT)");
     }
 }
+
+/// The MySQL build told to sign in with IAM tokens but not to let the client library send
+/// one (a cleartext password, over TLS): an init error naming the missing switch, before
+/// any event, instead of a failed login at the first request.
+#[cfg(feature = "mysql")]
+#[test]
+fn books_on_mysql_with_iam_but_no_cleartext_switch_fails_its_init_naming_it() {
+    let env: Vec<(String, String)> = [
+        ("DB_ENGINE", "mysql"),
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_NAME", "bookstore"),
+        ("DB_USER", "bookstore_app"),
+        ("DB_IAM_AUTH", "true"),
+        ("DB_SSLMODE", "verify-full"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "hunter2-very-secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let mut books = crate::support::start_mysql("books", &env);
+    let init = books.next_outcome();
+    assert_eq!(init.kind, Kind::InitError, "{init:?}");
+    assert_eq!(init.error_type(), Some("ConfigError"), "{init:?}");
+    assert!(
+        init.error_message()
+            .contains("LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN"),
+        "{init:?}"
+    );
+    assert!(
+        !init.error_message().contains("hunter2"),
+        "leaked: {init:?}"
+    );
+    books.finish("IAM without the cleartext switch: init error");
+}

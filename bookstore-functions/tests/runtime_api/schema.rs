@@ -3,7 +3,7 @@
 use bookstore_testing::TestDb;
 use serde_json::{Value, json};
 
-use bookstore_testing::lambda::Kind;
+use bookstore_testing::lambda::{Instance, Kind};
 
 use crate::support::{db_env, start};
 
@@ -17,8 +17,19 @@ fn count(report: &Value, key: &str) -> usize {
 #[test]
 fn schema_lambda_plans_migrates_and_reports_status_through_the_runtime_api() {
     let db = TestDb::empty("e2e_schema_lambda");
-    let mut lambda = start("schema-lambda", &db_env(&db));
+    plan_migrate_status(start("schema-lambda", &db_env(&db)));
+}
 
+/// The MySQL build against an empty MariaDB database, given as `DB_ENGINE=mysql` and parts.
+#[cfg(feature = "mysql")]
+#[test]
+fn schema_lambda_on_mysql_plans_migrates_and_reports_status_through_the_runtime_api() {
+    let db = TestDb::mysql_empty("e2e_schema_lambda_my");
+    plan_migrate_status(crate::support::start_mysql("schema-lambda", &db_env(&db)));
+}
+
+/// `plan`, `migrate`, `status`, and `{}` (migrate again) on an empty database.
+fn plan_migrate_status(mut lambda: Instance) {
     let plan = lambda.invoke(&json!({"action": "plan"}));
     assert_eq!(plan.kind, Kind::Response, "{plan:?}");
     assert_eq!(plan.body["action"], "plan", "{}", plan.body);

@@ -37,11 +37,23 @@ fn scratch_dir(what: &str) -> PathBuf {
 /// `bookstore-<name>` with `env`, its output kept beside it. A missing zip fails the
 /// test, saying how to build it.
 pub fn start(name: &str, env: &[(String, String)]) -> Instance {
-    let zip = workspace_root().join(format!("target/lambda/{name}/bootstrap.zip"));
+    start_built("target/lambda", "", name, env)
+}
+
+/// [`start`] for the MySQL build, `target/lambda-mysql/<name>/bootstrap.zip`
+/// (`bash scripts/build-lambdas.sh --mysql`).
+#[cfg(feature = "mysql")]
+pub fn start_mysql(name: &str, env: &[(String, String)]) -> Instance {
+    start_built("target/lambda-mysql", " --mysql", name, env)
+}
+
+fn start_built(folder: &str, flag: &str, name: &str, env: &[(String, String)]) -> Instance {
+    let zip = workspace_root().join(format!("{folder}/{name}/bootstrap.zip"));
     assert!(
         zip.is_file(),
         "{} is missing: the end-to-end tests run the built Lambda artifacts. \
-         Build them first with `bash scripts/build-lambdas.sh` (then `bash scripts/check-artifacts.sh`).",
+         Build them first with `bash scripts/build-lambdas.sh{flag}` \
+         (then `bash scripts/check-artifacts.sh{flag}`).",
         zip.display()
     );
     let dir = scratch_dir(name);
@@ -61,7 +73,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `db` as the `DB_*` parts the functions get on AWS, TLS if the server offers it.
+/// `db` as the `DB_*` parts the functions get on AWS (with `DB_ENGINE=mysql` on MySQL),
+/// TLS if the server offers it.
 pub fn db_env(db: &TestDb) -> Vec<(String, String)> {
     let mut env = db.db_vars();
     env.push(("DB_SSLMODE".into(), "prefer".into()));
