@@ -11,6 +11,8 @@ mod models;
 #[cfg(feature = "mysql")]
 mod mysql_client;
 #[cfg(feature = "mysql")]
+mod mysql_drift;
+#[cfg(feature = "mysql")]
 mod mysql_runner;
 #[cfg(feature = "mysql")]
 mod mysql_tls;
