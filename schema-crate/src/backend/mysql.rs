@@ -44,8 +44,7 @@ impl Dialect for MysqlConnection {
     const LOCKS_HELD: Option<&'static str> = None;
 
     /// MySQL commits DDL on its own: nothing can be rehearsed in a rolled-back
-    /// transaction (every `migrations/mysql` folder runs outside one, so the plan lists
-    /// them as not rehearsed).
+    /// transaction (`Runner::rehearse` refuses).
     fn rehearsal_setup(_lock_timeout_ms: u32) -> Option<String> {
         None
     }

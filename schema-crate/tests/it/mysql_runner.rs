@@ -369,3 +369,24 @@ fn mysql_baseline_refuses_a_database_that_differs_and_names_each_difference() {
     assert!(err.to_string().contains("table book: missing"), "{err}");
     assert_eq!(probes_left(&mut conn), 0);
 }
+
+#[test]
+fn mysql_refuses_a_rehearsal_saying_why() {
+    let db = TestDb::mysql_empty("my_rehearse");
+    let mut conn = db.connect();
+    let err = baseline_runner().rehearse(&mut conn, None).unwrap_err();
+    assert_eq!(err.kind(), "Refused", "{err}");
+    assert!(
+        err.to_string()
+            .contains("commits every DDL statement on its own"),
+        "{err}"
+    );
+    assert!(
+        baseline_runner()
+            .plan(&mut conn)
+            .unwrap()
+            .rehearsal
+            .is_none(),
+        "a plan without a rehearsal still works"
+    );
+}
