@@ -7,6 +7,7 @@
 mod compat;
 mod drift;
 mod facts;
+mod idempotency;
 mod models;
 #[cfg(feature = "mysql")]
 mod mysql_client;
