@@ -77,6 +77,33 @@ struct IdempotencyKeyRow<'a> {
     expires_at: At,
 }
 
+/// Inserts `row` on MySQL: 1 when inserted, 0 when the key is held.
+///
+/// MySQL has no "do nothing" that tells a duplicate from an insert: diesel's (`ON
+/// DUPLICATE KEY UPDATE key = key`) counts the row it found as affected too (its
+/// connections set CLIENT_FOUND_ROWS), and `INSERT IGNORE` turns every error into a
+/// warning, so a key too long was stored truncated and a failed CHECK read as "held". So
+/// a plain INSERT, whose duplicate-key error on the primary key (the table's only unique
+/// key) means "held": MySQL undoes only the failed statement and the transaction goes on.
+#[cfg(feature = "mysql")]
+fn insert_unless_held(
+    conn: &mut MysqlConnection,
+    row: &IdempotencyKeyRow<'_>,
+) -> QueryResult<usize> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match diesel::insert_into(idempotency_key::table)
+        .values(row)
+        .execute(conn)
+    {
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info.message().ends_with("PRIMARY'") =>
+        {
+            Ok(0)
+        }
+        other => other,
+    }
+}
+
 impl IdempotencyRecord {
     /// Claims `new.key` in `new.scope` for this transaction: `true` when it was free (or
     /// only held by an expired record, which is replaced), `false` when a live record holds
@@ -102,12 +129,7 @@ impl IdempotencyRecord {
             .values(&row)
             .on_conflict_do_nothing()
             .execute(c),
-            // diesel's MySQL "do nothing" is `ON DUPLICATE KEY UPDATE key = key`, which
-            // counts a found duplicate as a row (CLIENT_FOUND_ROWS); `INSERT IGNORE`
-            // counts only a row it inserted.
-            mysql c => diesel::insert_or_ignore_into(idempotency_key::table)
-                .values(&row)
-                .execute(c))?;
+            mysql c => insert_unless_held(c, &row))?;
         Ok(inserted == 1)
     }
 

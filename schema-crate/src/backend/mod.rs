@@ -108,6 +108,18 @@ pub(crate) trait Dialect: Connection + SimpleConnection + Sized {
     /// The catalog queries `baseline` compares shapes with, or `None` when the backend
     /// cannot be baselined.
     const CATALOG: Option<CatalogQueries>;
+    /// Where DDL commits on its own, the migrations `baseline` and structural drift
+    /// replay run in a database of their own instead of a rolled-back schema: this
+    /// creates one for `live` (the session's database; a stale one is dropped first),
+    /// moves the session into it and returns its name, leaving nothing behind when it
+    /// fails. `None`: the replay runs in a schema inside a rolled-back transaction.
+    fn open_probe_database(&mut self, _live: &str) -> QueryResult<Option<String>> {
+        Ok(None)
+    }
+    /// Moves the session back into `live` and drops the probe database `probe`.
+    fn close_probe_database(&mut self, _probe: &str, _live: &str) -> QueryResult<()> {
+        Ok(())
+    }
     /// A query listing the indexes of the current schema that a failed concurrent build
     /// left INVALID (`index_name`, `table_name`), or `None` when the backend builds no
     /// index concurrently.
@@ -186,6 +198,7 @@ pub(crate) struct AppRole<'a> {
 /// `column_default`) and the keys (`description`) of the tables in that schema.
 #[derive(Clone, Copy)]
 pub(crate) struct CatalogQueries {
+    /// The columns, each also with its `collation` (empty when the catalog names none).
     pub(crate) columns: &'static str,
     pub(crate) keys: &'static str,
     /// Constraints, indexes and sequences (`kind`, `table_name`, `name`, `definition`
@@ -195,6 +208,8 @@ pub(crate) struct CatalogQueries {
     /// (`table_name`, `privileges` as `SELECT, INSERT, …` in that order); no rows when the
     /// role does not exist.
     pub(crate) grants: &'static str,
+    /// The schema the session's tables are in (`name`; no bind parameter).
+    pub(crate) current_schema: &'static str,
 }
 
 /// Runs `$body` with `$c` bound to the concrete diesel connection inside a

@@ -18,13 +18,24 @@ use diesel::{
 use super::{AppRole, CatalogQueries, Dialect, RunnerSession, ServerSession};
 use crate::connection::SessionSettings;
 
+mod catalog;
+
 impl Dialect for MysqlConnection {
     const TIMESTAMP_DDL: &'static str = "datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)";
 
     const TEXT_TYPE: &'static str = "CHAR";
 
-    /// Baseline adopts the Python app's PostgreSQL databases; there is no MySQL one yet.
-    const CATALOG: Option<CatalogQueries> = None;
+    /// From `information_schema` (`mysql/catalog.rs`).
+    const CATALOG: Option<CatalogQueries> = Some(catalog::QUERIES);
+
+    /// DDL commits on its own: the replay gets a database of its own, dropped afterwards.
+    fn open_probe_database(&mut self, live: &str) -> QueryResult<Option<String>> {
+        catalog::open(self, live).map(Some)
+    }
+
+    fn close_probe_database(&mut self, probe: &str, live: &str) -> QueryResult<()> {
+        catalog::close(self, probe, live)
+    }
 
     /// InnoDB builds an index in one piece: a failed build leaves nothing behind.
     const INVALID_INDEXES: Option<&'static str> = None;
@@ -33,8 +44,7 @@ impl Dialect for MysqlConnection {
     const LOCKS_HELD: Option<&'static str> = None;
 
     /// MySQL commits DDL on its own: nothing can be rehearsed in a rolled-back
-    /// transaction (every `migrations/mysql` folder runs outside one, so the plan lists
-    /// them as not rehearsed).
+    /// transaction (`Runner::rehearse` refuses).
     fn rehearsal_setup(_lock_timeout_ms: u32) -> Option<String> {
         None
     }

@@ -17,7 +17,8 @@ impl Dialect for PgConnection {
     const CATALOG: Option<CatalogQueries> = Some(CatalogQueries {
         columns: "SELECT table_name::text AS table_name, column_name::text AS column_name, data_type::text AS data_type,
                 COALESCE(character_maximum_length, 0)::bigint AS max_length, is_nullable = 'YES' AS nullable,
-                COALESCE(column_default, '')::text AS column_default
+                COALESCE(column_default, '')::text AS column_default,
+                COALESCE(collation_name, '')::text AS collation
          FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position",
         keys: "SELECT format('%s %s(%s)%s', CASE con.contype WHEN 'p' THEN 'primary key' ELSE 'foreign key' END,
                        cl.relname, a.attname,
@@ -64,6 +65,7 @@ impl Dialect for PgConnection {
            AND CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = $2)
                     THEN has_table_privilege($2, c.oid, p.privilege) ELSE false END
          GROUP BY 1 ORDER BY 1",
+        current_schema: "SELECT current_schema()::text AS name",
     });
 
     const INVALID_INDEXES: Option<&'static str> = Some(

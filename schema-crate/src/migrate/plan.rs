@@ -224,11 +224,19 @@ impl Runner<'_> {
 
     /// [`Runner::plan`] (up to `version`, if given) with a rehearsal: the pending
     /// transactional migrations run in a transaction that is rolled back, under the lock.
+    /// Refused on MySQL, which commits every DDL statement on its own: nothing could be
+    /// rolled back.
     pub fn rehearse(
         &self,
         conn: &mut DbConnection,
         version: Option<&str>,
     ) -> Result<Plan, MigrationError> {
+        if !conn.backend().has_transactional_ddl() {
+            return Err(MigrationError::Refused(format!(
+                "no rehearsal on {}: it commits every DDL statement on its own, so nothing could be rolled back; use plan without a rehearsal (and try the migrations on a copy of the database)",
+                conn.backend().as_str()
+            )));
+        }
         self.plan_until(conn, version, true)
     }
 

@@ -566,10 +566,12 @@ impl<'m> Runner<'m> {
     }
 
     /// Records migration 1 as applied on a database whose tables match it exactly (a
-    /// database the Python bookstore created). Refuses on SQLite, on a database with any
-    /// migration recorded, and, listing each difference, when the tables differ.
+    /// database the Python bookstore created, or a MySQL one built by hand). Refuses on
+    /// SQLite, on a database with any migration recorded, and, listing each difference,
+    /// when the tables differ. On MySQL the runner's user must be allowed to create and
+    /// drop the probe database `<database>_bookstore_probe_<time>_<session>`.
     pub fn baseline(&self, conn: &mut DbConnection) -> Result<RunReport, MigrationError> {
-        baseline::baseline(conn, self.set(Backend::Postgres), &self.options)
+        baseline::baseline(conn, self.set(conn.backend()), &self.options)
     }
 }
 

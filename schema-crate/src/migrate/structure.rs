@@ -1,10 +1,11 @@
 //! Structural drift: the live schema compared with what the applied migrations make.
 //!
 //! The applied migrations (and the statements a failed non-transactional run completed)
-//! run in a probe schema inside a transaction that is always rolled back, as `baseline`
-//! does with migration 1; the live schema's tables, columns (type, length, nullability,
-//! default), constraints (definition, and NOT VALID where the migrations validated them),
-//! indexes and sequences are
+//! run in a probe, as `baseline` does with migration 1: a schema inside a transaction
+//! that is always rolled back, or on MySQL a database of its own that is dropped
+//! afterwards. The live schema's tables, columns (type, length, nullability, default,
+//! collation), constraints (definition, and NOT VALID where the migrations validated
+//! them), indexes, sequences (PostgreSQL) and triggers (MySQL) are
 //! compared with the probe's, and the app role's table privileges with what
 //! [`ensure_app_role`] grants. Each difference is a [`Drift::Structure`]. INVALID indexes
 //! are left to [`Drift::InvalidIndex`]. `migrate` refuses a pending migration that names a
@@ -15,12 +16,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::Text};
 
 use super::{
-    baseline::{Object, Shape, expected_shape, normalise_default, read_shape},
+    baseline::{
+        Object, ProbeError, Shape, catalog, collation, expected_shape, live_schema,
+        normalise_default, read_shape,
+    },
     *,
 };
 use crate::{
     DbConnection,
-    backend::{CatalogQueries, Dialect, with_conn},
+    backend::{CatalogQueries, with_conn},
 };
 
 /// The tables the runner keeps for itself: not made by migrations.
@@ -32,16 +36,6 @@ struct Grant {
     table_name: String,
     #[diesel(sql_type = Text)]
     privileges: String,
-}
-
-fn live_schema(conn: &mut DbConnection) -> diesel::QueryResult<String> {
-    #[derive(QueryableByName)]
-    struct Schema {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    with_conn!(conn, c => diesel::sql_query("SELECT current_schema()::text AS name").get_result::<Schema>(c))
-        .map(|s| s.name)
 }
 
 fn grants(
@@ -128,7 +122,22 @@ fn compare(expected: &Shape, live: &Shape) -> Vec<Drift> {
             normalise_default(&w.column_default),
         );
         if hd != wd {
-            out.push(drift(object, t, format!("default `{hd}`, expected `{wd}`")));
+            out.push(drift(
+                object.clone(),
+                t,
+                format!("default `{hd}`, expected `{wd}`"),
+            ));
+        }
+        if h.collation != w.collation {
+            out.push(drift(
+                object,
+                t,
+                format!(
+                    "collation {}, expected {}",
+                    collation(&h.collation),
+                    collation(&w.collation)
+                ),
+            ));
         }
     }
     for (t, c) in have.keys().filter(|k| !want.contains_key(*k)) {
@@ -225,10 +234,7 @@ pub(crate) fn structural_drift(
     applied: &[AppliedMigration],
     app_role: Option<&str>,
 ) -> Result<Vec<Drift>, MigrationError> {
-    fn catalog<C: Dialect>(_: &C) -> Option<CatalogQueries> {
-        C::CATALOG
-    }
-    let Some(queries) = with_conn!(&mut *conn, c => catalog(c)) else {
+    let Some(queries) = catalog(conn) else {
         return Ok(Vec::new());
     };
     if applied.is_empty() {
@@ -247,22 +253,22 @@ pub(crate) fn structural_drift(
         }
     }
     ups.extend(partial.iter().map(String::as_str));
-    let expected = match expected_shape(
-        conn,
-        &ups,
-        "running the applied migrations in a probe schema",
-    ) {
+    let schema = live_schema(conn, queries).context("reading the current schema")?;
+    let not_compared = |why: String| Ok(vec![drift("schema".into(), "", why)]);
+    let expected = match expected_shape(conn, &schema, &ups) {
         Ok(shape) => shape,
-        Err(MigrationError::Database { source, .. }) => {
-            return Ok(vec![drift(
-                "schema".into(),
-                "",
-                format!("not compared: the applied migrations fail in a probe schema ({source})"),
-            )]);
+        Err(ProbeError::Replay(source)) => {
+            return not_compared(format!(
+                "not compared: the applied migrations fail in a probe schema ({source})"
+            ));
         }
-        Err(other) => return Err(other),
+        Err(ProbeError::Open(source)) => {
+            return not_compared(format!(
+                "not compared: could not create the probe database ({source}); the runner's user needs CREATE and DROP on it"
+            ));
+        }
+        Err(close) => return Err(close.into_error("running the applied migrations in a probe")),
     };
-    let schema = live_schema(conn).context("reading the current schema")?;
     let live = read_shape(conn, &schema)
         .context("reading the live schema")?
         .unwrap_or_default();

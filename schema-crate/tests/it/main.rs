@@ -7,9 +7,12 @@
 mod compat;
 mod drift;
 mod facts;
+mod idempotency;
 mod models;
 #[cfg(feature = "mysql")]
 mod mysql_client;
+#[cfg(feature = "mysql")]
+mod mysql_drift;
 #[cfg(feature = "mysql")]
 mod mysql_runner;
 #[cfg(feature = "mysql")]

@@ -144,6 +144,35 @@ fn mysql_an_applied_migration_whose_sql_was_edited_is_refused() {
     );
 }
 
+#[test]
+fn mysql_a_migrated_database_and_its_app_user_show_no_structural_drift() {
+    let db = TestDb::mysql_migrated("my_no_drift");
+    let mut conn = db.connect();
+    let options = RunOptions::default().with_app_role(Some(migrate::DEFAULT_APP_ROLE.into()));
+    let status = Runner::new(options).status(&mut conn).unwrap();
+    assert!(status.drift.is_empty(), "{:#?}", status.drift);
+    assert_eq!(probes_left(&mut conn), 0);
+    // And the check looks: a grant taken away shows.
+    conn.batch_execute(&format!(
+        "REVOKE SELECT ON bookstore_schema_migrations FROM '{}'@'%'",
+        migrate::DEFAULT_APP_ROLE
+    ))
+    .unwrap();
+    let options = RunOptions::default().with_app_role(Some(migrate::DEFAULT_APP_ROLE.into()));
+    let drift = Runner::new(options).status(&mut conn).unwrap().drift;
+    assert_eq!(
+        drift,
+        vec![Drift::Structure {
+            object: format!(
+                "grants of {} on bookstore_schema_migrations",
+                migrate::DEFAULT_APP_ROLE
+            ),
+            table: "bookstore_schema_migrations".into(),
+            difference: "none, expected SELECT".into()
+        }]
+    );
+}
+
 fn connect_as_app_user(db: &TestDb) -> DbConnection {
     let url = db.url().replacen(
         "mysql://root@",
@@ -204,4 +233,160 @@ fn mysql_the_app_user_writes_rows_reads_statistics_and_is_denied_ddl() {
     }
     app.batch_execute("DELETE FROM review").unwrap();
     app.batch_execute("DELETE FROM book").unwrap();
+}
+
+/// A synthetic set in MySQL's spelling: migration 1 is the shape baseline compares with.
+const TABLES: Migration = Migration::new(
+    "20990701000000",
+    "bl_tables",
+    "CREATE TABLE book (
+         id int NOT NULL AUTO_INCREMENT PRIMARY KEY,
+         title varchar(200) NOT NULL,
+         author varchar(100) NOT NULL,
+         year int NOT NULL
+     ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+     CREATE TABLE review (
+         id int NOT NULL AUTO_INCREMENT PRIMARY KEY,
+         rate smallint NOT NULL,
+         body varchar(500),
+         book_id int,
+         CONSTRAINT review_book_id_fkey FOREIGN KEY (book_id) REFERENCES book (id)
+     ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;",
+);
+const CREATED_AT: Migration = Migration::new(
+    "20990701000001",
+    "bl_created_at",
+    "ALTER TABLE book ADD COLUMN created_at datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6);",
+);
+const BASELINE_SET: [Migration; 2] = [TABLES, CREATED_AT];
+
+fn baseline_runner() -> Runner<'static> {
+    Runner::with_migrations(&BASELINE_SET, RunOptions::default())
+}
+
+/// The probe databases of `conn`'s database left on the server (named
+/// `<database>_bookstore_probe_…`; the test databases' names are short enough to be
+/// kept whole).
+pub(crate) fn probes_left(conn: &mut DbConnection) -> i64 {
+    count(
+        conn,
+        "SELECT count(*) AS n FROM information_schema.schemata \
+         WHERE LOCATE(CONCAT(DATABASE(), '_bookstore_probe_'), schema_name) = 1",
+    )
+}
+
+#[test]
+fn mysql_baseline_adopts_a_database_built_by_hand_and_migrate_keeps_its_data() {
+    let db = TestDb::mysql_empty("my_bl_adopt");
+    let mut conn = db.connect();
+    // The same tables in other words: primary keys declared apart, the table options left
+    // to the database's defaults. (The foreign key keeps migration 1's name: baseline
+    // compares keys by their columns, but `status` reports a constraint of another name.)
+    conn.batch_execute(
+        "CREATE TABLE book (id INT AUTO_INCREMENT, title VARCHAR(200) NOT NULL, author VARCHAR(100) NOT NULL,
+                            year INT NOT NULL, PRIMARY KEY (id));
+         CREATE TABLE review (id INT NOT NULL AUTO_INCREMENT, rate SMALLINT NOT NULL, body VARCHAR(500),
+                              book_id INT, PRIMARY KEY (id),
+                              CONSTRAINT review_book_id_fkey FOREIGN KEY (book_id) REFERENCES book (id));
+         INSERT INTO book (title, author, year) VALUES ('Dune', 'Frank Herbert', 1965), ('Emma', 'Jane Austen', 1815);
+         INSERT INTO review (rate, body, book_id) VALUES (5, 'great', 1), (4, NULL, 2);",
+    )
+    .unwrap();
+    let report = baseline_runner().baseline(&mut conn).unwrap();
+    assert_eq!(report.version_after.as_deref(), Some(TABLES.version));
+    assert_eq!(
+        report
+            .pending
+            .iter()
+            .map(|m| m.version.as_str())
+            .collect::<Vec<_>>(),
+        [CREATED_AT.version]
+    );
+    assert_eq!(probes_left(&mut conn), 0, "the probe database is dropped");
+
+    baseline_runner().migrate(&mut conn).unwrap();
+    let status = baseline_runner().status(&mut conn).unwrap();
+    assert_eq!(status.current_version.as_deref(), Some(CREATED_AT.version));
+    assert!(status.drift.is_empty(), "{:?}", status.drift);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM review"), 2);
+    conn.batch_execute("INSERT INTO book (title, author, year) VALUES ('X', 'Y', 2000)")
+        .unwrap();
+    assert_eq!(
+        count(&mut conn, "SELECT CAST(max(id) AS SIGNED) AS n FROM book"),
+        3,
+        "new ids continue after the adopted rows"
+    );
+    assert_eq!(probes_left(&mut conn), 0);
+
+    let err = baseline_runner().baseline(&mut conn).unwrap_err();
+    assert!(err.to_string().contains("already recorded"), "{err}");
+}
+
+#[test]
+fn mysql_baseline_refuses_a_database_that_differs_and_names_each_difference() {
+    let db = TestDb::mysql_empty("my_bl_differs");
+    let mut conn = db.connect();
+    conn.batch_execute(
+        "CREATE TABLE book (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, title varchar(250) NOT NULL,
+                            author varchar(100), year int NOT NULL, isbn text);
+         CREATE TABLE review (id int NOT NULL PRIMARY KEY, rate int NOT NULL,
+                              body varchar(500) COLLATE utf8mb4_general_ci, book_id int);",
+    )
+    .unwrap();
+    let err = baseline_runner().baseline(&mut conn).unwrap_err();
+    let MigrationError::BaselineMismatch { differences, .. } = &err else {
+        panic!("{err}")
+    };
+    let expected = [
+        "book.title: length 250, expected 200",
+        "book.author: nullable, expected NOT NULL",
+        "book.isbn: not in migration 1",
+        "review.id: default ``, expected `auto_increment`",
+        "review.rate: type int, expected smallint",
+        "review.body: collation utf8mb4_general_ci, expected utf8mb4_bin",
+        "foreign key review(book_id) -> book(id): missing",
+    ];
+    for difference in expected {
+        assert!(
+            differences.iter().any(|d| d == difference),
+            "missing `{difference}` in {differences:#?}"
+        );
+    }
+    assert_eq!(differences.len(), expected.len(), "{differences:#?}");
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM bookstore_schema_migrations"
+        ),
+        0,
+        "nothing recorded"
+    );
+    assert_eq!(probes_left(&mut conn), 0, "the probe database is dropped");
+
+    let empty = TestDb::mysql_empty("my_bl_empty");
+    let mut conn = empty.connect();
+    let err = baseline_runner().baseline(&mut conn).unwrap_err();
+    assert!(err.to_string().contains("table book: missing"), "{err}");
+    assert_eq!(probes_left(&mut conn), 0);
+}
+
+#[test]
+fn mysql_refuses_a_rehearsal_saying_why() {
+    let db = TestDb::mysql_empty("my_rehearse");
+    let mut conn = db.connect();
+    let err = baseline_runner().rehearse(&mut conn, None).unwrap_err();
+    assert_eq!(err.kind(), "Refused", "{err}");
+    assert!(
+        err.to_string()
+            .contains("commits every DDL statement on its own"),
+        "{err}"
+    );
+    assert!(
+        baseline_runner()
+            .plan(&mut conn)
+            .unwrap()
+            .rehearsal
+            .is_none(),
+        "a plan without a rehearsal still works"
+    );
 }
