@@ -58,8 +58,6 @@ export const DB_PORTS: Readonly<Record<DatabaseEngine, number>> = { postgres: 54
 export function dbPort(engine: DatabaseEngine): number {
   return DB_PORTS[engine];
 }
-/** PostgreSQL's port, for the stacks that do not follow `bookstore:engine` yet. */
-export const DB_PORT = DB_PORTS.postgres;
 
 /** Master user of the cluster; its generated secret is only read by schema-lambda and the rotation function. */
 export const MASTER_USERNAME = 'bookstore_admin';

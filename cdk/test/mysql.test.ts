@@ -3,7 +3,7 @@
  * test files check. Everything not engine-specific (VPC, IAM, alarms, API) is built by the same code.
  */
 import { Match } from 'aws-cdk-lib/assertions';
-import { logicalIdByPath, resourcesOf, type Synthesised, synthBookstore } from './helpers';
+import { logicalIdByPath, resolveCrossStack, resourcesOf, type Synthesised, synthBookstore } from './helpers';
 
 let s: Synthesised;
 beforeAll(() => {
@@ -147,7 +147,31 @@ describe('RDS Proxy', () => {
   });
 });
 
-describe('schema-lambda', () => {
+describe('function environment', () => {
+  test('books and reviews reach the proxy on 3306 as MySQL clients: IAM token over the cleartext plugin, verified TLS', () => {
+    const functions = resourcesOf(s.api, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.DB_HOST);
+    expect(functions).toHaveLength(2);
+    const proxyId = logicalIdByPath(s.database, 'AWS::RDS::DBProxy', '/Proxy/Resource');
+    for (const [, f] of functions) {
+      const env = f.Properties.Environment.Variables;
+      expect(resolveCrossStack(s, env.DB_HOST)).toEqual({ 'Fn::GetAtt': [proxyId, 'Endpoint'] });
+      expect({ ...env, DB_HOST: undefined, DB_READER_HOST: undefined, DB_NAME: undefined, DB_USER: undefined }).toEqual({
+        DB_HOST: undefined,
+        DB_READER_HOST: undefined,
+        DB_NAME: undefined,
+        DB_USER: undefined,
+        DB_ENGINE: 'mysql',
+        DB_PORT: '3306',
+        DB_IAM_AUTH: 'true',
+        DB_SSLMODE: 'verify-full',
+        DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
+        LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN: '1',
+        RUST_LOG: 'info',
+      });
+      expect(resolveCrossStack(s, env.DB_USER)).toBe('bookstore_app');
+    }
+  });
+
   test('schema-lambda talks MySQL to the writer on 3306 with the master secret and verified TLS', () => {
     const id = logicalIdByPath(s.database, 'AWS::Lambda::Function', '/SchemaFunction/Function/Resource');
     const env = s.database.toJSON().Resources[id].Properties.Environment.Variables;
