@@ -242,8 +242,8 @@ export class DatabaseStack extends Stack {
 
     // End-to-end IAM: clients authenticate to the proxy with IAM tokens and the proxy authenticates
     // to Aurora with IAM too, so no password for bookstore_app exists anywhere (schema-lambda grants
-    // it rds_iam on PostgreSQL; on MySQL the user must be IDENTIFIED WITH AWSAuthenticationPlugin).
-    // TLS is required on the client side.
+    // it rds_iam on PostgreSQL, and creates it IDENTIFIED WITH AWSAuthenticationPlugin on Aurora
+    // MySQL). TLS is required on the client side.
     const proxyRole = new iam.Role(this, 'ProxyRole', {
       assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
       description: 'RDS Proxy: logs in to Aurora as the app role, and as nothing else',
