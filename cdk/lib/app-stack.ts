@@ -69,7 +69,7 @@ export class AppStack extends Stack {
     super(scope, id, props);
     Tags.of(this).add('bookstore:owner', 'app-team');
     const { config } = props;
-    const database = importDatabase(this, config.stackPrefix);
+    const database = importDatabase(this, config.stackPrefix, { engine: config.engine });
 
     this.api = this.buildApi(config);
     const stage = this.api.deploymentStage;

@@ -23,7 +23,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { DB_PORT } from './config';
+import { type DatabaseEngine, dbPort } from './config';
 import type { BookstoreApiRef, BookstoreDatabaseRef } from './exports';
 import { RustFunction } from './rust-function';
 
@@ -60,7 +60,7 @@ export interface BookstoreFunctionProps {
    * of the database's connection budget: agree it with the database team.
    */
   readonly reservedConcurrency: number;
-  /** Extra environment; cannot override the `DB_*` settings. */
+  /** Extra environment; cannot override the `DB_*` settings (nor `PGTZ` / `LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN`). */
   readonly environment?: Record<string, string>;
   readonly memorySize?: number;
   /** @default 15 seconds (API Gateway gives up at 29 s). */
@@ -81,20 +81,42 @@ export function databaseEnvironment(database: BookstoreDatabaseRef, sslRootCert:
     // Lists and gets read from the replicas through the proxy's read-only endpoint (the
     // writer's when the cluster has no reader: the kit then keeps one pool).
     DB_READER_HOST: database.proxyReadOnlyEndpoint,
-    DB_PORT: String(DB_PORT),
+    DB_PORT: String(dbPort(database.engine)),
     DB_NAME: database.databaseName,
     DB_USER: database.appRoleName,
     // Mint an RDS IAM token per new connection (local SigV4 signing: no network call).
     DB_IAM_AUTH: 'true',
+    // On MySQL the Rust side maps verify-full to ssl_mode=VERIFY_IDENTITY (chain and host name).
     DB_SSLMODE: 'verify-full',
     DB_SSLROOTCERT: sslRootCert,
-    // libpq sends it as the `TimeZone` startup parameter: the proxy and the server report
-    // UTC, so diesel sends no `SET TIME ZONE` (a `SET` pins an RDS Proxy session). Named
-    // prepared statements stay on: they no longer pin (RDS Proxy, November 2023) and halve
-    // a read's latency (docs/benchmarks.md).
-    PGTZ: 'UTC',
+    ...engineEnvironment(database.engine),
     RUST_LOG: 'info',
   };
+}
+
+/**
+ * What only one engine's client reads. PostgreSQL is the Rust side's default engine, so its functions carry no
+ * `DB_ENGINE` (and their environment is what it was before the MySQL variant).
+ */
+export function engineEnvironment(engine: DatabaseEngine): Record<string, string> {
+  switch (engine) {
+    case 'postgres':
+      return {
+        // libpq sends it as the `TimeZone` startup parameter: the proxy and the server report
+        // UTC, so diesel sends no `SET TIME ZONE` (a `SET` pins an RDS Proxy session). Named
+        // prepared statements stay on: they no longer pin (RDS Proxy, November 2023) and halve
+        // a read's latency (docs/benchmarks.md).
+        PGTZ: 'UTC',
+      };
+    case 'mysql':
+      return {
+        DB_ENGINE: 'mysql',
+        // An IAM token is a password the server must see as sent: MySQL's client only uses the
+        // mysql_clear_password plugin when this is set. It travels inside the TLS session that
+        // DB_SSLMODE requires (the proxy refuses clients without TLS as well).
+        LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN: '1',
+      };
+  }
 }
 
 /** API Gateway's `requestParameters` of a route: its path parameters (required) and declared query strings. */

@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { AppStack } from './app-stack';
 import { resolveArtifacts } from './artifacts';
 import { readConfig } from './config';
-import { DatabaseStack } from './database-stack';
+import { DatabaseStack, engineSettings } from './database-stack';
 import { NetworkStack } from './network-stack';
 import { RegistryStack } from './registry-stack';
 
@@ -37,7 +37,9 @@ export function buildBookstore(app: App): Bookstore {
     terminationProtection: true,
   });
   const database = new DatabaseStack(app, `${prefix}-Database`, {
-    description: 'Bookstore database: Aurora PostgreSQL, RDS Proxy, secrets, schema-lambda, backups, alarms (owner: database team)',
+    description:
+      `Bookstore database: Aurora ${engineSettings(config.engine).displayName}, RDS Proxy, secrets, schema-lambda, backups, ` +
+      'alarms (owner: database team)',
     config,
     vpc: network.vpc,
     secretsManagerEndpoint: network.secretsManagerEndpoint,

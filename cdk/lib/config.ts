@@ -3,12 +3,13 @@
  *
  * | context key | meaning | default |
  * |---|---|---|
+ * | `bookstore:engine` | the database engine: `postgres` (Aurora PostgreSQL) or `mysql` (Aurora MySQL 3, MySQL 8.0 compatible); decides the cluster, its port, the proxy's engine family, the functions' `DB_*` environment and the default artifact directory | `postgres` |
  * | `bookstore:stackPrefix` | prefix of the stack names and of every export name (one prefix per environment) | `Bookstore` |
  * | `bookstore:apiStageName` | API Gateway stage, the first segment of every real path | `prod` |
  * | `bookstore:production` | production rules apply (backup retention >= 14 days) | `true` |
  * | `bookstore:auroraMinAcu` / `bookstore:auroraMaxAcu` | Serverless v2 capacity range | `0.5` / `4` |
  * | `bookstore:auroraReaders` | reader instances (failover targets, scale with the writer) | `1` |
- * | `bookstore:maxConnections` | the writer's `max_connections` at max ACU, if measured (`SHOW max_connections`) | estimated: 189 per max ACU, at most 5000 |
+ * | `bookstore:maxConnections` | the writer's `max_connections` at max ACU, if measured (`SHOW max_connections`, `SELECT @@max_connections`) | estimated: PostgreSQL 189 per max ACU, at most 5000; MySQL AWS's table (135 at 4 ACU) |
  * | `bookstore:proxyMaxConnectionsPercent` | share of `max_connections` RDS Proxy may open | `80` |
  * | `bookstore:proxyMaxIdleConnectionsPercent` | share the proxy keeps open while idle | `10` |
  * | `bookstore:proxyBorrowTimeoutSecs` | how long a client waits for a database connection | `5` |
@@ -28,17 +29,36 @@
  * | `bookstore:sslRootCert` | `DB_SSLROOTCERT` of books/reviews (proxy certs chain to Amazon's public roots) | `/etc/pki/tls/certs/ca-bundle.crt` |
  * | `bookstore:schemaSslRootCert` | `DB_SSLROOTCERT` of schema-lambda (it talks to the writer, whose cert is from the RDS CA) | same as above |
  * | `bookstore:schemaRunId` | any string; when it changes, the migrate trigger runs again (e.g. the git commit) | unset |
- * | `bookstore:lambdaArtifactDir` | where the `<name>/bootstrap.zip` artifacts are | `<repo>/target/lambda` |
+ * | `bookstore:lambdaArtifactDir` | where the `<name>/bootstrap.zip` artifacts are | `<repo>/target/lambda`; with `engine=mysql` `<repo>/target/lambda-mysql` |
  * | `bookstore:placeholderArtifactDir` | tests/CI only: a directory with a placeholder `bootstrap` used for every function | unset |
  */
 import type { Node } from 'constructs';
 
 /** The database the functions and the migrator use. */
 export const DB_NAME = 'bookstore';
-/** The least-privilege login role schema-lambda creates (DML only, `rds_iam`). */
+/**
+ * The least-privilege login role schema-lambda creates (DML only; on PostgreSQL granted `rds_iam`, on MySQL a
+ * user that logs in with IAM tokens).
+ */
 export const APP_DB_ROLE = 'bookstore_app';
-/** PostgreSQL's port; the Rust config and the security groups agree on it. */
-export const DB_PORT = 5432;
+
+/** The database engines the app can deploy (context `bookstore:engine`). */
+export const DB_ENGINES = ['postgres', 'mysql'] as const;
+export type DatabaseEngine = (typeof DB_ENGINES)[number];
+/** The engine when `bookstore:engine` is unset: what every template before the MySQL variant was. */
+export const DEFAULT_DB_ENGINE: DatabaseEngine = 'postgres';
+
+/**
+ * Each engine's standard port: the cluster listens on it, the security groups open it, and RDS Proxy always
+ * listens on it (a proxy's port cannot be chosen), so the functions' `DB_PORT` is the same number.
+ */
+export const DB_PORTS: Readonly<Record<DatabaseEngine, number>> = { postgres: 5432, mysql: 3306 };
+
+/** The port of `engine` (see `DB_PORTS`). */
+export function dbPort(engine: DatabaseEngine): number {
+  return DB_PORTS[engine];
+}
+
 /** Master user of the cluster; its generated secret is only read by schema-lambda and the rotation function. */
 export const MASTER_USERNAME = 'bookstore_admin';
 
@@ -50,8 +70,23 @@ export const MASTER_USERNAME = 'bookstore_admin';
 export const MAX_CONNECTIONS_PER_MAX_ACU = 189;
 export const MAX_CONNECTIONS_CAP = 5000;
 /**
+ * Aurora MySQL Serverless v2's default `max_connections` by maximum ACU, as AWS documents it ("Maximum
+ * connections for Aurora Serverless v2" in the Aurora user guide): [max ACU, max_connections]. MySQL's formula
+ * grows with the logarithm of memory, so it is far below PostgreSQL's at small sizes (135 against 823 at 4 ACU)
+ * and a per-ACU line would overestimate it; between two rows the lower one applies.
+ */
+export const MYSQL_MAX_CONNECTIONS_BY_MAX_ACU: readonly (readonly [number, number])[] = [
+  [1, 90],
+  [4, 135],
+  [8, 1000],
+  [16, 2000],
+  [32, 3000],
+  [64, 4000],
+  [128, 5000],
+];
+/**
  * Sessions that bypass the proxy: schema-lambda (reserved concurrency 1), the rotation function and one
- * operator's psql. They live in the share the proxy leaves free.
+ * operator's psql (or mysql client). They live in the share the proxy leaves free.
  */
 export const DIRECT_CLIENTS = 3;
 /** Headroom RDS Proxy's guidance asks for over the expected peak: the functions may use 70% of its pool. */
@@ -62,6 +97,8 @@ export type CanaryMode = 'canary' | 'all-at-once';
 
 /** Settings shared by the stacks. */
 export interface BookstoreConfig {
+  /** `bookstore:engine`: Aurora PostgreSQL or Aurora MySQL. */
+  readonly engine: DatabaseEngine;
   readonly stackPrefix: string;
   readonly apiStageName: string;
   readonly production: boolean;
@@ -110,17 +147,24 @@ export interface ConnectionBudget {
   readonly directConnections: number;
 }
 
-/** The writer's `max_connections` at `maxAcu` (the measured value wins when given). */
-export function maxConnectionsAt(maxAcu: number, measured?: number): number {
-  return measured ?? Math.min(MAX_CONNECTIONS_CAP, Math.floor(MAX_CONNECTIONS_PER_MAX_ACU * maxAcu));
+/** The writer's `max_connections` at `maxAcu` on `engine` (the measured value wins when given). */
+export function maxConnectionsAt(engine: DatabaseEngine, maxAcu: number, measured?: number): number {
+  if (measured !== undefined) return measured;
+  if (engine === 'mysql') {
+    // maxAcu >= 1 (readConfig's bound), so the first row always applies.
+    const [, atOrBelow] = MYSQL_MAX_CONNECTIONS_BY_MAX_ACU.filter(([acu]) => acu <= maxAcu).pop()!;
+    return atOrBelow;
+  }
+  return Math.min(MAX_CONNECTIONS_CAP, Math.floor(MAX_CONNECTIONS_PER_MAX_ACU * maxAcu));
 }
 
 /**
- * The connection budget. Every proxy session is pinned today (diesel's `SET`s at connect), so each warm
- * container holds one database connection: reserved concurrency is the bound that matters.
+ * The connection budget. It assumes every proxy session is pinned (on MySQL they are: diesel runs every query
+ * as a server-side prepared statement), so each warm container holds one database connection: reserved
+ * concurrency is the bound that matters.
  */
 export function connectionBudget(cfg: BookstoreConfig): ConnectionBudget {
-  const maxConnections = maxConnectionsAt(cfg.auroraMaxAcu, cfg.measuredMaxConnections);
+  const maxConnections = maxConnectionsAt(cfg.engine, cfg.auroraMaxAcu, cfg.measuredMaxConnections);
   const proxyConnections = Math.floor((maxConnections * cfg.proxy.maxConnectionsPercent) / 100);
   return {
     maxConnections,
@@ -154,6 +198,17 @@ export function checkConnectionBudget(cfg: BookstoreConfig): ConnectionBudget {
     );
   }
   return b;
+}
+
+/** Reads `bookstore:engine` (the artifacts need it before the rest of the configuration); throws naming the key. */
+export function readEngine(node: Node): DatabaseEngine {
+  const raw = node.tryGetContext('bookstore:engine');
+  if (raw === undefined || raw === null || raw === '') return DEFAULT_DB_ENGINE;
+  const engine = String(raw);
+  if (!(DB_ENGINES as readonly string[]).includes(engine)) {
+    throw new Error(`context bookstore:engine must be ${DB_ENGINES.map((e) => `'${e}'`).join(' or ')}, got '${engine}'`);
+  }
+  return engine as DatabaseEngine;
 }
 
 /** Reads the `bookstore:*` context keys; throws naming the key when one is malformed or the budget does not fit. */
@@ -204,6 +259,7 @@ export function readConfig(node: Node): BookstoreConfig {
     throw new Error("context bookstore:corsAllowedOrigins: '*' allows every origin and cannot be combined with others");
   }
   const cfg: BookstoreConfig = {
+    engine: readEngine(node),
     stackPrefix: str('stackPrefix', 'Bookstore')!,
     apiStageName: str('apiStageName', 'prod')!,
     production: bool('production', true),

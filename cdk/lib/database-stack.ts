@@ -26,19 +26,96 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { APP_DB_ROLE, type BookstoreConfig, connectionBudget, DB_NAME, DB_PORT, MASTER_USERNAME } from './config';
+import { APP_DB_ROLE, type BookstoreConfig, connectionBudget, type DatabaseEngine, DB_NAME, dbPort, MASTER_USERNAME } from './config';
 import { EXPORTS, exportName } from './exports';
 import { acknowledgeLogRetention } from './nag';
 import { RustFunction } from './rust-function';
 import { SUBNETS } from './network-stack';
 
-/** Statements slower than this are logged with their duration (`log_min_duration_statement`, ms). */
+/**
+ * Statements slower than this are logged with their duration (PostgreSQL's `log_min_duration_statement`, ms;
+ * MySQL's `long_query_time`, in seconds).
+ */
 export const SLOW_STATEMENT_MS = 500;
 /** Log retention of the log groups AWS services create on their own (proxy, rotation, CDK providers). */
 export const SERVICE_LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 
 /** Aurora PostgreSQL version: the newest 17.x that CDK names and cfn-lint still allows creating. */
 export const AURORA_POSTGRES_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9;
+/** Aurora MySQL version: the newest 3.x (MySQL 8.0 compatible) that CDK names and cfn-lint still allows creating. */
+export const AURORA_MYSQL_VERSION = rds.AuroraMysqlEngineVersion.VER_3_12_0;
+
+/** A log group Aurora exports to CloudWatch, named in an output for operators. */
+export interface EngineLogOutput {
+  /** The output's id. */
+  readonly outputId: string;
+  /** The export (`/aws/rds/cluster/<cluster>/<logExport>`). */
+  readonly logExport: string;
+  readonly description: string;
+}
+
+/** Everything this stack builds differently per engine; the rest is built once for both. */
+export interface EngineSettings {
+  /** The engine's name in descriptions. */
+  readonly displayName: string;
+  readonly clusterEngine: rds.IClusterEngine;
+  /** The cluster parameter group's description and parameters (server-side guardrails). */
+  readonly parameterGroupDescription: string;
+  readonly parameters: Record<string, string>;
+  /** `EnableCloudwatchLogsExports`, and the outputs that name those log groups. */
+  readonly logOutputs: readonly EngineLogOutput[];
+  /** RDS Proxy's session-pinning filters (documented for MySQL only). */
+  readonly sessionPinningFilters: readonly rds.SessionPinningFilter[];
+}
+
+/** The engine-specific half of the database stack. */
+export function engineSettings(engine: DatabaseEngine): EngineSettings {
+  switch (engine) {
+    case 'postgres':
+      return {
+        displayName: 'PostgreSQL',
+        clusterEngine: rds.DatabaseClusterEngine.auroraPostgres({ version: AURORA_POSTGRES_VERSION }),
+        parameterGroupDescription: 'Bookstore: force TLS, log slow statements and lock waits',
+        parameters: {
+          'rds.force_ssl': '1',
+          log_min_duration_statement: String(SLOW_STATEMENT_MS),
+          log_lock_waits: '1',
+        },
+        logOutputs: [
+          { outputId: 'PostgresqlLogGroup', logExport: 'postgresql', description: 'PostgreSQL log (slow statements, lock waits)' },
+        ],
+        sessionPinningFilters: [],
+      };
+    case 'mysql':
+      return {
+        displayName: 'MySQL',
+        clusterEngine: rds.DatabaseClusterEngine.auroraMysql({ version: AURORA_MYSQL_VERSION }),
+        parameterGroupDescription: 'Bookstore: require TLS, log slow queries and deadlocks',
+        parameters: {
+          require_secure_transport: 'ON',
+          slow_query_log: '1',
+          long_query_time: String(SLOW_STATEMENT_MS / 1000),
+          // The slow query log goes to CloudWatch only from a file (a TABLE log is not exported).
+          log_output: 'FILE',
+          // MySQL has no log of lock waits (PostgreSQL's log_lock_waits); every deadlock it resolves goes to
+          // the error log instead (only the latest is kept otherwise, in SHOW ENGINE INNODB STATUS).
+          innodb_print_all_deadlocks: '1',
+        },
+        logOutputs: [
+          { outputId: 'MysqlErrorLogGroup', logExport: 'error', description: 'MySQL error log (start-up, failures, every deadlock)' },
+          { outputId: 'MysqlSlowQueryLogGroup', logExport: 'slowquery', description: `MySQL slow query log (queries over ${SLOW_STATEMENT_MS / 1000} s)` },
+        ],
+        // diesel's MySQL connection sends `SET time_zone` and `SET character_set_*` at connect (and the kit
+        // sets the isolation level): without this filter each of them pins the session. The filter is safe
+        // here because every client of this proxy sets the same values, so a connection handed to another
+        // client carries nothing that client would not have set itself. It does not stop pinning:
+        // diesel runs every query as a server-side prepared statement, and a prepared statement still pins
+        // the session to its connection, so the connection budget (lib/config.ts) keeps assuming one
+        // database connection per warm container.
+        sessionPinningFilters: [rds.SessionPinningFilter.EXCLUDE_VARIABLE_SETS],
+      };
+  }
+}
 
 /**
  * How long schema-lambda may run: lock wait (60 s default) plus the migrations themselves, with their
@@ -55,9 +132,9 @@ export interface DatabaseStackProps extends StackProps {
 }
 
 /**
- * The database team's stack: Aurora PostgreSQL Serverless v2, RDS Proxy, the master secret and its
- * rotation, schema-lambda and the trigger that migrates on every deploy, backups, the alarm topic and the
- * database's alarms.
+ * The database team's stack: Aurora PostgreSQL (or, with `bookstore:engine=mysql`, Aurora MySQL) Serverless
+ * v2, RDS Proxy, the master secret and its rotation, schema-lambda and the trigger that migrates on every
+ * deploy, backups, the alarm topic and the database's alarms.
  *
  * Hands function stacks (the app stack, and stacks in other repositories) only the exports in
  * `EXPORTS.database`: the proxy endpoints, the security group a function must wear to reach the proxy,
@@ -82,13 +159,15 @@ export class DatabaseStack extends Stack {
     super(scope, id, props);
     Tags.of(this).add('bookstore:owner', 'database-team');
     const { config, vpc } = props;
-    const tcp = ec2.Port.tcp(DB_PORT);
+    const settings = engineSettings(config.engine);
+    const port = dbPort(config.engine);
+    const tcp = ec2.Port.tcp(port);
 
     // Security groups: nothing opens to a CIDR, every rule names its peer group.
     const sg = (name: string, description: string) =>
       new ec2.SecurityGroup(this, name, { vpc, description, allowAllOutbound: false });
-    const clusterSg = sg('ClusterSg', 'Aurora: PostgreSQL from the proxy, the migrator and the rotation function');
-    const proxySg = sg('ProxySg', 'RDS Proxy: PostgreSQL from proxy clients, to the cluster');
+    const clusterSg = sg('ClusterSg', `Aurora: ${settings.displayName} from the proxy, the migrator and the rotation function`);
+    const proxySg = sg('ProxySg', `RDS Proxy: ${settings.displayName} from proxy clients, to the cluster`);
     this.proxyClientSecurityGroup = sg('ProxyClientSg', 'Functions allowed to reach the proxy (and nothing else)');
     const schemaSg = sg('SchemaFunctionSg', 'schema-lambda: to the cluster writer and Secrets Manager');
     const rotationSg = sg('RotationSg', 'Master secret rotation: to the cluster and Secrets Manager');
@@ -105,24 +184,21 @@ export class DatabaseStack extends Stack {
       peer.connections.allowTo(props.secretsManagerEndpoint, ec2.Port.tcp(443), `${who} to Secrets Manager`);
     }
 
-    const engine = rds.DatabaseClusterEngine.auroraPostgres({ version: AURORA_POSTGRES_VERSION });
+    const engine = settings.clusterEngine;
     // Server-side guardrails: no client may connect without TLS (the proxy and schema-lambda verify it
-    // already; this covers the rotation function and operators), slow statements and lock waits are logged.
+    // already; this covers the rotation function and operators), slow statements and lock waits (MySQL:
+    // deadlocks) are logged.
     const parameterGroup = new rds.ParameterGroup(this, 'ClusterParameters', {
       engine,
-      description: 'Bookstore: force TLS, log slow statements and lock waits',
-      parameters: {
-        'rds.force_ssl': '1',
-        log_min_duration_statement: String(SLOW_STATEMENT_MS),
-        log_lock_waits: '1',
-      },
+      description: settings.parameterGroupDescription,
+      parameters: settings.parameters,
     });
     this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
       engine,
       parameterGroup,
       credentials: rds.Credentials.fromGeneratedSecret(MASTER_USERNAME),
       defaultDatabaseName: DB_NAME,
-      port: DB_PORT,
+      port,
       vpc,
       vpcSubnets: { subnetGroupName: SUBNETS.database },
       securityGroups: [clusterSg],
@@ -145,11 +221,13 @@ export class DatabaseStack extends Stack {
       enablePerformanceInsights: true,
       performanceInsightRetention: rds.PerformanceInsightRetention.DEFAULT,
       copyTagsToSnapshot: true,
-      cloudwatchLogsExports: ['postgresql'],
+      cloudwatchLogsExports: settings.logOutputs.map((l) => l.logExport),
       cloudwatchLogsRetention: logs.RetentionDays.ONE_MONTH,
     });
     const masterSecret = this.cluster.secret!;
+    if (config.engine === 'mysql') this.acknowledgeMysqlFindings();
 
+    // The engine's own single-user rotation application (PostgreSQL's or MySQL's), from the cluster engine.
     const rotation = this.cluster.addRotationSingleUser({
       automaticallyAfter: Duration.days(30),
       vpcSubnets: { subnetGroupName: SUBNETS.functions },
@@ -164,7 +242,8 @@ export class DatabaseStack extends Stack {
 
     // End-to-end IAM: clients authenticate to the proxy with IAM tokens and the proxy authenticates
     // to Aurora with IAM too, so no password for bookstore_app exists anywhere (schema-lambda grants
-    // it rds_iam). TLS is required on the client side.
+    // it rds_iam on PostgreSQL, and creates it IDENTIFIED WITH AWSAuthenticationPlugin on Aurora
+    // MySQL). TLS is required on the client side.
     const proxyRole = new iam.Role(this, 'ProxyRole', {
       assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
       description: 'RDS Proxy: logs in to Aurora as the app role, and as nothing else',
@@ -196,6 +275,8 @@ export class DatabaseStack extends Stack {
       iamAuth: true,
       defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
       debugLogging: false,
+      // MySQL only (engineSettings says why, and what still pins).
+      ...(settings.sessionPinningFilters.length > 0 ? { sessionPinningFilters: [...settings.sessionPinningFilters] } : {}),
       // The connection budget (lib/config.ts): leave room for direct sessions, give up quickly on a full
       // pool (the functions' own checkout waits 3 s), and drop a frozen container's pinned session after
       // minutes, not the default half hour.
@@ -232,6 +313,9 @@ export class DatabaseStack extends Stack {
         DB_NAME,
         DB_SSLMODE: 'verify-full',
         DB_SSLROOTCERT: config.schemaSslRootCert,
+        // PostgreSQL is the Rust side's default engine and the secret names the port, so the PostgreSQL
+        // template sets neither; the MySQL one says both, as the functions' environment does.
+        ...(config.engine === 'postgres' ? {} : { DB_ENGINE: config.engine, DB_PORT: String(port) }),
         APP_DB_ROLE,
         RUST_LOG: 'info',
       },
@@ -294,16 +378,40 @@ export class DatabaseStack extends Stack {
     new CfnOutput(this, 'MasterSecretArn', { value: masterSecret.secretArn });
     new CfnOutput(this, 'SchemaLogGroup', { value: schema.logGroup.logGroupName, description: 'Log group of schema-lambda' });
     new CfnOutput(this, 'ProxyLogGroup', { value: this.proxyLogGroupName(), description: 'Log group of RDS Proxy' });
-    new CfnOutput(this, 'PostgresqlLogGroup', {
-      value: `/aws/rds/cluster/${this.cluster.clusterIdentifier}/postgresql`,
-      description: 'PostgreSQL log (slow statements, lock waits)',
-    });
+    for (const log of settings.logOutputs) {
+      new CfnOutput(this, log.outputId, {
+        value: `/aws/rds/cluster/${this.cluster.clusterIdentifier}/${log.logExport}`,
+        description: log.description,
+      });
+    }
     new CfnOutput(this, 'RotationLogGroup', {
       value: `/aws/lambda/${this.rotationFunctionName}`,
       description: 'Log group of the master secret rotation function',
     });
 
     acknowledgeLogRetention(this);
+  }
+
+  /** cdk-nag's Aurora MySQL rules that this design answers otherwise (AwsSolutions-RDS11 and RDS14). */
+  private acknowledgeMysqlFindings() {
+    Validations.of(this.cluster).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-RDS11',
+        reason:
+          'The cluster keeps MySQL\'s port 3306: RDS Proxy, which every function connects to, always listens on ' +
+          'the engine\'s standard port, so another cluster port would hide nothing from a client, and the ' +
+          'cluster only admits the proxy, schema-lambda and the rotation function by security group, in ' +
+          'isolated subnets, with TLS required.',
+      },
+      {
+        id: 'AwsSolutions::AwsSolutions-RDS14',
+        reason:
+          'Recovery is point-in-time restore (bookstore:backupRetentionDays, at least 14 days in production) ' +
+          'plus the daily AWS Backup copy to a second vault, the same runbook as on PostgreSQL; Backtrack would ' +
+          'rewind the live cluster in place under the running functions, must be chosen when the cluster is ' +
+          'created and is billed per change record.',
+      },
+    );
   }
 
   private proxyLogGroupName(): string {

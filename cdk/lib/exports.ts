@@ -12,6 +12,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { type DatabaseEngine, DEFAULT_DB_ENGINE } from './config';
 
 /** Every export, by the stack that owns it. The values are the name after `<stackPrefix>:`. */
 export const EXPORTS = {
@@ -59,6 +60,8 @@ export const NETWORK_AZ_COUNT = 2;
 
 /** What a function of the bookstore needs from the network and database stacks. */
 export interface BookstoreDatabaseRef {
+  /** The engine behind the proxy: it decides the functions' port and client settings. */
+  readonly engine: DatabaseEngine;
   readonly vpc: ec2.IVpc;
   readonly functionSubnets: ec2.SubnetSelection;
   readonly proxyEndpoint: string;
@@ -94,17 +97,28 @@ export interface BookstoreImports {
   readonly api: BookstoreApiRef;
 }
 
+/** How to import the bookstore's database. */
+export interface ImportDatabaseOptions {
+  /**
+   * The engine the bookstore environment was deployed with (its `bookstore:engine`). It is not an export:
+   * ask the database team, and pass `'mysql'` for an Aurora MySQL environment.
+   *
+   * @default 'postgres'
+   */
+  readonly engine?: DatabaseEngine;
+}
+
 /**
  * Imports the bookstore's exports into `scope`'s stack with `Fn::ImportValue`: how a stack in another
  * repository (or the bookstore's own app stack) gets the database, network and API to add a function to.
  * Call it once per stack.
  */
-export function importBookstore(scope: Construct, stackPrefix: string): BookstoreImports {
-  return { database: importDatabase(scope, stackPrefix), api: importApi(scope, stackPrefix) };
+export function importBookstore(scope: Construct, stackPrefix: string, options: ImportDatabaseOptions = {}): BookstoreImports {
+  return { database: importDatabase(scope, stackPrefix, options), api: importApi(scope, stackPrefix) };
 }
 
 /** The network and database half of `importBookstore`. */
-export function importDatabase(scope: Construct, stackPrefix: string): BookstoreDatabaseRef {
+export function importDatabase(scope: Construct, stackPrefix: string, options: ImportDatabaseOptions = {}): BookstoreDatabaseRef {
   const value = (name: string) => Fn.importValue(exportName(stackPrefix, name));
   const list = (name: string) =>
     Array.from({ length: NETWORK_AZ_COUNT }, (_, i) => Fn.select(i, Fn.split(',', value(name))));
@@ -122,6 +136,7 @@ export function importDatabase(scope: Construct, stackPrefix: string): Bookstore
       'tables (isolated subnets with the local route only).',
   });
   return {
+    engine: options.engine ?? DEFAULT_DB_ENGINE,
     vpc,
     functionSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
     proxyEndpoint: value(d.proxyEndpoint),

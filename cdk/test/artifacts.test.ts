@@ -4,8 +4,10 @@ import * as path from 'path';
 import { App } from 'aws-cdk-lib';
 import {
   ARTIFACT_NAMES,
+  artifactDir as lookedUpDir,
   BUILD_COMMAND,
   MissingArtifactsError,
+  REPO_ROOT,
   resolveArtifacts,
   writePlaceholderArtifacts,
 } from '../lib/artifacts';
@@ -44,6 +46,7 @@ test('without the Rust artifacts the app refuses, naming every missing file and 
   }
   expect(message).toContain(BUILD_COMMAND);
   expect(BUILD_COMMAND).toBe('bash scripts/build-lambdas.sh');
+  expect(message).not.toContain('--mysql');
 });
 
 test('names only the artifacts that are missing', () => {
@@ -62,6 +65,49 @@ test('by default it looks for target/lambda/<name>/bootstrap.zip at the repo roo
   } else {
     expect(() => resolveArtifacts(app.node)).toThrow(/target\/lambda\/[a-z-]+\/bootstrap\.zip/);
   }
+});
+
+describe('the Aurora MySQL variant (bookstore:engine=mysql)', () => {
+  const mysql = { 'bookstore:engine': 'mysql' };
+
+  test('looks for the MySQL build by default: <repo>/target/lambda-mysql, beside (never instead of) target/lambda', () => {
+    expect(lookedUpDir(appWith(mysql).node)).toBe(path.join(REPO_ROOT, 'target', 'lambda-mysql'));
+    expect(lookedUpDir(appWith({}).node)).toBe(path.join(REPO_ROOT, 'target', 'lambda'));
+    expect(REPO_ROOT).toBe(path.resolve(CDK_DIR, '..'));
+  });
+
+  test('without them the app refuses, naming every missing file and the --mysql build command', () => {
+    const dir = artifactDir([]);
+    let error: unknown;
+    try {
+      buildBookstore(appWith({ ...mysql, 'bookstore:lambdaArtifactDir': dir }));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MissingArtifactsError);
+    const message = (error as Error).message;
+    for (const name of ARTIFACT_NAMES) expect(message).toContain(path.join(dir, name, 'bootstrap.zip'));
+    expect(message).toContain('(run `bash scripts/build-lambdas.sh --mysql` from the repository root first;');
+    expect((error as MissingArtifactsError).buildCommand).toBe('bash scripts/build-lambdas.sh --mysql');
+  });
+
+  test('the default directory is the one the error names (relative to the repo root)', () => {
+    const app = appWith(mysql);
+    const expected = ARTIFACT_NAMES.map((n) => path.join('target', 'lambda-mysql', n, 'bootstrap.zip'));
+    const onDisk = expected.every((f) => fs.existsSync(path.join(REPO_ROOT, f)));
+    if (onDisk) {
+      expect(resolveArtifacts(app.node).placeholder).toBe(false);
+    } else {
+      expect(() => resolveArtifacts(app.node)).toThrow(/target\/lambda-mysql\/[a-z-]+\/bootstrap\.zip .*build-lambdas\.sh --mysql/);
+    }
+  });
+
+  test('bookstore:lambdaArtifactDir still wins over the MySQL default', () => {
+    const dir = artifactDir(ARTIFACT_NAMES);
+    const app = appWith({ ...mysql, 'bookstore:lambdaArtifactDir': dir });
+    expect(lookedUpDir(app.node)).toBe(dir);
+    expect(resolveArtifacts(app.node).placeholder).toBe(false);
+  });
 });
 
 test('with real artifacts, each function ships its own zip', () => {

@@ -1,11 +1,13 @@
 import { App } from 'aws-cdk-lib';
-import { checkConnectionBudget, connectionBudget, readConfig } from '../lib/config';
-import { cdkJsonContext, synthBookstore } from './helpers';
+import { buildBookstore } from '../lib/bookstore';
+import { checkConnectionBudget, connectionBudget, maxConnectionsAt, readConfig } from '../lib/config';
+import { cdkJsonContext, synthBookstore, testApp } from './helpers';
 
 const configWith = (context: Record<string, unknown>) => readConfig(new App({ context: { ...cdkJsonContext(), ...context } }).node);
 
 test("cdk.json's defaults are the documented ones", () => {
   expect(configWith({})).toEqual({
+    engine: 'postgres',
     stackPrefix: 'Bookstore',
     apiStageName: 'prod',
     production: true,
@@ -45,6 +47,18 @@ test('a malformed setting is refused, naming the context key', () => {
   expect(() => configWith({ 'bookstore:corsAllowedOrigins': 'shop.example.com' })).toThrow(/bookstore:corsAllowedOrigins/);
   expect(() => configWith({ 'bookstore:corsAllowedOrigins': 'https://a.example/path' })).toThrow(/bookstore:corsAllowedOrigins/);
   expect(() => configWith({ 'bookstore:corsAllowedOrigins': '*,https://a.example' })).toThrow(/bookstore:corsAllowedOrigins/);
+  expect(() => configWith({ 'bookstore:engine': 'aurora-mysql' })).toThrow(/bookstore:engine/);
+});
+
+test("bookstore:engine is 'postgres' or 'mysql'; anything else stops the app before a stack exists, naming the key", () => {
+  expect(configWith({ 'bookstore:engine': 'mysql' }).engine).toBe('mysql');
+  expect(configWith({ 'bookstore:engine': 'postgres' }).engine).toBe('postgres');
+  for (const bad of ['MySQL', 'mariadb', 'postgresql']) {
+    expect(() => configWith({ 'bookstore:engine': bad })).toThrow(`context bookstore:engine must be 'postgres' or 'mysql', got '${bad}'`);
+  }
+  const app = testApp({ 'bookstore:engine': 'oracle' });
+  expect(() => buildBookstore(app)).toThrow("context bookstore:engine must be 'postgres' or 'mysql', got 'oracle'");
+  expect(app.node.children.filter((c) => c.node.id.startsWith('Bookstore-'))).toEqual([]);
 });
 
 test('CORS origins are a comma-separated list, or *', () => {
@@ -84,6 +98,33 @@ describe('connection budget', () => {
     const at = { 'bookstore:auroraMaxAcu': 1, 'bookstore:booksConcurrency': 45, 'bookstore:reviewsConcurrency': 40 };
     expect(configWith(at).concurrency.books).toBe(45);
     expect(() => configWith({ ...at, 'bookstore:booksConcurrency': 46 })).toThrow(/= 106 > 105/);
+  });
+
+  test("on Aurora MySQL the estimate is AWS's table by max ACU (the row at or below it), far below PostgreSQL's", () => {
+    const mysql = (acu: number) => maxConnectionsAt('mysql', acu);
+    expect([1, 2, 4, 6, 8, 16, 32, 64, 128, 256].map(mysql)).toEqual([90, 90, 135, 135, 1000, 2000, 3000, 4000, 5000, 5000]);
+    expect(maxConnectionsAt('postgres', 4)).toBe(756);
+    expect(maxConnectionsAt('mysql', 4, 200)).toBe(200);
+  });
+
+  test('at the defaults on MySQL: 135 connections, the proxy 108, the functions 75, of which 60 are reserved', () => {
+    expect(connectionBudget(configWith({ 'bookstore:engine': 'mysql' }))).toEqual({
+      maxConnections: 135,
+      proxyConnections: 108,
+      functionConnections: 75,
+      reserved: 60,
+      directConnections: 27,
+    });
+  });
+
+  test("a capacity PostgreSQL's budget allows can be too small on MySQL, and synth says so with MySQL's numbers", () => {
+    const at2 = { 'bookstore:auroraMaxAcu': 2 };
+    expect(configWith(at2).engine).toBe('postgres');
+    expect(() => configWith({ ...at2, 'bookstore:engine': 'mysql' })).toThrow(
+      'connection budget exceeded: reserved concurrency books 20 + reviews 20 + outside functions 20 = 60 > 50 ' +
+        "(70% of the proxy's 80% = 72 of max_connections 90 at bookstore:auroraMaxAcu=2 (estimated; measure and set " +
+        'bookstore:maxConnections)). Lower the concurrency keys or raise bookstore:auroraMaxAcu.',
+    );
   });
 
   test('a measured max_connections replaces the estimate', () => {

@@ -79,6 +79,12 @@ describe('RDS Proxy', () => {
       DBClusterIdentifiers: [{ Ref: clusterId }],
     });
   });
+
+  test('has no session-pinning filter (RDS Proxy documents them for MySQL only)', () => {
+    s.database.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
+      ConnectionPoolConfigurationInfo: Match.objectLike({ SessionPinningFilters: Match.absent() }),
+    });
+  });
 });
 
 describe('schema-lambda', () => {
@@ -109,6 +115,9 @@ describe('schema-lambda', () => {
       APP_DB_ROLE: 'bookstore_app',
       RUST_LOG: 'info',
     });
+    // PostgreSQL is the Rust side's default engine, and the port comes from the secret.
+    expect(env.DB_ENGINE).toBeUndefined();
+    expect(env.DB_PORT).toBeUndefined();
   });
 
   test('may read the master secret and nothing else beyond its ENIs and its own logs', () => {

@@ -126,6 +126,38 @@ test("its canary rolls back on its alias errors and the bookstore API's 5xx alar
   t.hasOutput('AuthorsLogGroup', {});
 });
 
+test('against an Aurora MySQL bookstore (importBookstore with engine mysql) it gets the MySQL client settings instead', () => {
+  const app = new App({ outdir: tempDir('outside-cdk-out-'), context: cdkJsonContext() });
+  const stack = new Stack(app, 'AuthorsOnMysql');
+  const bookstore = importBookstore(stack, 'Bookstore', { engine: 'mysql' });
+  expect(bookstore.database.engine).toBe('mysql');
+  new BookstoreFunction(stack, 'Authors', {
+    name: 'authors',
+    code: lambda.Code.fromAsset(writePlaceholderArtifacts(tempDir('outside-zip-'))),
+    database: bookstore.database,
+    api: bookstore.api,
+    routes: [],
+    reservedConcurrency: 1,
+  });
+  const [env] = Object.values<any>(Template.fromStack(stack).findResources('AWS::Lambda::Function')).map(
+    (f) => f.Properties.Environment.Variables,
+  );
+  expect(env).toEqual({
+    DB_HOST: imp('ProxyEndpoint'),
+    DB_READER_HOST: imp('ProxyReadOnlyEndpoint'),
+    DB_ENGINE: 'mysql',
+    DB_PORT: '3306',
+    DB_NAME: imp('DatabaseName'),
+    DB_USER: imp('AppRoleName'),
+    DB_IAM_AUTH: 'true',
+    DB_SSLMODE: 'verify-full',
+    DB_SSLROOTCERT: '/etc/pki/tls/certs/ca-bundle.crt',
+    LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN: '1',
+    RUST_LOG: 'info',
+  });
+  expect(importBookstore(new Stack(), 'Bookstore').database.engine).toBe('postgres');
+});
+
 test('the construct refuses what would break the bookstore conventions', () => {
   const bad = (props: Partial<ConstructorParameters<typeof BookstoreFunction>[2]>) => () => {
     const scratch = new Stack();
@@ -141,6 +173,7 @@ test('the construct refuses what would break the bookstore conventions', () => {
     });
   };
   expect(bad({ environment: { DB_HOST: 'elsewhere' } })).toThrow(/must not override DB_HOST/);
+  expect(bad({ environment: { PGTZ: 'Europe/Paris' } })).toThrow(/must not override PGTZ/);
   expect(bad({ reservedConcurrency: 0 })).toThrow(/reservedConcurrency must be a whole number >= 1/);
   expect(bad({ name: 'Authors_v2' })).toThrow(/name must be lower-case/);
 });
