@@ -67,9 +67,7 @@ fn parts_with_a_password_full_of_url_delimiters_sign_in() {
         .unwrap()
         .value;
     assert_eq!(who, format!("{user}@%"));
-    let wrong = connect("hunter2-very-secret")
-        .err()
-        .expect("a wrong password is refused");
+    let wrong = connect("hunter2-very-secret").expect_err("a wrong password is refused");
     let message = wrong.to_string();
     assert!(
         !message.contains("hunter2") && !message.contains("p@ss"),
