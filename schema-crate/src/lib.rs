@@ -26,5 +26,5 @@ pub use pool::{DbPool, PoolConfig, PooledConnection, build_pool};
 pub use read::{Read, ReadConnection};
 pub use uow::{one_statement, transactional};
 
-/// This crate's version: app functions pin it exactly (`bookstore-schema = "=3.0.0"`).
+/// This crate's version: app functions pin it exactly (`bookstore-schema = "=3.1.0"`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
