@@ -189,7 +189,8 @@ pub(crate) struct AppRole<'a> {
     pub(crate) settings: &'a [(&'a str, &'a str)],
     /// The server signs users in with RDS IAM tokens through a plugin the role must be
     /// created with (Aurora MySQL's `AWSAuthenticationPlugin`; see
-    /// [`Dialect::has_aws_iam_plugin`]).
+    /// [`Dialect::has_aws_iam_plugin`]). Only the MySQL dialect reads it.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     pub(crate) aws_iam_plugin: bool,
 }
 
