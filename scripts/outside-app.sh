@@ -4,7 +4,9 @@
 # this workspace:
 #   1. pinned =X.Y.Z from the registry in DIR (filled by scripts/publish-local.sh): run its
 #      tests against PostgreSQL, build its Lambda zip with scripts/build-lambdas.sh and pass
-#      scripts/check-artifacts.sh;
+#      scripts/check-artifacts.sh; then, as a team on Aurora MySQL would, with its own
+#      `mysql` feature: its API tests on PostgreSQL and MariaDB, and the MySQL zip
+#      (build-lambdas.sh --mysql) through check-artifacts.sh --mysql;
 #   2. pinned by git tag from a file:// clone of this repository: run its tests again. The
 #      tags (`schema-vX.Y.Z`, … for each crate's current version) are created in the clone
 #      at HEAD, the code under test, so CI needs no tags of its own.
@@ -21,6 +23,7 @@ url=$(bash "$SCRIPTS_DIR/registry.sh" url "$registry_dir")
 fixture=$REPO_ROOT/bookstore-functions/outside-app
 [ -f "$fixture/Cargo.toml" ] || die "no fixture at $fixture"
 start_postgres
+start_mariadb
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -36,6 +39,11 @@ refresh_our_crates "$work/registry"
 cargo test --manifest-path "$work/registry/Cargo.toml"
 bash "$SCRIPTS_DIR/build-lambdas.sh" --manifest-path "$work/registry/Cargo.toml" --bin author-books --out "$work/dist"
 bash "$SCRIPTS_DIR/check-artifacts.sh" --manifest-path "$work/registry/Cargo.toml" --bin author-books --out "$work/dist"
+say "1/2: the same app on Aurora MySQL (its \`mysql\` feature): API tests on MariaDB, the MySQL zip"
+cargo test --manifest-path "$work/registry/Cargo.toml" --features mysql --test api
+mysql_zip=(--mysql --manifest-path "$work/registry/Cargo.toml" -p author-books --features mysql --out "$work/dist-mysql")
+bash "$SCRIPTS_DIR/build-lambdas.sh" "${mysql_zip[@]}"
+bash "$SCRIPTS_DIR/check-artifacts.sh" "${mysql_zip[@]}"
 
 say "2/2: by git tag from a file:// clone"
 git clone --quiet --no-local "$REPO_ROOT" "$work/repo"
@@ -76,4 +84,4 @@ cat >"$work/git/.cargo/config.toml" <<'TOML'
 index = "sparse+https://bookstore-registry.invalid/index/"
 TOML
 (cd "$work/git" && env -u CARGO_REGISTRIES_BOOKSTORE_INDEX cargo test)
-say "the outside app builds, tests and zips from the registry, and tests from git tags"
+say "the outside app builds, tests and zips from the registry (PostgreSQL and MySQL), and tests from git tags"

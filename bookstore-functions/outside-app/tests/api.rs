@@ -1,16 +1,26 @@
 //! `GET /author/{name}/books` against a real PostgreSQL database at the pinned schema
-//! (bookstore-testing migrates it with the migrations the pinned crate embeds).
+//! (bookstore-testing migrates it with the migrations the pinned crate embeds), and with
+//! `--features mysql` against MySQL / MariaDB too (`TEST_MYSQL_URL`).
 
 use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
 use bookstore_kit::{AppState, Dispatch, router};
-use bookstore_schema::{Book, NewBook, PoolConfig, build_pool, one_statement};
+use bookstore_schema::{Backend, Book, NewBook, PoolConfig, build_pool, one_statement};
 use bookstore_testing::TestDb;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
+
+/// The backends this build serves: PostgreSQL always, MySQL with the `mysql` feature.
+fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Postgres];
+    if cfg!(feature = "mysql") {
+        backends.push(Backend::Mysql);
+    }
+    backends
+}
 
 async fn get(db: &TestDb, uri: &str) -> (StatusCode, Value) {
     let pool = build_pool(db.target(), None, &PoolConfig::default()).expect("pool");
@@ -44,13 +54,19 @@ fn book(conn: &mut bookstore_schema::DbConnection, title: &str, author: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authors_books_are_listed_in_id_order_and_no_one_elses() {
-    let db = TestDb::migrated("outside_author_books");
+    for backend in backends() {
+        an_authors_books_are_listed_on(backend).await;
+    }
+}
+
+async fn an_authors_books_are_listed_on(backend: Backend) {
+    let db = TestDb::migrated_on(backend, "outside_author_books");
     let mut conn = db.connect();
     let dune = book(&mut conn, "Dune", "Frank Herbert");
     book(&mut conn, "Emma", "Jane Austen");
     let messiah = book(&mut conn, "Dune Messiah", "Frank Herbert");
     let (status, body) = get(&db, "/author/Frank%20Herbert/books").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::OK, "{backend:?}: {body}");
     assert_eq!(body["author"], "Frank Herbert");
     let ids: Vec<i64> = body["books"]
         .as_array()
@@ -68,7 +84,13 @@ async fn an_authors_books_are_listed_in_id_order_and_no_one_elses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_author_has_no_books_and_bad_input_is_a_400_naming_it() {
-    let db = TestDb::migrated("outside_author_errors");
+    for backend in backends() {
+        an_unknown_author_and_bad_input_on(backend).await;
+    }
+}
+
+async fn an_unknown_author_and_bad_input_on(backend: Backend) {
+    let db = TestDb::migrated_on(backend, "outside_author_errors");
     let (status, body) = get(&db, "/author/Nobody/books").await;
     assert_eq!(
         (status, body["books"].as_array().map(Vec::len)),
