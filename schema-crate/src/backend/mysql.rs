@@ -25,6 +25,10 @@ impl Dialect for MysqlConnection {
 
     const TEXT_TYPE: &'static str = "CHAR";
 
+    /// No `INSERT`/`UPDATE … RETURNING`: the models' `create` and `update_if_unchanged`
+    /// read the row back, so `one_statement` is a transaction here.
+    const RETURNING: bool = false;
+
     /// From `information_schema` (`mysql/catalog.rs`).
     const CATALOG: Option<CatalogQueries> = Some(catalog::QUERIES);
 

@@ -132,6 +132,32 @@ fn one_statement_sends_no_begin_or_commit_and_refuses_a_second_statement_in_debu
     }
 }
 
+/// MySQL has no `RETURNING`: a write that returns its row is two statements there, so
+/// `one_statement` runs its work as a transaction (no debug panic, and a failure after the
+/// write takes the write back, which a lone statement on the other backends needs no
+/// transaction for).
+#[cfg(feature = "mysql")]
+#[test]
+fn one_statement_is_a_transaction_on_mysql_so_a_write_that_reads_back_is_atomic() {
+    let db = TestDb::mysql_migrated("uow_one_mysql");
+    let mut conn = db.connect();
+    let book = one_statement(&mut conn, |c| Book::create(c, &BOOK)).unwrap();
+    assert_eq!((book.title.as_str(), book.year), ("T", 2000));
+    assert_eq!(books(&mut conn), 1);
+
+    let failed: Result<Book, Failed> = one_statement(&mut conn, |c| {
+        Book::create(c, &BOOK)?;
+        Err(Failed)
+    });
+    assert!(failed.is_err());
+    assert_eq!(
+        books(&mut conn),
+        1,
+        "the insert before the error rolled back"
+    );
+    assert!(!bookstore_schema::uow::in_transaction(&mut conn).unwrap());
+}
+
 /// Puts diesel's transaction manager of `conn` in its error state, as a failed
 /// `ROLLBACK` leaves it.
 fn break_transaction_manager(conn: &mut bookstore_schema::DbConnection) {
