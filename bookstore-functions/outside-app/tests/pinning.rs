@@ -57,7 +57,10 @@ async fn a_containers_life_sends_no_statement_that_pins_an_rds_proxy_session() {
     }
     let statements = cluster.statements_of(migrate::DEFAULT_APP_ROLE);
     assert!(statements.len() >= 200, "{} statements", statements.len());
-    assert!(cluster.connections_of(migrate::DEFAULT_APP_ROLE) >= 2, "a reconnect");
+    assert!(
+        cluster.connections_of(migrate::DEFAULT_APP_ROLE) >= 2,
+        "a reconnect"
+    );
     let pinning = pinning_statements(&statements);
     assert!(pinning.is_empty(), "pinning statements: {pinning:#?}");
 }
