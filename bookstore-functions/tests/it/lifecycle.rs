@@ -87,8 +87,11 @@ async fn panic_then_work(app: &TestApp, label: &str) {
         })
         .await;
     assert_eq!(result.unwrap_err().code(), "internal", "{label}");
-    // One statement, autocommitted before the panic: it stays, as a lone INSERT would.
-    assert_eq!(app.count("book"), before + 1, "{label}");
+    // One statement, autocommitted before the panic: it stays, as a lone INSERT would. On
+    // MySQL (no RETURNING) the create is an INSERT and a read back, so `one_statement` is a
+    // transaction there, and the panic takes the write back.
+    let kept = i64::from(app.db.backend().as_str() != "mysql");
+    assert_eq!(app.count("book"), before + kept, "{label}");
     let result = app
         .state
         .unit_of_work(|conn| -> Result<(), ApiError> {
