@@ -7,7 +7,8 @@
 # For each earlier schema release that shipped the outside app fixture (2.0.0 on; the last
 # two, newest first), as a team outside this repository would have it:
 #   1. its crates are published to a private registry from their own release commits
-#      (scripts/releases.txt): the exact code that team pinned;
+#      (scripts/releases.txt), with the patched diesel its fixture takes from there: the
+#      exact code that team pinned;
 #   2. a database is migrated by HEAD's schema-admin (migrations and app role);
 #   3. the fixture's API tests, from that release's commit, run against a clone of that
 #      database (bookstore-testing's TEST_TEMPLATE_DATABASE);
@@ -91,6 +92,22 @@ publish_from() { # CRATE VERSION: publish that release from its recorded commit 
   published="$published $crate@$version"
 }
 
+# The patched diesel (vendor/diesel) as of COMMIT, once per version: a fixture from 3.0.0 on
+# takes it from the registry (`[patch.crates-io] diesel = { …, registry = "bookstore" }`).
+publish_diesel_from() { # COMMIT
+  local commit=$1 tree version
+  version=$(git show "$commit:vendor/diesel/Cargo.toml" | sed -n 's/^version = "\(2\.3\.14+bookstore\.[0-9]*\)"$/\1/p')
+  [ -n "$version" ] || die "no patched diesel in vendor/diesel at ${commit:0:12}"
+  case " $published " in *" diesel@$version "*) return 0 ;; esac
+  tree=$work/src-diesel-$version
+  mkdir -p "$tree"
+  git archive "$commit" vendor/diesel | tar -x -C "$tree" --strip-components=2
+  say "publishing diesel $version (vendor/diesel) from ${commit:0:12}"
+  cargo publish --quiet --no-verify --allow-dirty --manifest-path "$tree/Cargo.toml" \
+    --registry bookstore --config "registries.bookstore.index='$url'"
+  published="$published diesel@$version"
+}
+
 failures=0
 for line in "${releases[@]}"; do
   read -r schema_commit release <<<"$line"
@@ -110,6 +127,9 @@ for line in "${releases[@]}"; do
     v=$(git show "$set_commit:Cargo.toml" | sed -n "s/^$crate = {.*version = \"=\([^\"]*\)\".*/\1/p")
     [ -n "$v" ] && publish_from "$crate" "$v"
   done
+  if git show "$set_commit:bookstore-functions/outside-app/Cargo.toml" | grep -Eq '^diesel = \{.*registry = "bookstore"'; then
+    publish_diesel_from "$set_commit"
+  fi
   # The gate only means something if that release's test kit clones our database.
   testing_version=$(git show "$set_commit:Cargo.toml" | sed -n 's/^bookstore-testing = {.*version = "=\([^"]*\)".*/\1/p')
   grep -q TEST_TEMPLATE_DATABASE <(git show "$(recorded_release bookstore-testing "$testing_version"):schema-crate/testing/src/lib.rs") \
